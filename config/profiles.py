@@ -1,0 +1,111 @@
+"""Platform profiles: the seed's PoC (section 2) and production (section 3) settings in one place."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from config.schema import EnvironmentConfig
+
+# Seed sections 3.2 to 3.7: (tenants, minimum tasks, maximum tasks) of the production profile.
+SEED_TASK_TABLE: tuple[tuple[int, int, int], ...] = (
+    (1, 2, 10),
+    (5, 3, 8),
+    (10, 4, 12),
+    (25, 6, 20),
+    (50, 8, 30),
+    (100, 12, 50),
+)
+
+
+@dataclass(frozen=True)
+class PlatformProfile:
+    name: str
+    nat_gateways: int
+    container_insights: bool
+    autoscaling: bool
+    https_required: bool
+    app_log_retention_days: int
+    access_log_retention_days: int
+    audit_log_retention_days: int
+
+
+PROFILES: dict[str, PlatformProfile] = {
+    # Seed 2.1: single AZ where it saves money, fixed capacity, basic monitoring.
+    "poc": PlatformProfile(
+        name="poc",
+        nat_gateways=1,
+        container_insights=False,
+        autoscaling=False,
+        https_required=False,
+        app_log_retention_days=7,
+        access_log_retention_days=30,
+        audit_log_retention_days=90,
+    ),
+    # Seed 3.1: high availability, autoscaling, comprehensive monitoring.
+    "production": PlatformProfile(
+        name="production",
+        nat_gateways=2,
+        container_insights=True,
+        autoscaling=True,
+        https_required=True,
+        app_log_retention_days=7,
+        access_log_retention_days=30,
+        audit_log_retention_days=90,
+    ),
+}
+
+
+def profile_for(environment: EnvironmentConfig) -> PlatformProfile:
+    return PROFILES[environment.profile]
+
+
+def capacity_band(tenants: int) -> int:
+    """The seed table row an environment of `tenants` restaurants is sized for.
+
+    Rounding up to the next row keeps the platform stack unchanged while restaurants are added
+    within a band (onboarding touches one tenant stack); crossing a band is a deliberate,
+    visible platform change. Past 100, bands are hundreds.
+    """
+    for row_tenants, _, _ in SEED_TASK_TABLE:
+        if tenants <= row_tenants:
+            return row_tenants
+    return int(math.ceil(tenants / 100.0) * 100)
+
+
+def task_bounds(tenants: int) -> tuple[int, int]:
+    """(min, max) tasks for `tenants`, linear between the seed's rows and extended past 100."""
+    tenants = max(1, tenants)
+    rows = SEED_TASK_TABLE
+    if tenants >= rows[-1][0]:
+        (t0, lo0, hi0), (t1, lo1, hi1) = rows[-2], rows[-1]
+    else:
+        for index in range(1, len(rows)):
+            if tenants <= rows[index][0]:
+                (t0, lo0, hi0), (t1, lo1, hi1) = rows[index - 1], rows[index]
+                break
+    fraction = (tenants - t0) / (t1 - t0)
+    low = math.ceil(lo0 + (lo1 - lo0) * fraction - 1e-9)
+    high = math.ceil(hi0 + (hi1 - hi0) * fraction - 1e-9)
+    return low, max(low, high)
+
+
+@dataclass(frozen=True)
+class ServiceCapacity:
+    desired: int
+    minimum: int
+    maximum: int
+    sized_for_tenants: int
+
+
+def service_capacity(environment: EnvironmentConfig) -> ServiceCapacity:
+    """Task counts of the app service: fixed at one for PoC, the seed's table for production."""
+    app = environment.app
+    band = app.capacity_tenants or capacity_band(len(environment.restaurants))
+    if environment.profile == "poc":
+        low, high = 1, 1
+    else:
+        low, high = task_bounds(band)
+    low = app.min_tasks or low
+    high = app.max_tasks or max(high, low)
+    return ServiceCapacity(desired=low, minimum=low, maximum=max(low, high), sized_for_tenants=band)

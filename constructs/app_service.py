@@ -1,0 +1,304 @@
+"""The shared application: ECS cluster, Fargate service and the internet-facing load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from constructs.compliance import acknowledge, acknowledge_all
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    image: str
+    cpu: int
+    memory_mib: int
+    cpu_architecture: str  # "arm64" or "x86_64"
+    container_port: int
+    health_check_path: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    desired: int
+    minimum: int
+    maximum: int
+    autoscaling: bool
+
+
+class AppService(Construct):
+    """Fargate service behind an ALB; HTTPS with redirect when a certificate is given.
+
+    The container learns its deployment (environment, bucket, naming templates) from SSM
+    parameters and its secrets from Secrets Manager, both injected by ECS at start: nothing is in
+    plain task environment variables (AwsSolutions-ECS2).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        vpc: ec2.IVpc,
+        app_subnets: ec2.SubnetSelection,
+        task: TaskSettings,
+        capacity: Capacity,
+        task_role: iam.IRole,
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        access_logs: s3.IBucket,
+        settings: Mapping[str, str],
+        certificate: acm.ICertificate | None,
+        container_insights: bool,
+        deletion_protection: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            cluster_name=f"{name_prefix}-cluster",
+            container_insights_v2=(
+                ecs.ContainerInsights.ENHANCED if container_insights else ecs.ContainerInsights.DISABLED
+            ),
+        )
+        if not container_insights:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-ECS4",
+                "PoC profile (seed 2.1: basic monitoring, CloudWatch free tier only): Container "
+                "Insights is billed per metric and is turned on by the production profile.",
+            )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "AppLogs",
+            log_group_name=f"/{name_prefix}/app",
+            retention=log_retention,
+            encryption_key=log_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        # Deployment coordinates the application codes against (README: "App contract").
+        self.parameters: dict[str, ssm.StringParameter] = {}
+        for env_name, value in sorted(settings.items()):
+            self.parameters[env_name] = ssm.StringParameter(
+                self,
+                f"Setting{env_name.title().replace('_', '')}",
+                parameter_name=f"/{name_prefix}/app/{env_name.lower()}",
+                string_value=value,
+                description=f"Chef's Kiss app setting {env_name}",
+            )
+        self.app_secret = secretsmanager.Secret(
+            self,
+            "AppSecrets",
+            secret_name=f"{name_prefix}/app/secrets",
+            description="Application secrets (session signing key); injected as APP_SECRETS",
+            encryption_key=log_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"purpose": "session-signing"}',
+                generate_string_key="session_secret",
+                password_length=64,
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge_all(
+            self.app_secret,
+            ["AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",
+             "NIST.800.53.R5-SecretsManagerRotationEnabled",
+             "PCI.DSS.321-SecretsManagerRotationEnabled"],
+            "The session-signing key has no rotation protocol a Lambda could run without logging "
+            "every user out; it is rotated by the 'Rotate secrets' runbook in the README during a "
+            "maintenance window. Database credentials, the real rotation target, rotate every 30 days.",
+        )
+
+        architecture = (
+            ecs.CpuArchitecture.ARM64 if task.cpu_architecture == "arm64" else ecs.CpuArchitecture.X86_64
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            family=f"{name_prefix}-app",
+            cpu=task.cpu,
+            memory_limit_mib=task.memory_mib,
+            task_role=task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=architecture,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        secrets = {
+            name: ecs.Secret.from_ssm_parameter(parameter) for name, parameter in self.parameters.items()
+        }
+        secrets["APP_SECRETS"] = ecs.Secret.from_secrets_manager(self.app_secret)
+        self.container = self.task_definition.add_container(
+            "app",
+            image=ecs.ContainerImage.from_registry(task.image),
+            essential=True,
+            port_mappings=[ecs.PortMapping(container_port=task.container_port)],
+            logging=ecs.LogDriver.aws_logs(stream_prefix="app", log_group=self.log_group),
+            secrets=secrets,
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD-SHELL",
+                    f"wget -q -O /dev/null http://localhost:{task.container_port}"
+                    f"{task.health_check_path} || exit 1",
+                ],
+                interval=cdk.Duration.seconds(30),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(60),
+            ),
+        )
+
+        self.load_balancer_security_group = ec2.SecurityGroup(
+            self,
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description="Internet-facing load balancer - the only public entry point",
+            allow_all_outbound=False,
+        )
+        public_ports = [443, 80] if certificate else [80]
+        for port in public_ports:
+            self.load_balancer_security_group.add_ingress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Public HTTP{'S' if port == 443 else ''}"
+            )
+        acknowledge(
+            self.load_balancer_security_group,
+            "AwsSolutions-EC23",
+            "The internet-facing load balancer is the platform's public entry point (seed 1.1); "
+            "it must accept HTTP(S) from any address. Port 80 only redirects to HTTPS when a "
+            "domain is configured. Nothing else in the VPC admits traffic from the internet.",
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "AppSecurityGroup",
+            vpc=vpc,
+            description="Chefs Kiss app tasks - tenant databases admit this group only",
+            allow_all_outbound=True,
+        )
+        self.security_group.add_ingress_rule(
+            self.load_balancer_security_group,
+            ec2.Port.tcp(task.container_port),
+            "Traffic from the load balancer",
+        )
+        self.load_balancer_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(task.container_port), "To the app tasks"
+        )
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=self.load_balancer_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
+        )
+        self.load_balancer.log_access_logs(access_logs, prefix="alb")
+
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            service_name=f"{name_prefix}-app",
+            desired_count=capacity.desired,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            security_groups=[self.security_group],
+            vpc_subnets=app_subnets,
+            assign_public_ip=False,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=cdk.Duration.seconds(60),
+        )
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "TargetGroup",
+            vpc=vpc,
+            port=task.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            targets=[self.service],
+            deregistration_delay=cdk.Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=task.health_check_path,
+                healthy_http_codes="200-399",
+                interval=cdk.Duration.seconds(15),
+                timeout=cdk.Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+        if certificate is not None:
+            self.listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
+                ssl_policy=elbv2.SslPolicy.TLS13_RES,
+                default_target_groups=[self.target_group],
+                open=False,
+            )
+            self.load_balancer.add_listener(
+                "HttpRedirect",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_action=elbv2.ListenerAction.redirect(
+                    protocol="HTTPS", port="443", permanent=True
+                ),
+                open=False,
+            )
+        else:
+            self.listener = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_target_groups=[self.target_group],
+                open=False,
+            )
+            acknowledge_all(
+                self.load_balancer,
+                ["HIPAA.Security-ALBHttpToHttpsRedirection",
+                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
+                 "PCI.DSS.321-ALBHttpToHttpsRedirection"],
+                "PoC profile without a domain (seed 2.1, development-grade security): there is no "
+                "certificate to terminate TLS, so the listener serves plain HTTP. The production "
+                "profile refuses to load without a domain and redirects HTTP to HTTPS.",
+            )
+
+        self.scaling: ecs.ScalableTaskCount | None = None
+        if capacity.autoscaling:
+            self.scaling = self.service.auto_scale_task_count(
+                min_capacity=capacity.minimum, max_capacity=capacity.maximum
+            )
+            # Target tracking keeps utilisation under the seed 9.2 warning levels (70% / 75%).
+            self.scaling.scale_on_cpu_utilization(
+                "CpuTarget",
+                target_utilization_percent=60,
+                scale_in_cooldown=cdk.Duration.minutes(5),
+                scale_out_cooldown=cdk.Duration.minutes(1),
+            )
+            self.scaling.scale_on_memory_utilization(
+                "MemoryTarget",
+                target_utilization_percent=65,
+                scale_in_cooldown=cdk.Duration.minutes(5),
+                scale_out_cooldown=cdk.Duration.minutes(1),
+            )

@@ -1,0 +1,51 @@
+"""Names that users, the application and the ops tools rely on. Changing one is a migration."""
+
+from __future__ import annotations
+
+PROJECT = "chefs-kiss"
+
+
+def name_prefix(env: str) -> str:
+    return f"{PROJECT}-{env}"
+
+
+def platform_stack_name(env: str) -> str:
+    return f"{PROJECT}-{env}-platform"
+
+
+def tenant_stack_name(env: str, slug: str) -> str:
+    return f"{PROJECT}-{env}-tenant-{slug}"
+
+
+def db_instance_identifier(env: str, slug: str) -> str:
+    return f"{PROJECT}-{env}-{slug}"
+
+
+def tenant_secret_name(env: str, slug: str) -> str:
+    return f"{PROJECT}/{env}/tenants/{slug}/db"
+
+
+def tenant_role_name(env: str, slug: str) -> str:
+    return f"{PROJECT}-{env}-tenant-{slug}-access"
+
+
+def tenant_key_alias(env: str, slug: str) -> str:
+    return f"alias/{PROJECT}/{env}/tenants/{slug}"
+
+
+def uploads_bucket_name(env: str, account: str, region: str) -> str:
+    """Globally unique by account and region; tenant stacks derive it instead of importing it."""
+    return f"{PROJECT}-{env}-uploads-{account}-{region}"
+
+
+def app_task_role_name(env: str) -> str:
+    return f"{PROJECT}-{env}-app-task"
+
+
+# The same conventions as templates the app fills in with a restaurant's slug.
+def tenant_secret_name_template(env: str) -> str:
+    return tenant_secret_name(env, "{slug}")
+
+
+def tenant_role_name_template(env: str) -> str:
+    return tenant_role_name(env, "{slug}")

@@ -1,0 +1,219 @@
+"""The shared platform of one environment: network, app service, load balancer, storage, keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from config.profiles import profile_for, service_capacity
+from config.schema import EnvironmentConfig
+from constructs.app_service import AppService, Capacity, TaskSettings
+from constructs.compliance import acknowledge, nag_reference
+from constructs.network import PlatformNetwork
+from constructs.storage import AccessLogBucket, UploadsBucket
+from stacks import naming
+
+
+# CloudWatch Logs accepts only these retention periods (days -> RetentionDays member name).
+_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+LOG_RETENTION_DAYS = tuple(_RETENTION_NAMES)
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a number of days (CloudWatch accepts only fixed values)."""
+    try:
+        return logs.RetentionDays[_RETENTION_NAMES[days]]
+    except KeyError:
+        raise ValueError(
+            f"{days} is not a CloudWatch Logs retention period; allowed: {LOG_RETENTION_DAYS}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class PlatformInterface:
+    """What tenant stacks import from the platform: small and stable on purpose.
+
+    Each attribute a tenant stack uses becomes one CloudFormation export (strong references,
+    cdk.json); exported values cannot change while any tenant imports them.
+    """
+
+    vpc: ec2.IVpc
+    app_subnets: ec2.SubnetSelection
+    db_subnet_group: rds.ISubnetGroup
+    app_security_group: ec2.ISecurityGroup
+    app_task_role: iam.IRole
+    uploads_bucket_name: str
+    uploads_key: kms.IKey
+    load_balancer: elbv2.IApplicationLoadBalancer
+    hosted_zone: route53.IHostedZone | None
+
+
+class PlatformStack(cdk.Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, environment: EnvironmentConfig, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        env = environment.name
+        prefix = naming.name_prefix(env)
+        profile = profile_for(environment)
+        production = environment.profile == "production"
+
+        # Platform key: logs, uploads, app secrets. Tenant data has keys of its own.
+        self.key = kms.Key(
+            self,
+            "PlatformKey",
+            alias=f"alias/{naming.PROJECT}/{env}/platform",
+            description=f"Chef's Kiss {env}: platform logs, uploads and app secrets",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+
+        self.network = PlatformNetwork(
+            self,
+            "Network",
+            name_prefix=prefix,
+            nat_gateways=profile.nat_gateways,
+            flow_log_retention=retention(profile.audit_log_retention_days),
+            log_key=self.key,
+        )
+        self.access_logs = AccessLogBucket(
+            self, "AccessLogs", retention_days=profile.access_log_retention_days
+        )
+        self.uploads = UploadsBucket(
+            self,
+            "Uploads",
+            bucket_name=naming.uploads_bucket_name(env, self.account, self.region),
+            key=self.key,
+            access_logs=self.access_logs.bucket,
+        )
+
+        self.task_role = iam.Role(
+            self,
+            "AppTaskRole",
+            role_name=naming.app_task_role_name(env),
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Chef's Kiss app tasks; acts for a restaurant only through its access role",
+        )
+        tenant_roles = self.format_arn(
+            service="iam",
+            region="",
+            resource="role",
+            resource_name=naming.tenant_role_name(env, "*"),
+        )
+        assume_policy = iam.Policy(
+            self,
+            "AssumeTenantAccessRoles",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ActForOneRestaurantAtATime",
+                    actions=["sts:AssumeRole", "sts:TagSession"],
+                    resources=[tenant_roles],
+                )
+            ],
+            roles=[self.task_role],
+        )
+        acknowledge(
+            assume_policy,
+            f"AwsSolutions-IAM5[Resource::{nag_reference(self, tenant_roles)}]",
+            "The app may assume only this environment's per-restaurant access roles, matched by "
+            "name; each of those roles is limited to its own restaurant's secret, key and S3 "
+            "prefix. One fixed statement keeps the platform stack unchanged as restaurants are "
+            "added (no per-tenant grants on this role, far under the IAM policy size limit).",
+        )
+
+        certificate: acm.ICertificate | None = None
+        self.hosted_zone: route53.IHostedZone | None = None
+        if environment.domain is not None:
+            self.hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
+                self,
+                "Zone",
+                hosted_zone_id=environment.domain.hosted_zone_id,
+                zone_name=environment.domain.name,
+            )
+            certificate = acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=environment.domain.name,
+                subject_alternative_names=[f"*.{environment.domain.name}"],
+                validation=acm.CertificateValidation.from_dns(self.hosted_zone),
+            )
+
+        capacity = service_capacity(environment)
+        app = environment.app
+        settings = {
+            "CHEFS_KISS_ENVIRONMENT": env,
+            "UPLOADS_BUCKET": self.uploads.bucket.bucket_name,
+            "TENANT_UPLOADS_PREFIX_TEMPLATE": "tenants/{slug}/",
+            "TENANT_DB_SECRET_NAME_TEMPLATE": naming.tenant_secret_name_template(env),
+            "TENANT_ROLE_ARN_TEMPLATE": self.format_arn(
+                service="iam",
+                region="",
+                resource="role",
+                resource_name=naming.tenant_role_name_template(env),
+            ),
+            "PUBLIC_DOMAIN": environment.domain.name if environment.domain else "",
+        }
+        self.app = AppService(
+            self,
+            "App",
+            name_prefix=prefix,
+            vpc=self.network.vpc,
+            app_subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
+            task=TaskSettings(
+                image=app.image,
+                cpu=app.cpu,
+                memory_mib=app.memory_mib,
+                cpu_architecture=app.cpu_architecture,
+                container_port=app.container_port,
+                health_check_path=app.health_check_path,
+            ),
+            capacity=Capacity(
+                desired=capacity.desired,
+                minimum=capacity.minimum,
+                maximum=capacity.maximum,
+                autoscaling=profile.autoscaling,
+            ),
+            task_role=self.task_role,
+            log_key=self.key,
+            log_retention=retention(profile.app_log_retention_days),
+            access_logs=self.access_logs.bucket,
+            settings={k: v for k, v in settings.items() if v},
+            certificate=certificate,
+            container_insights=profile.container_insights,
+            deletion_protection=production,
+        )
+
+        self.interface = PlatformInterface(
+            vpc=self.network.vpc,
+            app_subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
+            db_subnet_group=self.network.db_subnet_group,
+            app_security_group=self.app.security_group,
+            app_task_role=self.task_role,
+            # By name, not by reference: the name is a convention, so no export is needed.
+            uploads_bucket_name=naming.uploads_bucket_name(env, self.account, self.region),
+            uploads_key=self.key,
+            load_balancer=self.app.load_balancer,
+            hosted_zone=self.hosted_zone,
+        )
+
+        cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name)
+        cdk.CfnOutput(self, "AppServiceName", value=self.app.service.service_name)

@@ -1,0 +1,88 @@
+"""One restaurant: its database, secret, access role and DNS name. Onboarding adds one of these."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from config.profiles import profile_for
+from config.schema import EnvironmentConfig, Restaurant
+from constructs.tenant_access import TenantAccessRole
+from constructs.tenant_database import DatabaseSettings, TenantDatabase
+from stacks import naming
+from stacks.platform_stack import PlatformInterface, retention
+
+
+class TenantStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: EnvironmentConfig,
+        restaurant: Restaurant,
+        platform: PlatformInterface,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        env = environment.name
+        slug = restaurant.slug
+        production = restaurant.tier == "production"
+        profile = profile_for(environment)
+
+        self.database = TenantDatabase(
+            self,
+            "Database",
+            settings=DatabaseSettings(
+                instance_identifier=naming.db_instance_identifier(env, slug),
+                secret_name=naming.tenant_secret_name(env, slug),
+                key_alias=naming.tenant_key_alias(env, slug),
+                instance_class=restaurant.instance_class,
+                multi_az=restaurant.resolved_multi_az,
+                allocated_storage_gb=restaurant.allocated_storage_gb,
+                max_allocated_storage_gb=restaurant.max_allocated_storage_gb,
+                backup_retention_days=restaurant.resolved_backup_retention_days,
+                deletion_protection=restaurant.resolved_deletion_protection,
+                enhanced_monitoring=production,
+                performance_insights=production,
+                log_retention=retention(profile.access_log_retention_days),
+                tier=restaurant.tier,
+            ),
+            vpc=platform.vpc,
+            subnet_group=platform.db_subnet_group,
+            app_security_group=platform.app_security_group,
+            rotation_subnets=platform.app_subnets,
+        )
+
+        self.access = TenantAccessRole(
+            self,
+            "Access",
+            role_name=naming.tenant_role_name(env, slug),
+            slug=slug,
+            app_task_role=platform.app_task_role,
+            secret=self.database.secret,
+            tenant_key=self.database.key,
+            uploads_bucket=s3.Bucket.from_bucket_name(
+                self, "UploadsBucket", platform.uploads_bucket_name
+            ),
+            uploads_key=platform.uploads_key,
+        )
+
+        if platform.hosted_zone is not None:
+            self.dns_record = route53.ARecord(
+                self,
+                "DnsName",
+                zone=platform.hosted_zone,
+                record_name=slug,
+                target=route53.RecordTarget.from_alias(
+                    route53_targets.LoadBalancerTarget(platform.load_balancer)
+                ),
+            )
+
+        cdk.CfnOutput(self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address)
+        cdk.CfnOutput(self, "DatabaseSecretName", value=naming.tenant_secret_name(env, slug))
+        cdk.CfnOutput(self, "AccessRoleArn", value=self.access.role.role_arn)
+

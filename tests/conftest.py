@@ -1,0 +1,66 @@
+"""Shared fixtures: the example app is built and synthesized once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import cx_api
+
+from app import build_app, project_context
+from config.schema import EnvironmentConfig
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def synth_app(
+    environments: Iterable[EnvironmentConfig] | None = None,
+    *,
+    outdir: Path | None = None,
+    nag_packs: tuple[str, ...] = (),
+) -> tuple[cdk.App, cx_api.CloudAssembly]:
+    """Build and synthesize; nag packs off by default (nag tests use validate_scope)."""
+    app = cdk.App(context=project_context(), outdir=str(outdir) if outdir else None)
+    build_app(environments=environments, nag_packs=nag_packs, app=app)
+    return app, app.synth()
+
+
+@pytest.fixture(scope="session")
+def example() -> tuple[cdk.App, cx_api.CloudAssembly]:
+    """The example configuration (config/environments), synthesized once."""
+    return synth_app()
+
+
+@pytest.fixture(scope="session")
+def example_app(example: tuple[cdk.App, cx_api.CloudAssembly]) -> cdk.App:
+    return example[0]
+
+
+@pytest.fixture(scope="session")
+def example_assembly(example: tuple[cdk.App, cx_api.CloudAssembly]) -> cx_api.CloudAssembly:
+    return example[1]
+
+
+@pytest.fixture(scope="session")
+def template(example_assembly: cx_api.CloudAssembly) -> Callable[[str], assertions.Template]:
+    """template("chefs-kiss-prod-platform") -> assertions.Template of the example app."""
+    cache: dict[str, assertions.Template] = {}
+
+    def get(stack_name: str) -> assertions.Template:
+        if stack_name not in cache:
+            artifact = example_assembly.get_stack_by_name(stack_name)
+            cache[stack_name] = assertions.Template.from_json(artifact.template)
+        return cache[stack_name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def example_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example app synthesized into a directory, as `cdk synth` would leave cdk.out."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    synth_app(outdir=outdir)
+    return outdir
