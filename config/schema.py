@@ -155,6 +155,21 @@ class AlertsConfig(_Strict):
         return values
 
 
+class SecurityConfig(_Strict):
+    """Optional controls of seed 7.2 whose defaults depend on the profile or the account."""
+
+    waf: bool | None = Field(
+        default=None,
+        description="AWS WAF web ACL on the load balancer. Default: on for production, off for "
+        "PoC (about $9/month plus $0.60 per million requests).",
+    )
+    cloudtrail: bool = Field(
+        default=False,
+        description="Create a multi-region CloudTrail trail for this environment. Off by default: "
+        "most accounts already have an organization trail, and a second trail is billed per event.",
+    )
+
+
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
@@ -267,6 +282,9 @@ class EnvironmentConfig(_Strict):
     )
     app: AppConfig = Field(default_factory=AppConfig, description="The shared app service.")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alarm recipients.")
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
+    )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
     )

@@ -216,6 +216,21 @@ class TenantDatabase(Construct):
                 "PoC tier (seed 2.1): single-AZ by design for pilot restaurants that accept "
                 "downtime; promotion to the production tier turns Multi-AZ on in place.",
             )
+        acknowledge_all(
+            self.instance,
+            ["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"],
+            "Backups are RDS automated backups with point-in-time recovery (1 to 35 days by tier, "
+            "seed 7.1) plus a final snapshot on deletion or replacement; an AWS Backup plan would "
+            "duplicate the same snapshots at extra storage cost.",
+        )
+        if not settings.enhanced_monitoring and settings.tier == "poc":
+            acknowledge_all(
+                self.instance,
+                ["HIPAA.Security-RDSEnhancedMonitoringEnabled",
+                 "NIST.800.53.R5-RDSEnhancedMonitoringEnabled"],
+                "PoC tier (seed 2.1: basic monitoring, free tier only): enhanced monitoring is "
+                "billed as CloudWatch Logs and is turned on by promotion to the production tier.",
+            )
         if settings.enhanced_monitoring:
             role = self.instance.node.try_find_child("MonitoringRole")
             if role is not None:
