@@ -283,7 +283,7 @@ class AppService(Construct):
                 open=False,
             )
             acknowledge_all(
-                self.load_balancer,
+                self.listener,
                 ["HIPAA.Security-ALBHttpToHttpsRedirection",
                  "NIST.800.53.R5-ALBHttpToHttpsRedirection",
                  "PCI.DSS.321-ALBHttpToHttpsRedirection"],

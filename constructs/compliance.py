@@ -38,7 +38,12 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
             f"acknowledgment of {rule_id} on {scope.node.path} needs a specific reason "
             f"(at least {MIN_REASON_LENGTH} characters); got {reason!r}"
         )
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=cleaned))
+    # An L2 construct passes its acknowledgments down to every child; aim at its CloudFormation
+    # resource instead, so the acknowledgment covers that one resource and nothing beside it.
+    target = scope.node.default_child
+    if not isinstance(target, cdk.CfnResource):
+        target = scope
+    cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=rule_id, reason=cleaned))
 
 
 def nag_reference(scope: IConstruct, value: str) -> str:
