@@ -207,7 +207,16 @@ def test_task_bounds_between_and_beyond_the_table() -> None:
 
 def test_capacity_band_keeps_platform_stable_within_a_row() -> None:
     assert [capacity_band(n) for n in (1, 2, 5, 6, 10, 11, 26, 99, 101, 250)] == [
-        1, 5, 5, 10, 10, 25, 50, 100, 200, 300,
+        1,
+        5,
+        5,
+        10,
+        10,
+        25,
+        50,
+        100,
+        200,
+        300,
     ]
 
 

@@ -21,7 +21,9 @@ from stacks.tenant_stack import TenantStack
 def violations(app: cdk.App, pack: str) -> list[str]:
     report = NAG_PACKS[pack]().validate_scope(app)
     return [
-        f"{v.rule_name} @ {r.construct_path}" for v in report.violations for r in v.violating_resources
+        f"{v.rule_name} @ {r.construct_path}"
+        for v in report.violations
+        for r in v.violating_resources
     ]
 
 
@@ -111,17 +113,8 @@ def acknowledgments(cdk_out: Path) -> list[tuple[str, str, str, str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def nag_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example app synthesized WITH every pack registered, as `make synth` does."""
-    outdir = tmp_path_factory.mktemp("nag-cdk.out")
-    app = build_app(app=cdk.App(context=project_context(), outdir=str(outdir)))
-    app.synth()
-    return outdir
-
-
-def test_every_acknowledgment_has_a_specific_reason(nag_cdk_out: Path) -> None:
-    found = acknowledgments(nag_cdk_out)
+def test_every_acknowledgment_has_a_specific_reason(example_cdk_out: Path) -> None:
+    found = acknowledgments(example_cdk_out)
     assert found, "the packs write acknowledgments into template metadata"
     for template, logical_id, rule, reason in found:
         where = f"{template}:{logical_id}:{rule}"
@@ -129,9 +122,9 @@ def test_every_acknowledgment_has_a_specific_reason(nag_cdk_out: Path) -> None:
         assert reason.lower().strip(". ") not in GENERIC, where
 
 
-def test_acknowledgment_inventory(nag_cdk_out: Path) -> None:
+def test_acknowledgment_inventory(example_cdk_out: Path) -> None:
     """The full list, printed for reviewers (`pytest -s`); PoC-only ones say so."""
-    found = acknowledgments(nag_cdk_out)
+    found = acknowledgments(example_cdk_out)
     rules = {rule for _, _, rule, _ in found}
     poc_only = {
         "AwsSolutions-RDS3",

@@ -103,7 +103,9 @@ def test_task_count_by_profile(template: TemplateFn) -> None:
     for service in (dev, prod):
         breaker = service["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
         assert breaker == {"Enable": True, "Rollback": True}
-        assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        assert (
+            service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        )
 
 
 def test_app_settings_document_the_tenant_contract(template: TemplateFn) -> None:
@@ -124,7 +126,9 @@ def test_internet_facing_alb_with_https_in_production(template: TemplateFn) -> N
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == "true"
-    listeners = [l["Properties"] for l in resources(t, "AWS::ElasticLoadBalancingV2::Listener").values()]
+    listeners = [
+        l["Properties"] for l in resources(t, "AWS::ElasticLoadBalancingV2::Listener").values()
+    ]
     by_port = {l["Port"]: l for l in listeners}
     assert set(by_port) == {80, 443}
     assert by_port[443]["Protocol"] == "HTTPS"

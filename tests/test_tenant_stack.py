@@ -81,7 +81,9 @@ def test_tls_is_forced(template: TemplateFn, stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", [POC, PROD])
-def test_db_security_group_admits_only_the_app_and_rotation(template: TemplateFn, stack: str) -> None:
+def test_db_security_group_admits_only_the_app_and_rotation(
+    template: TemplateFn, stack: str
+) -> None:
     t = template(stack)
     groups = t.find_resources("AWS::EC2::SecurityGroup")
     db_sg = next(k for k in groups if k.startswith("DatabaseSecurityGroup"))
@@ -100,9 +102,7 @@ def test_db_security_group_admits_only_the_app_and_rotation(template: TemplateFn
         assert "CidrIp" not in rule
 
 
-@pytest.mark.parametrize(
-    ("stack", "retention_policy"), [(POC, "Snapshot"), (PROD, "Snapshot")]
-)
+@pytest.mark.parametrize(("stack", "retention_policy"), [(POC, "Snapshot"), (PROD, "Snapshot")])
 def test_final_snapshot_on_delete_and_replace(
     template: TemplateFn, stack: str, retention_policy: str
 ) -> None:
@@ -169,9 +169,7 @@ def test_dns_name_per_restaurant_in_production(template: TemplateFn) -> None:
 PINNED_TENANT_IDS = {
     "AWS::RDS::DBInstance": "DatabaseInstanceAA8A5FDE",
     "AWS::KMS::Key": "DatabaseKey5E5D9547",
-    "AWS::SecretsManager::Secret": (
-        "chefskiss{env}tenant{slug}DatabaseInstanceSecret"
-    ),
+    "AWS::SecretsManager::Secret": ("chefskiss{env}tenant{slug}DatabaseInstanceSecret"),
 }
 
 
