@@ -15,6 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs.compliance import acknowledge, acknowledge_all
+from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18
@@ -127,6 +128,8 @@ class TenantDatabase(Construct):
             description=f"{settings.instance_identifier}: TLS required, connections logged",
             parameters={
                 "rds.force_ssl": "1",
+                # Explicit, so the connections alarm divides by the real limit (monitoring.py).
+                "max_connections": str(max_connections(settings.instance_class)),
                 "log_connections": "1",
                 "log_disconnections": "1",
                 "log_min_duration_statement": "1000",

@@ -27,12 +27,13 @@ from constructs.compliance import (
     nag_reference,
 )
 from constructs.firewall import LoadBalancerFirewall
+from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.storage import AccessLogBucket, UploadsBucket
 from stacks import naming
 
 
-# CloudWatch Logs accepts only these retention periods (days -> RetentionDays member name).
+# CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
     30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
@@ -99,11 +100,11 @@ class PlatformStack(cdk.Stack):
             "Network",
             name_prefix=prefix,
             nat_gateways=profile.nat_gateways,
-            flow_log_retention=retention(profile.audit_log_retention_days),
+            flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
         )
         self.access_logs = AccessLogBucket(
-            self, "AccessLogs", retention_days=profile.access_log_retention_days
+            self, "AccessLogs", retention_days=environment.logs.access_days
         )
         self.uploads = UploadsBucket(
             self,
@@ -202,7 +203,7 @@ class PlatformStack(cdk.Stack):
             ),
             task_role=self.task_role,
             log_key=self.key,
-            log_retention=retention(profile.app_log_retention_days),
+            log_retention=retention(environment.logs.app_days),
             access_logs=self.access_logs.bucket,
             settings={k: v for k, v in settings.items() if v},
             certificate=certificate,
@@ -230,7 +231,7 @@ class PlatformStack(cdk.Stack):
                 "Firewall",
                 name_prefix=prefix,
                 load_balancer_arn=self.app.load_balancer.load_balancer_arn,
-                log_retention=retention(profile.access_log_retention_days),
+                log_retention=retention(environment.logs.access_days),
                 log_key=self.key,
             )
         else:
@@ -257,10 +258,31 @@ class PlatformStack(cdk.Stack):
                 name_prefix=prefix,
                 key=self.key,
                 access_logs=self.access_logs.bucket,
-                retention=retention(profile.audit_log_retention_days),
+                retention=retention(environment.logs.audit_days),
             )
         else:
             self.audit = None
+
+        self.alerts = AlertTopics(
+            self,
+            "Alerts",
+            name_prefix=prefix,
+            key=self.key,
+            emails={
+                "warning": environment.alerts.warning_emails,
+                "critical": environment.alerts.critical_emails,
+            },
+        )
+        self.monitoring = PlatformMonitoring(
+            self,
+            "Monitoring",
+            name_prefix=prefix,
+            service=self.app.service,
+            load_balancer=self.app.load_balancer,
+            target_group=self.app.target_group,
+            topics=self.alerts.topics,
+            severities=profile.alarm_severities,
+        )
 
         self._acknowledge_network()
         acknowledge_generated_policies(self)
