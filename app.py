@@ -68,7 +68,10 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
         tenant.add_stack_dependency(platform)
         tags = {**common_tags, "TenantId": restaurant.slug, "Tier": restaurant.tier}
         for key, value in tags.items():
-            cdk.Tags.of(tenant).add(key, value)
+            # CDK tags DBProxyTargetGroup, which CloudFormation does not accept tags on.
+            cdk.Tags.of(tenant).add(
+                key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"]
+            )
     return platform
 
 

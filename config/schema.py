@@ -194,6 +194,21 @@ class SecurityConfig(_Strict):
     )
 
 
+class PerformanceConfig(_Strict):
+    """Seed 7.3 options for the shared platform, each off by default."""
+
+    cloudfront: bool = Field(
+        default=False,
+        description="CloudFront in front of the load balancer for static assets at "
+        "`static.<domain>` (needs a domain, and the us-east-1 region for its certificate).",
+    )
+    session_cache: bool = Field(
+        default=False,
+        description="ElastiCache (Valkey) replication group for sessions: two cache.t4g.micro "
+        "nodes, about $19/month.",
+    )
+
+
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
@@ -223,6 +238,11 @@ class Restaurant(_Strict):
         default=None,
         description="Default: true for every tier (data safety first). Set false only to "
         "offboard the restaurant: the next deploy allows deleting it, with a final snapshot.",
+    )
+    rds_proxy: bool = Field(
+        default=False,
+        description="Seed 7.3 option: connection pooling through an RDS Proxy for this "
+        "restaurant (about $11/month on a 2-vCPU class).",
     )
     display_name: str | None = Field(default=None, max_length=100, description="Human name.")
 
@@ -313,6 +333,9 @@ class EnvironmentConfig(_Strict):
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
     )
+    performance: PerformanceConfig = Field(
+        default_factory=PerformanceConfig, description="Optional performance features (seed 7.3)."
+    )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
     )
@@ -349,6 +372,15 @@ class EnvironmentConfig(_Strict):
                 raise ValueError(f"duplicate slug {restaurant.slug!r}: each restaurant needs its own")
             seen.add(restaurant.slug)
         return values
+
+    @model_validator(mode="after")
+    def _cloudfront_needs_a_certificate(self) -> EnvironmentConfig:
+        if self.performance.cloudfront and (self.domain is None or self.region != "us-east-1"):
+            raise ValueError(
+                "performance.cloudfront: needs a domain and region 'us-east-1' (CloudFront "
+                "certificates live in us-east-1; a cross-region certificate is not supported yet)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_https(self) -> EnvironmentConfig:

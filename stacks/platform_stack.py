@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from config.profiles import profile_for, service_capacity
@@ -26,8 +28,10 @@ from constructs.compliance import (
     acknowledge_generated_policies,
     nag_reference,
 )
+from constructs.cdn import StaticAssetsCdn
 from constructs.firewall import LoadBalancerFirewall
 from constructs.monitoring import AlertTopics, PlatformMonitoring
+from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.network import PlatformNetwork
 from constructs.storage import AccessLogBucket, UploadsBucket
 from stacks import naming
@@ -251,6 +255,32 @@ class PlatformStack(cdk.Stack):
                 "deploy; deletion protection is on in the production profile.",
             )
 
+        self.cdn: StaticAssetsCdn | None = None
+        if environment.performance.cloudfront:
+            assert environment.domain and self.hosted_zone and certificate  # schema-validated
+            cdn_firewall = None
+            if self.firewall is not None:
+                cdn_firewall = LoadBalancerFirewall(
+                    self,
+                    "CdnFirewall",
+                    name_prefix=prefix,
+                    load_balancer_arn=None,
+                    log_retention=retention(environment.logs.access_days),
+                    log_key=self.key,
+                    scope_name="CLOUDFRONT",
+                    suffix="cdn",
+                )
+            self.cdn = StaticAssetsCdn(
+                self,
+                "Cdn",
+                domain=environment.domain.name,
+                zone=self.hosted_zone,
+                certificate=certificate,
+                load_balancer=self.app.load_balancer,
+                access_logs=self.access_logs.bucket,
+                web_acl_arn=cdn_firewall.web_acl.attr_arn if cdn_firewall else None,
+            )
+
         if environment.security.cloudtrail:
             self.audit: AuditTrail | None = AuditTrail(
                 self,
@@ -262,6 +292,34 @@ class PlatformStack(cdk.Stack):
             )
         else:
             self.audit = None
+
+        self.session_cache: SessionCache | None = None
+        if environment.performance.session_cache:
+            self.session_cache = SessionCache(
+                self,
+                "SessionCache",
+                name_prefix=prefix,
+                vpc=self.network.vpc,
+                subnets=ec2.SubnetSelection(subnet_group_name="data"),
+                app_security_group=self.app.security_group,
+                key=self.key,
+                replicas=1 if production else 0,
+            )
+            self.network.allow_from_app_subnets(CACHE_PORT, "SessionCache")
+            endpoint = ssm.StringParameter(
+                self,
+                "SessionCacheEndpoint",
+                parameter_name=f"/{prefix}/app/session_cache_endpoint",
+                string_value=f"{self.session_cache.endpoint}:{CACHE_PORT}",
+                description="Chef's Kiss app setting SESSION_CACHE_ENDPOINT",
+            )
+            self.app.container.add_secret(
+                "SESSION_CACHE_ENDPOINT", ecs.Secret.from_ssm_parameter(endpoint)
+            )
+            self.app.container.add_secret(
+                "SESSION_CACHE_AUTH_TOKEN",
+                ecs.Secret.from_secrets_manager(self.session_cache.auth_token),
+            )
 
         self.alerts = AlertTopics(
             self,

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.schema import EnvironmentConfig, Restaurant
+from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import DatabaseSettings, TenantDatabase
@@ -49,6 +50,7 @@ class TenantStack(cdk.Stack):
                 performance_insights=production,
                 log_retention=retention(environment.logs.access_days),
                 tier=restaurant.tier,
+                rds_proxy=restaurant.rds_proxy,
             ),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,
@@ -93,6 +95,10 @@ class TenantStack(cdk.Stack):
                     route53_targets.LoadBalancerTarget(platform.load_balancer)
                 ),
             )
+
+        if self.database.proxy is not None:
+            cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
+        acknowledge_generated_policies(self)
 
         cdk.CfnOutput(self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address)
         cdk.CfnOutput(self, "DatabaseSecretName", value=naming.tenant_secret_name(env, slug))
