@@ -70,8 +70,12 @@ class DomainConfig(_Strict):
     @classmethod
     def _domain_name(cls, value: str) -> str:
         labels = value.split(".")
-        if len(value) > 200 or len(labels) < 2 or not all(
-            re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+        if (
+            len(value) > 200
+            or len(labels) < 2
+            or not all(
+                re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+            )
         ):
             raise ValueError("allowed: a lowercase DNS name such as 'app.example.com'")
         return value
@@ -157,8 +161,28 @@ class AlertsConfig(_Strict):
 
 # CloudWatch Logs accepts only these retention periods, in days.
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 
@@ -227,7 +251,8 @@ class Restaurant(_Strict):
     )
     multi_az: bool | None = Field(
         default=None,
-        description="Standby in a second AZ. Default: true for production (required), false for PoC.",
+        description="Standby in a second AZ. Default: true for production (required), "
+        "false for PoC.",
     )
     backup_retention_days: int | None = Field(
         default=None,
@@ -320,7 +345,8 @@ class EnvironmentConfig(_Strict):
     )
     region: str = Field(
         description="AWS region, e.g. `us-east-1`. Required: ALB access logging needs the "
-        "region's log-delivery account, so the stacks are account-agnostic but not region-agnostic.",
+        "region's log-delivery account, so the stacks are account-agnostic but not "
+        "region-agnostic.",
     )
     domain: DomainConfig | None = Field(
         default=None, description="Public domain; required for the production profile (HTTPS)."
@@ -369,7 +395,9 @@ class EnvironmentConfig(_Strict):
         seen: set[str] = set()
         for restaurant in values:
             if restaurant.slug in seen:
-                raise ValueError(f"duplicate slug {restaurant.slug!r}: each restaurant needs its own")
+                raise ValueError(
+                    f"duplicate slug {restaurant.slug!r}: each restaurant needs its own"
+                )
             seen.add(restaurant.slug)
         return values
 
@@ -384,7 +412,11 @@ class EnvironmentConfig(_Strict):
 
     @model_validator(mode="after")
     def _production_needs_https(self) -> EnvironmentConfig:
-        if self.profile == "production" and self.app.min_tasks is not None and self.app.min_tasks < 2:
+        if (
+            self.profile == "production"
+            and self.app.min_tasks is not None
+            and self.app.min_tasks < 2
+        ):
             raise ValueError(
                 "app.min_tasks: the production profile runs at least 2 tasks (seed 3.1); "
                 f"got {self.app.min_tasks}"

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
+
 from constructs import Construct
 
 # (priority, managed rule group): the baseline AWS recommends for public web applications.
@@ -50,7 +51,9 @@ class LoadBalancerFirewall(Construct):
                     )
                 ),
                 visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                    cloud_watch_metrics_enabled=True, metric_name=group, sampled_requests_enabled=True
+                    cloud_watch_metrics_enabled=True,
+                    metric_name=group,
+                    sampled_requests_enabled=True,
                 ),
             )
             for priority, group in MANAGED_RULE_GROUPS

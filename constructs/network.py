@@ -7,11 +7,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge
 
-DB_PORT = 5433  # not 5432: AwsSolutions-RDS11 asks for a non-default port; clients read it from the secret
+# Not 5432: AwsSolutions-RDS11 asks for a non-default port; clients read it from the secret.
+DB_PORT = 5433
 PUBLIC_SUBNETS = "public"
 APP_SUBNETS = "app"
 DATA_SUBNETS = "data"

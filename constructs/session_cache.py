@@ -7,8 +7,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge_all
 
 CACHE_PORT = 6380  # not 6379: AwsSolutions-AEC5 asks for a non-default port

@@ -1,4 +1,4 @@
-"""One restaurant's PostgreSQL database: instance, key, secret, rotation, logs and security group."""
+"""One restaurant's PostgreSQL database: instance, key, secret, rotation, logs, security group."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all
 from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
@@ -96,9 +96,7 @@ class TenantDatabase(Construct):
             # Final snapshots are encrypted with this key: it must outlive the database.
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.key.grant_encrypt_decrypt(
-            iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")
-        )
+        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -244,7 +242,8 @@ class TenantDatabase(Construct):
                             for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
                             for rule in ("EC2RestrictedCommonPorts", "EC2RestrictedSSH")
                         ],
-                        "False positive: this rule, added by DatabaseProxy, admits only the proxy's "
+                        "False positive: this rule, added by DatabaseProxy, admits only the "
+                        "proxy's "
                         "security group on the database endpoint port, a token that resolves to "
                         "5433 at deploy time; the packs cannot evaluate a token port.",
                     )
@@ -255,8 +254,11 @@ class TenantDatabase(Construct):
         if not settings.deletion_protection:
             acknowledge_all(
                 self.instance,
-                ["AwsSolutions-RDS10", "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
-                 "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"],
+                [
+                    "AwsSolutions-RDS10",
+                    "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
+                    "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled",
+                ],
                 "Offboarding: the restaurant's config sets deletion_protection: false on purpose "
                 "so that removing it can delete the instance; the Snapshot deletion policy still "
                 "keeps a final snapshot, encrypted with the retained tenant key.",
@@ -266,8 +268,11 @@ class TenantDatabase(Construct):
         if not settings.multi_az and settings.tier == "poc":
             acknowledge_all(
                 self.instance,
-                ["AwsSolutions-RDS3", "HIPAA.Security-RDSMultiAZSupport",
-                 "NIST.800.53.R5-RDSMultiAZSupport"],
+                [
+                    "AwsSolutions-RDS3",
+                    "HIPAA.Security-RDSMultiAZSupport",
+                    "NIST.800.53.R5-RDSMultiAZSupport",
+                ],
                 "PoC tier (seed 2.1): single-AZ by design for pilot restaurants that accept "
                 "downtime; promotion to the production tier turns Multi-AZ on in place.",
             )
@@ -281,8 +286,10 @@ class TenantDatabase(Construct):
         if not settings.enhanced_monitoring and settings.tier == "poc":
             acknowledge_all(
                 self.instance,
-                ["HIPAA.Security-RDSEnhancedMonitoringEnabled",
-                 "NIST.800.53.R5-RDSEnhancedMonitoringEnabled"],
+                [
+                    "HIPAA.Security-RDSEnhancedMonitoringEnabled",
+                    "NIST.800.53.R5-RDSEnhancedMonitoringEnabled",
+                ],
                 "PoC tier (seed 2.1: basic monitoring, free tier only): enhanced monitoring is "
                 "billed as CloudWatch Logs and is turned on by promotion to the production tier.",
             )

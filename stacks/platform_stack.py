@@ -14,36 +14,50 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
 
 from config.profiles import profile_for, service_capacity
 from config.schema import EnvironmentConfig
+from constructs import Construct
 from constructs.app_service import AppService, Capacity, TaskSettings
 from constructs.audit import AuditTrail
+from constructs.cdn import StaticAssetsCdn
 from constructs.compliance import (
     acknowledge,
     acknowledge_all,
     acknowledge_generated_policies,
     nag_reference,
 )
-from constructs.cdn import StaticAssetsCdn
 from constructs.firewall import LoadBalancerFirewall
 from constructs.monitoring import AlertTopics, PlatformMonitoring
-from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.network import PlatformNetwork
+from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.storage import AccessLogBucket, UploadsBucket
 from stacks import naming
 
-
 # CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
 _RETENTION_NAMES = {
-    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
-    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
-    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
-    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
-    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
     3653: "TEN_YEARS",
 }
 LOG_RETENTION_DAYS = tuple(_RETENTION_NAMES)
@@ -80,7 +94,12 @@ class PlatformInterface:
 
 class PlatformStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, environment: EnvironmentConfig, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: EnvironmentConfig,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         env = environment.name
@@ -249,8 +268,10 @@ class PlatformStack(cdk.Stack):
         if not production:
             acknowledge_all(
                 self.app.load_balancer,
-                ["HIPAA.Security-ELBDeletionProtectionEnabled",
-                 "NIST.800.53.R5-ELBDeletionProtectionEnabled"],
+                [
+                    "HIPAA.Security-ELBDeletionProtectionEnabled",
+                    "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                ],
                 "PoC profile (seed 2.1): the load balancer holds no data and is recreated by a "
                 "deploy; deletion protection is on in the production profile.",
             )
@@ -345,7 +366,9 @@ class PlatformStack(cdk.Stack):
         self._acknowledge_network()
         acknowledge_generated_policies(self)
 
-        cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name)
+        cdk.CfnOutput(
+            self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name
+        )
         cdk.CfnOutput(self, "AppServiceName", value=self.app.service.service_name)
 
     def _acknowledge_network(self) -> None:
@@ -354,9 +377,11 @@ class PlatformStack(cdk.Stack):
             if route is not None:
                 acknowledge_all(
                     route,
-                    ["HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
-                     "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
-                     "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"],
+                    [
+                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
+                        "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                        "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
+                    ],
                     "Public subnets hold only the internet-facing load balancer and the NAT "
                     "gateways, which need this route; app tasks and databases sit in subnets "
                     "without it (the data subnets have no route out at all).",

@@ -6,9 +6,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
 from config.schema import EnvironmentConfig, Restaurant
+from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
@@ -100,7 +100,8 @@ class TenantStack(cdk.Stack):
             cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
         acknowledge_generated_policies(self)
 
-        cdk.CfnOutput(self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address)
+        cdk.CfnOutput(
+            self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address
+        )
         cdk.CfnOutput(self, "DatabaseSecretName", value=naming.tenant_secret_name(env, slug))
         cdk.CfnOutput(self, "AccessRoleArn", value=self.access.role.role_arn)
-

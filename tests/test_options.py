@@ -133,5 +133,5 @@ def test_options_are_off_by_default(template: Any) -> None:
 
 
 def test_cloudfront_needs_domain_and_us_east_1() -> None:
-    with pytest.raises(ValueError, match="performance.cloudfront: needs a domain"):
+    with pytest.raises(ValueError, match=r"performance\.cloudfront: needs a domain"):
         generated_environment("cdn", 1, profile="poc", performance={"cloudfront": True})
