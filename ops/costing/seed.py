@@ -1,4 +1,4 @@
-"""The seed's itemized cost tables (2.2, 2.3, 3.2-3.7), recomputed from its own quantities and prices.
+"""The seed's itemized cost tables (2.2, 2.3, 3.2-3.7), recomputed from its quantities and prices.
 
 Each table below is the seed's quantities and printed amounts, transcribed once. `reproduce()`
 prices the quantities with the `seed` price table, line by line to the cent, the way the seed
@@ -307,7 +307,8 @@ WHY: dict[str, str] = {
     bill.DATA_TRANSFER: "same egress assumption; the first 100 GB are free",
     bill.NETWORKING: "not in the seed: NAT gateways ($32.85 each + $0.045/GB) and public IPv4 "
     "($3.65 per address: NAT EIPs and ALB nodes)",
-    bill.KEYS: "not in the seed: one KMS key per tenant plus the platform key ($1 each) and requests",
+    bill.KEYS: "not in the seed: one KMS key per tenant plus the platform key ($1 each) and "
+    "requests",
     bill.OTHER: "not in the seed",
 }
 WHY_POC: dict[str, str] = {
