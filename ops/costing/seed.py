@@ -290,8 +290,8 @@ def reproduce(prices: str | PriceTable = "seed") -> list[TableResult]:
 # --- side by side with the templates -----------------------------------------------------------
 
 WHY: dict[str, str] = {
-    bill.APP: "ARM64 (Graviton) Fargate, $14.77 per 0.5 vCPU / 1 GB task-month against the seed's "
-    "x86 $18.00; task count is the template's autoscaling minimum",
+    bill.APP: "ARM64 (Graviton) Fargate, $14.42 per 0.5 vCPU / 1 GB task-month against the seed's "
+    "x86 $18.00; task count is the template's minimum (PoC: 1 fixed task)",
     bill.DATABASES: "Multi-AZ storage is billed for both copies (+$2.30 per 20 GB database); "
     "instance prices unchanged",
     bill.LOAD_BALANCER: "same ALB hours and LCU assumption (usage.yaml alb_lcu_hours)",
@@ -312,7 +312,7 @@ WHY: dict[str, str] = {
     bill.OTHER: "not in the seed",
 }
 WHY_POC: dict[str, str] = {
-    bill.DATABASES: "single-AZ db.t4g.micro as the seed; its $14.00 is really $13.98",
+    bill.DATABASES: "single-AZ db.t4g.micro at the seed's own prices",
     bill.DNS: "the PoC profile has no domain: no zone, no queries",
     bill.MONITORING: "template-derived logs (app, DB, flow logs) within the 5 GB free tier; no "
     "Container Insights in PoC",

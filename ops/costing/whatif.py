@@ -214,7 +214,7 @@ def plot(rows: Sequence[WhatIfRow], path: Path, seed_points: Mapping[int, Decima
     if seed_points:
         xs = sorted(seed_points)
         ax.plot(xs, [float(seed_points[x]) for x in xs], linestyle="--", marker="x",
-                color="#7f8c8d", label="production (seed tables)")  # fmt: skip
+                color="#7f8c8d", label="production (seed tables, as printed)")  # fmt: skip
     ax.set_xscale("log")
     ax.set_xticks(counts)
     ax.set_xticklabels([str(c) for c in counts])
