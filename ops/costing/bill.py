@@ -860,9 +860,18 @@ def cloudtrail(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
 
 def web_acl(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     rules = len(resource.get("Properties", {}).get("Rules") or [])
+    requests = ctx.env.usage.get("http_requests")
     return [
         Charge(OTHER, "WAF web ACL", 1, "ACL-months", "wafv2.web_acl_month"),
         Charge(OTHER, f"WAF rules ({rules})", rules, "rule-months", "wafv2.rule_month"),
+        Charge(
+            OTHER,
+            "WAF requests inspected",
+            requests / 1e6,
+            "1M requests",
+            "wafv2.per_million_requests",
+            "usage.yaml http_requests",
+        ),
     ]
 
 
@@ -959,6 +968,8 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::ElastiCache::CacheCluster": cache_cluster,
     "AWS::ElastiCache::ReplicationGroup": cache_cluster,
     "AWS::CloudFormation::CustomResource": custom_resource,
+    "AWS::WAFv2::WebACLAssociation": free("WAF association: priced on the web ACL"),
+    "AWS::WAFv2::LoggingConfiguration": free("WAF logging: priced on its destination log group"),
     "AWS::Route53::RecordSetGroup": free("DNS records: free; queries are priced on the zone"),
     "AWS::ApplicationAutoScaling::ScalableTarget": free("scalable target: no charge"),
     "AWS::SecretsManager::RotationSchedule": free("rotation schedule: no charge (Lambda priced)"),
