@@ -297,8 +297,8 @@ WHY: dict[str, str] = {
     bill.LOAD_BALANCER: "same ALB hours and LCU assumption (usage.yaml alb_lcu_hours)",
     bill.OBJECT_STORAGE: "the uploads lifecycle keeps half in Glacier IR (seed 4.3, in the "
     "template), plus the access-log bucket",
-    bill.MONITORING: "template-derived: Container Insights, RDS enhanced monitoring, DB and flow "
-    "logs, target-tracking alarms, less the AWS free tier; the seed's dashboards are not built yet",
+    bill.MONITORING: "template-derived: the templates' alarms and dashboards, Container Insights, "
+    "RDS enhanced monitoring, DB, WAF and flow logs, less the AWS free tier",
     bill.SECRETS: "one secret per tenant plus one app secret (the seed counts N+4 / N+5), plus "
     "API calls",
     bill.DNS: "queries to alias records (the ALB) are free; the zone exists outside the stacks",
@@ -309,7 +309,7 @@ WHY: dict[str, str] = {
     "($3.65 per address: NAT EIPs and ALB nodes)",
     bill.KEYS: "not in the seed: one KMS key per tenant plus the platform key ($1 each) and "
     "requests",
-    bill.OTHER: "not in the seed",
+    bill.OTHER: "not in the seed: WAF web ACL, rules and inspected requests",
 }
 WHY_POC: dict[str, str] = {
     bill.DATABASES: "single-AZ db.t4g.micro at the seed's own prices",
