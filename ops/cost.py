@@ -34,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "type and properties (ops/prices/*.json), usage from config/usage.yaml. Resources it "
             "cannot price are listed as unpriced, never counted as $0."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env", help="environment name (stacks chefs-kiss-<env>-*)")
     parser.add_argument(
@@ -160,6 +159,9 @@ def _what_if(args: argparse.Namespace) -> int:
     print(whatif.render_table(rows, tiers))
     if mix:
         print(f"\nSize mix {mix} against the tier's default sizes (production: all db.t4g.small).")
+    alternatives = whatif.render_alternatives(rows, tiers)
+    if alternatives:
+        print(f"\n{alternatives}")
     print(f"\nWhat-if took {elapsed:.1f} s ({len(rows) * len(tiers)} synthesized environments).")
     unpriced = {n.resource_type for row in rows for r in row.reports.values() for n in r.unpriced}
     if unpriced:

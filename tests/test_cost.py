@@ -240,7 +240,7 @@ def test_fargate_hours_follow_the_autoscaling_minimum(example_cdk_out: Path) -> 
         r["Properties"] for r in resources
         if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     )  # fmt: skip
-    arch = task["RuntimePlatform"]["CpuArchitecture"].lower().replace("x86_64", "x86_64")
+    arch = task["RuntimePlatform"]["CpuArchitecture"].lower()
     report = estimate(example_cdk_out, "prod")
     vcpu = next(ln for ln in report.lines if ln.price_key == f"fargate.linux_{arch}.vcpu_hour")
     assert vcpu.quantity == pytest.approx(target["MinCapacity"] * int(task["Cpu"]) / 1024 * 730)
@@ -280,6 +280,7 @@ def test_diff_between_two_assemblies(example_cdk_out: Path, tmp_path: Path) -> N
     assert changed_stacks == ["chefs-kiss-prod-tenant-golden-wok"]
     markdown = render_diff_markdown(result)
     assert "+$48.18" in markdown and "| stack | base | head | change |" in markdown
+    assert "db.t4g.medium Multi-AZ instance hours +$94.90" in markdown
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -338,3 +339,83 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert rows[0].x86["production"].total_monthly_usd > report.total_monthly_usd
     table = whatif.render_table(rows, ["production"])
     assert table.splitlines()[2].startswith("| 2 | $")
+
+
+def test_optional_services_are_priced_from_their_properties() -> None:
+    subnets = [{"Ref": "A"}, {"Ref": "B"}]
+    templates = {
+        "chefs-kiss-t-platform": _platform(
+            Db=_db(cls="db.t4g.medium"),
+            Proxy={"Type": "AWS::RDS::DBProxy", "Properties": {"DBProxyName": "p"}},
+            ProxyTargets={
+                "Type": "AWS::RDS::DBProxyTargetGroup",
+                "Properties": {
+                    "DBProxyName": {"Ref": "Proxy"},
+                    "DBInstanceIdentifiers": [{"Ref": "Db"}],
+                },
+            },
+            Endpoint={
+                "Type": "AWS::EC2::VPCEndpoint",
+                "Properties": {"VpcEndpointType": "Interface", "SubnetIds": subnets},
+            },
+            S3Endpoint={"Type": "AWS::EC2::VPCEndpoint", "Properties": {}},
+            Cache={
+                "Type": "AWS::ElastiCache::CacheCluster",
+                "Properties": {"CacheNodeType": "cache.t4g.small", "NumCacheNodes": 2},
+            },
+        )
+    }
+    report = estimate_templates(templates, "t")
+    by_resource = collections.defaultdict(D)
+    for line in report.lines:
+        by_resource[line.resource] += line.monthly_usd
+    assert by_resource["Proxy"] == D("21.90")  # 2 vCPUs x $0.015 x 730
+    assert by_resource["Endpoint"] == D("14.60")  # 2 AZs x $0.01 x 730
+    assert by_resource["Cache"] == D("46.72")  # 2 nodes x $0.032 x 730
+    assert "S3Endpoint" not in by_resource and not report.unpriced
+
+
+def test_fargate_spot_share_and_commitment_scope() -> None:
+    task = {
+        "Type": "AWS::ECS::TaskDefinition",
+        "Properties": {"Cpu": "1024", "Memory": "2048", "RequiresCompatibilities": ["FARGATE"]},
+    }
+    service = {
+        "Type": "AWS::ECS::Service",
+        "Properties": {
+            "TaskDefinition": {"Ref": "Task"},
+            "DesiredCount": 4,
+            "CapacityProviderStrategy": [
+                {"CapacityProvider": "FARGATE", "Base": 2, "Weight": 1},
+                {"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
+            ],
+        },
+    }
+    templates = {"chefs-kiss-t-platform": _platform(Task=task, Service=service)}
+    report = estimate_templates(templates, "t")
+    fargate = [ln for ln in report.lines if ln.resource == "Service"]
+    spot = [ln for ln in fargate if "Spot" in ln.item]
+    assert sum(ln.quantity for ln in spot if ln.unit == "vCPU-hours") == pytest.approx(730)
+    on_demand = sum(ln.monthly_usd for ln in fargate if "Spot" not in ln.item)
+    plan = estimate_templates(templates, "t", commitments=["fargate-sp-1y"])
+    saving = report.total_monthly_usd - plan.total_monthly_usd
+    assert saving == pytest.approx(on_demand * D("0.25"), abs=D("0.02"))  # Spot is not covered
+
+
+def test_nat_against_endpoints(example_cdk_out: Path) -> None:
+    from ops.costing.report import ENDPOINT_SERVICES, nat_versus_endpoints
+
+    report = estimate(example_cdk_out, "prod")
+    nat, endpoints = nat_versus_endpoints(report)
+    nat_lines = [ln for ln in report.lines if ln.price_key.startswith("nat.")]
+    assert nat > sum(ln.monthly_usd for ln in nat_lines)  # Elastic IPs included
+    assert endpoints is not None and endpoints >= len(ENDPOINT_SERVICES) * 2 * D("7.30")
+
+
+def test_cli_reproduce_seed_json_without_synthesis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ops_main(["cost", "--reproduce-seed", "--no-templates", "--json"]) == 0
+    tables = {t["section"]: t for t in json.loads(capsys.readouterr().out)}
+    assert set(tables) == {"2.2", "2.3", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}
+    assert tables["3.2"]["computed_total_usd"] == 120.17
+    assert tables["3.2"]["printed_total_usd"] == 118.27
+    assert tables["3.7"]["computed_total_usd"] == tables["3.7"]["printed_total_usd"] == 5814.43

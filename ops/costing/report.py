@@ -526,7 +526,17 @@ def render_report(report: CostReport, *, lines: bool = False) -> str:
     return "\n".join(out)
 
 
-def render_diff_markdown(result: CostDiff) -> str:
+def line_changes(result: CostDiff) -> list[tuple[str, str, str, Decimal]]:
+    """Per stack and line item, the monthly change; largest absolute change first."""
+    totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for sign, report in ((-1, result.base), (1, result.head)):
+        for line in report.lines:
+            totals[(line.stack, line.component, line.item)] += sign * line.monthly_usd
+    changes = [(*key, amount) for key, amount in totals.items() if amount]
+    return sorted(changes, key=lambda change: (-abs(change[3]), change[0], change[2]))
+
+
+def render_diff_markdown(result: CostDiff, *, top: int = 10) -> str:
     """A pull-request comment: per stack base, head and change; new unpriced items."""
     delta = result.delta_monthly_usd
     out = [
@@ -554,8 +564,56 @@ def render_diff_markdown(result: CostDiff) -> str:
     )
     per_base, per_head = result.base.per_tenant_monthly_usd, result.head.per_tenant_monthly_usd
     out += ["", f"Per tenant (all-in): {usd(per_base)} -> {usd(per_head)}."]
+    changes = line_changes(result)
+    if changes:
+        out += ["", "What changed (largest first):", ""]
+        out += [
+            f"- `{stack}` {component}: {item} {usd(amount, sign=True)}"
+            for stack, component, item, amount in changes[:top]
+        ]
+        if len(changes) > top:
+            out.append(f"- ... and {len(changes) - top} more lines")
     new_unpriced = [n for n in result.head.unpriced if _note_key(n) not in _note_keys(result.base)]
     if new_unpriced:
         out += ["", "**Newly unpriced** (not in the totals):"]
         out += [f"- `{n.stack}` {n.resource} ({n.resource_type}): {n.reason}" for n in new_unpriced]
     return "\n".join(out)
+
+
+# --- alternatives ------------------------------------------------------------------------------
+
+# Interface endpoints a private Fargate app and rotation Lambdas need to run without a NAT
+# gateway (S3 uses a free gateway endpoint).
+ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "kms", "sts")
+
+
+def nat_versus_endpoints(
+    report: CostReport, services: Sequence[str] = ENDPOINT_SERVICES
+) -> tuple[Decimal, Decimal | None]:
+    """(monthly NAT cost incl. its Elastic IPs, the same traffic through interface endpoints).
+
+    Endpoints sit in every AZ the app uses (the ALB's AZs); their data is priced at the
+    endpoint rate. None when the price table has no endpoint price.
+    """
+    nat_ids = {line.resource for line in report.lines if line.price_key.startswith("nat.")}
+    nat = sum(
+        (
+            line.monthly_usd
+            for line in report.lines
+            if line.price_key.startswith("nat.") or line.resource_type == "AWS::EC2::EIP"
+        ),
+        Decimal(0),
+    )
+    az_price, gb_price = report.prices.get("vpce.interface.az_hour"), report.prices.get("vpce.gb")
+    if not nat_ids or az_price is None or gb_price is None:
+        return nat, None
+    ipv4 = [ln for ln in report.lines if ln.resource_type.endswith("LoadBalancer")]
+    azs = max(
+        (round(ln.quantity / float(report.prices.hours_per_month)) for ln in ipv4
+         if ln.price_key == "ec2.public_ipv4_hour"),
+        default=2,
+    )  # fmt: skip
+    gb = sum(Decimal(repr(ln.quantity)) for ln in report.lines if ln.price_key == "nat.gb")
+    hours = report.prices.hours_per_month
+    endpoints = money(len(services) * azs * hours * az_price.usd) + money(gb * gb_price.usd)
+    return nat, endpoints

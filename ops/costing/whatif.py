@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ops.costing.report import CostReport, estimate, money, usd
+from ops.costing.report import (
+    ENDPOINT_SERVICES,
+    CostReport,
+    estimate,
+    money,
+    nat_versus_endpoints,
+    usd,
+)
 from ops.costing.tables import CostInputError, PriceTable
 
 WHATIF_ENV = "whatif"
@@ -167,6 +174,24 @@ def render_table(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
                 usd(base.total_monthly_usd - mix.total_monthly_usd),
             ]
         out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def render_alternatives(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
+    """NAT gateways against interface endpoints, at the largest tenant count of each tier."""
+    out = []
+    row = rows[-1]
+    for tier in tiers:
+        nat, endpoints = nat_versus_endpoints(row.reports[tier])
+        if endpoints is None:
+            continue
+        cheaper = "endpoints are cheaper" if endpoints < nat else "NAT gateways are cheaper"
+        out.append(
+            f"NAT vs VPC endpoints ({tier}, {row.tenants} tenants): NAT gateways {usd(nat)}/month; "
+            f"{len(ENDPOINT_SERVICES)} interface endpoints ({', '.join(ENDPOINT_SERVICES)}) "
+            f"{usd(endpoints)}/month: {cheaper}. The platform offers only NAT gateways today, "
+            "and a public app image needs internet egress anyway."
+        )
     return "\n".join(out)
 
 
