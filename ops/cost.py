@@ -162,7 +162,8 @@ def _what_if(args: argparse.Namespace) -> int:
     alternatives = whatif.render_alternatives(rows, tiers)
     if alternatives:
         print(f"\n{alternatives}")
-    print(f"\nWhat-if took {elapsed:.1f} s ({len(rows) * len(tiers)} synthesized environments).")
+    syntheses = len(rows) * len(tiers) + (len(rows) if mix else 0)
+    print(f"\nWhat-if took {elapsed:.1f} s ({syntheses} synthesized environments).")
     unpriced = {n.resource_type for row in rows for r in row.reports.values() for n in r.unpriced}
     if unpriced:
         print(f"Unpriced resource types (not in the totals): {', '.join(sorted(unpriced))}")

@@ -113,7 +113,7 @@ def run(
                 row.reports[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
                 other = "x86_64" if _arch(row.reports[tier]) == "arm64" else "arm64"
                 row.x86[tier] = estimate(tmp, WHATIF_ENV, prices, arch=other, **kwargs)  # type: ignore[arg-type]
-            if size_mix:
+            if size_mix and tier == _mix_tier(tiers):
                 with tempfile.TemporaryDirectory(prefix=f"cost-{tier}-{count}-mix-") as tmp:
                     synthesize(count, tier, Path(tmp), size_mix)
                     row.mixed[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
@@ -124,6 +124,11 @@ def run(
                 )
         rows.append(row)
     return rows
+
+
+def _mix_tier(tiers: Sequence[str]) -> str:
+    """The tier the size mix and architecture columns describe: production when shown."""
+    return "production" if "production" in tiers else tiers[0]
 
 
 def _arch(report: CostReport) -> str:
@@ -145,7 +150,7 @@ def render_table(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
         head += [f"{tier} total", f"{tier} per tenant"]
     if both:
         head += ["PoC to production increase"]
-    arch_tier = "production" if "production" in tiers else tiers[0]
+    arch_tier = _mix_tier(tiers)
     head += [f"{arch_tier}: other Fargate arch"]
     mixed = any(row.mixed for row in rows)
     if mixed:
