@@ -9,7 +9,6 @@ Usage that no template states (log GB, requests, egress) comes from `config/usag
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -1144,7 +1143,3 @@ def environment_findings(env: Environment) -> list[Finding]:
         type(f)(**{**f.__dict__, "resource": f.resource or "(usage)", "resource_type": "usage"})
         for f in found
     ]
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -195,7 +195,7 @@ def select_environment(templates: Mapping[str, Mapping[str, Any]], env: str) -> 
 
 
 def detect_profile(templates: Mapping[str, Mapping[str, Any]]) -> str:
-    """The platform stack's description says "(production profile)"; tenant tiers otherwise."""
+    """The platform stack's description says "(production profile)"; production otherwise."""
     for name, template in templates.items():
         if name.endswith("-platform"):
             match = PROFILE_PATTERN.search(str(template.get("Description", "")))
