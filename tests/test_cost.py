@@ -419,3 +419,26 @@ def test_cli_reproduce_seed_json_without_synthesis(capsys: pytest.CaptureFixture
     assert tables["3.2"]["computed_total_usd"] == 120.17
     assert tables["3.2"]["printed_total_usd"] == 118.27
     assert tables["3.7"]["computed_total_usd"] == tables["3.7"]["printed_total_usd"] == 5814.43
+
+
+def test_valkey_cache_and_cloudfront_free_tier() -> None:
+    templates = {
+        "chefs-kiss-t-platform": _platform(
+            Sessions={
+                "Type": "AWS::ElastiCache::ReplicationGroup",
+                "Properties": {
+                    "Engine": "valkey",
+                    "CacheNodeType": "cache.t4g.micro",
+                    "NumCacheClusters": 2,
+                },
+            },
+            SessionSubnets={"Type": "AWS::ElastiCache::SubnetGroup", "Properties": {}},
+            Cdn={"Type": "AWS::CloudFront::Distribution", "Properties": {}},
+        )
+    }
+    report = estimate_templates(templates, "t")
+    cache = sum(ln.monthly_usd for ln in report.lines if ln.resource == "Sessions")
+    assert cache == D("18.69")  # 2 x $0.0128 x 730: Valkey is 20% below Redis OSS
+    cdn = [ln for ln in report.lines if ln.resource == "Cdn"]
+    assert cdn and all(ln.monthly_usd == 0 and "free" in ln.note for ln in cdn)
+    assert not report.unpriced

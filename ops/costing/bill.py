@@ -875,26 +875,17 @@ def web_acl(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
 
 
 def cloudfront(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
-    usage = ctx.env.usage
+    usage, prices = ctx.env.usage, ctx.env.prices
     gb, requests = usage.get("cloudfront_gb"), usage.get("cloudfront_requests")
+    free_gb = float(prices.number("cloudfront.free_gb", 0))
+    free_requests = float(prices.number("cloudfront.free_requests", 0))
     return [
-        Charge(
-            DATA_TRANSFER,
-            "CloudFront data out",
-            gb,
-            "GB",
-            "cloudfront.gb",
-            "usage.yaml cloudfront_gb",
-        ),
-        Charge(
-            DATA_TRANSFER,
-            "CloudFront requests",
-            requests / 10000,
-            "10,000 requests",
-            "cloudfront.per_10k_requests",
-            "usage.yaml cloudfront_requests",
-        ),
-    ]
+        Charge(DATA_TRANSFER, "CloudFront data out", max(0.0, gb - free_gb), "GB",
+               "cloudfront.gb", f"usage.yaml cloudfront_gb {_fmt(gb)} GB, {_fmt(free_gb)} GB free"),
+        Charge(DATA_TRANSFER, "CloudFront requests", max(0.0, requests - free_requests) / 10000,
+               "10,000 requests", "cloudfront.per_10k_requests",
+               f"usage.yaml cloudfront_requests {_fmt(requests)}, {_fmt(free_requests)} free"),
+    ]  # fmt: skip
 
 
 def cache_cluster(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
@@ -908,15 +899,12 @@ def cache_cluster(ctx: Context, logical_id: str, resource: dict) -> list[Finding
         )
     else:
         nodes = number(props.get("NumCacheNodes")) or 1
+    engine = str(props.get("Engine", "redis")).lower()
     return [
-        Charge(
-            OTHER,
-            f"ElastiCache {node} x {_fmt(nodes)}",
-            nodes * ctx.env.hours,
-            "node-hours",
-            f"elasticache.node_hour.{node}",
-        )
-    ]
+        Charge(OTHER, f"ElastiCache ({engine}) {node} x {_fmt(nodes)}", nodes * ctx.env.hours,
+               "node-hours", f"elasticache.{engine}.node_hour.{node}",
+               fallback_keys=(f"elasticache.node_hour.{node}",))
+    ]  # fmt: skip
 
 
 def custom_resource(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
@@ -967,6 +955,8 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::ElastiCache::CacheCluster": cache_cluster,
     "AWS::ElastiCache::ReplicationGroup": cache_cluster,
     "AWS::CloudFormation::CustomResource": custom_resource,
+    "AWS::ElastiCache::SubnetGroup": free("cache subnet group: no charge"),
+    "AWS::ElastiCache::ParameterGroup": free("cache parameter group: no charge"),
     "AWS::WAFv2::WebACLAssociation": free("WAF association: priced on the web ACL"),
     "AWS::WAFv2::LoggingConfiguration": free("WAF logging: priced on its destination log group"),
     "AWS::Route53::RecordSetGroup": free("DNS records: free; queries are priced on the zone"),

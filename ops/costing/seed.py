@@ -188,6 +188,8 @@ SUMMARY_ERRATA: tuple[str, ...] = (
     "4.2: db.t4g.micro Multi-AZ '~$28' and db.t4g.medium Multi-AZ '~$98' are not its A.2 prices "
     "($23.36 + $2.30 = $25.66 and $93.44 + $2.30 = $95.74); the 60/30/10 mix at 50 tenants is "
     "$1,983.80, a saving of $467.20, not $2,065 / $386",
+    "7.3: RDS Proxy 'about $11/month' is one vCPU; it is billed per vCPU of the database with a "
+    "2-vCPU minimum, so $0.015 x 2 x 730 = $21.90 for any db.t4g class",
     "5.3: 'ongoing increase $60-$70 per tenant' disagrees with 10.1, where the increase per "
     "tenant falls to $37.21 at 100 tenants",
 )
