@@ -267,7 +267,7 @@ class Restaurant(_Strict):
     rds_proxy: bool = Field(
         default=False,
         description="Seed 7.3 option: connection pooling through an RDS Proxy for this "
-        "restaurant (about $11/month on a 2-vCPU class).",
+        "restaurant ($21.90/month: billed per database vCPU, 2-vCPU minimum; the seed says $11).",
     )
     display_name: str | None = Field(default=None, max_length=100, description="Human name.")
 

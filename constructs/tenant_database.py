@@ -197,7 +197,7 @@ class TenantDatabase(Construct):
             exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
         )
 
-        # Seed 7.3 option: connection pooling through RDS Proxy (about $11/month per tenant on
+        # Seed 7.3 option: connection pooling through RDS Proxy ($21.90/month per tenant on
         # a 2-vCPU class). It sits in the app subnets, requires TLS, and is the only other client
         # the database admits.
         self.proxy: rds.DatabaseProxy | None = None
