@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,44 @@ def test_simple_command_splitter() -> None:
         ["make", "a", "b"],
         ["scripts/x.sh", "GH_EXPR"],
     ]
+
+
+# Helpers the workflows and hooks use ------------------------------------------------------------
+
+
+def test_synth_ref_refuses_an_unknown_ref_and_writes_nothing(tmp_path: Path) -> None:
+    script = PROJECT_DIR / "scripts" / "synth-ref.sh"
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    out = tmp_path / "base.out"
+    result = subprocess.run(
+        [str(script), "no-such-ref-anywhere", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 2
+    assert "unknown git ref 'no-such-ref-anywhere'" in result.stderr
+    assert not out.exists()
+
+
+def test_pre_commit_hooks_call_the_project_tools() -> None:
+    config = load(PROJECT_DIR / ".pre-commit-config.yaml")
+    assert re.search(config["exclude"], "cdk.out/manifest.json")
+    assert re.search(config["exclude"], "tests/__snapshots__/test_platform_stack/x.json")
+    assert not re.search(config["exclude"], "ops/smoke.py")
+    hooks = {h["id"]: h for repo in config["repos"] for h in repo["hooks"]}
+    assert {"ruff", "ruff-format", "mypy", "end-of-file-fixer", "trailing-whitespace",
+            "check-yaml"} <= set(hooks)  # fmt: skip
+    requirements = (PROJECT_DIR / "requirements-dev.txt").read_text(encoding="utf-8")
+    for hook in hooks.values():
+        if hook.get("language") != "system":
+            continue
+        argv = shlex.split(hook["entry"])
+        assert argv[0].startswith(".venv/bin/"), hook["id"]
+        tool = Path(argv[0]).name
+        if tool == "python":
+            assert argv[1:3] == ["-m", "ops"]
+            assert callable(build_parser().parse_args(argv[3:]).func)
+        else:
+            assert re.search(rf"^{tool}\b", requirements, flags=re.MULTILINE), tool
