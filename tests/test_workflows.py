@@ -57,13 +57,13 @@ GITHUB_ENVIRONMENTS = {"deploy-dev": "dev", "deploy-staging": "staging",
                        "deploy-production": "production"}  # fmt: skip
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> dict[Any, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), f"{path}: not a mapping"
     return data
 
 
-def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     """PyYAML reads the bare key `on` as the boolean True (YAML 1.1)."""
     value = workflow.get("on", workflow.get(True))
     return value if isinstance(value, dict) else {}
