@@ -37,4 +37,4 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 (cd "$work/src" && CDK_OUTDIR="$work/out" "$python" app.py)
 rm -rf "$outdir"
 mv "$work/out" "$outdir"
-echo "synthesized $ref into $outdir: $(ls "$outdir"/*.template.json | wc -l) stacks"
+echo "synthesized $ref into $outdir: $(find "$outdir" -maxdepth 1 -name '*.template.json' | wc -l) stacks"

