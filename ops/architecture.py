@@ -36,7 +36,7 @@ DEFAULT_OUTPUT = PROJECT_DIR / "docs" / "architecture.md"
 DEFAULT_ASSEMBLY = Path("cdk.out")
 BEGIN = "<!-- BEGIN GENERATED: python -m ops architecture (from the example config) -->"
 END = "<!-- END GENERATED -->"
-# Values for naming-function parameters, by parameter name.
+# Values for naming-function parameters, by parameter name (any other parameter: `<name>`).
 PLACEHOLDERS = {"env": "<env>", "slug": "<slug>", "account": "<account>", "region": "<region>"}
 
 
@@ -136,9 +136,10 @@ def conventions(templates: dict[str, str], env: str | None, slug: str | None) ->
         if name.startswith("_") or function.__module__ != naming.__name__:
             continue
         parameters = list(inspect.signature(function).parameters)
-        if any(p not in PLACEHOLDERS for p in parameters):
-            continue
-        pattern = str(function(*(PLACEHOLDERS[p] for p in parameters)))
+        try:
+            pattern = str(function(*(PLACEHOLDERS.get(p, f"<{p}>") for p in parameters)))
+        except Exception as exc:  # a convention that needs non-text arguments: still listed
+            pattern = f"({function.__name__}({', '.join(parameters)}): {type(exc).__name__})"
         in_stacks: tuple[str, ...] = ()
         if env and set(parameters) <= {"env", "slug"}:
             example = str(function(*({"env": env, "slug": slug or ""}[p] for p in parameters)))

@@ -17,6 +17,7 @@ import json
 import sys
 import types
 from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -132,15 +133,22 @@ def _constraints(info: FieldInfo) -> list[str]:
 
 
 def _format_value(value: Any) -> str:
+    """A default as a user would write it in YAML; anything exotic falls back to its text."""
     if isinstance(value, BaseModel):
         return "(see its section)"
+    if isinstance(value, Enum):
+        value = value.value
     if isinstance(value, str):
         return f"`{value}`" if value else '`""`'
-    if isinstance(value, tuple | list):
-        return "`[]`" if not value else f"`{json.dumps(list(value))}`"
     if value is None:
         return "null"
-    return f"`{json.dumps(value)}`"
+    if isinstance(value, tuple | list | set | frozenset) and not value:
+        return "`[]`"
+    try:
+        plain = list(value) if isinstance(value, tuple | set | frozenset) else value
+        return f"`{json.dumps(plain, sort_keys=True)}`"
+    except TypeError:
+        return f"`{value}`"
 
 
 def _default(info: FieldInfo) -> tuple[bool, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -114,3 +115,23 @@ def test_json_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert [m["model"] for m in data] == [d.name for d in walk()]
     assert all(m["fields"] for m in data)
+
+
+class _Colour(Enum):
+    RED = "red"
+
+
+class _Odd(BaseModel):
+    """Defaults that are not plain JSON: models in a list, an enum, a mapping."""
+
+    leaves: tuple[_Leaf, ...] = (_Leaf(),)
+    colour: _Colour = _Colour.RED
+    tags: dict[str, int] = Field(default_factory=lambda: {"b": 2, "a": 1})
+
+
+def test_unusual_defaults_render_without_crashing() -> None:
+    rows = {row.name: row for row in walk(_Odd)[0].fields}
+    assert rows["colour"].default == "`red`"
+    assert rows["tags"].default == '`{"a": 1, "b": 2}`'
+    assert rows["tags"].type == "mapping of str to int"
+    assert rows["leaves"].default.startswith("`")
