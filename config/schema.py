@@ -70,8 +70,12 @@ class DomainConfig(_Strict):
     @classmethod
     def _domain_name(cls, value: str) -> str:
         labels = value.split(".")
-        if len(value) > 200 or len(labels) < 2 or not all(
-            re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+        if (
+            len(value) > 200
+            or len(labels) < 2
+            or not all(
+                re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+            )
         ):
             raise ValueError("allowed: a lowercase DNS name such as 'app.example.com'")
         return value
@@ -155,6 +159,50 @@ class AlertsConfig(_Strict):
         return values
 
 
+# CloudWatch Logs accepts only these retention periods, in days.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class LogRetentionConfig(_Strict):
+    """Seed 4.4: keep logs only as long as they are useful."""
+
+    app_days: int = Field(default=7, description="Application logs (troubleshooting).")
+    access_days: int = Field(
+        default=30, description="Access logs: ALB, S3, WAF and PostgreSQL logs (security auditing)."
+    )
+    audit_days: int = Field(default=90, description="Audit logs: VPC flow logs, CloudTrail.")
+
+    @field_validator("app_days", "access_days", "audit_days")
+    @classmethod
+    def _cloudwatch_period(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"allowed: one of CloudWatch's periods {LOG_RETENTION_DAYS}")
+        return value
+
+
 class SecurityConfig(_Strict):
     """Optional controls of seed 7.2 whose defaults depend on the profile or the account."""
 
@@ -167,6 +215,21 @@ class SecurityConfig(_Strict):
         default=False,
         description="Create a multi-region CloudTrail trail for this environment. Off by default: "
         "most accounts already have an organization trail, and a second trail is billed per event.",
+    )
+
+
+class PerformanceConfig(_Strict):
+    """Seed 7.3 options for the shared platform, each off by default."""
+
+    cloudfront: bool = Field(
+        default=False,
+        description="CloudFront in front of the load balancer for static assets at "
+        "`static.<domain>` (needs a domain, and the us-east-1 region for its certificate).",
+    )
+    session_cache: bool = Field(
+        default=False,
+        description="ElastiCache (Valkey) replication group for sessions: two cache.t4g.micro "
+        "nodes, about $19/month.",
     )
 
 
@@ -188,7 +251,8 @@ class Restaurant(_Strict):
     )
     multi_az: bool | None = Field(
         default=None,
-        description="Standby in a second AZ. Default: true for production (required), false for PoC.",
+        description="Standby in a second AZ. Default: true for production (required), "
+        "false for PoC.",
     )
     backup_retention_days: int | None = Field(
         default=None,
@@ -199,6 +263,11 @@ class Restaurant(_Strict):
         default=None,
         description="Default: true for every tier (data safety first). Set false only to "
         "offboard the restaurant: the next deploy allows deleting it, with a final snapshot.",
+    )
+    rds_proxy: bool = Field(
+        default=False,
+        description="Seed 7.3 option: connection pooling through an RDS Proxy for this "
+        "restaurant (about $11/month on a 2-vCPU class).",
     )
     display_name: str | None = Field(default=None, max_length=100, description="Human name.")
 
@@ -274,16 +343,24 @@ class EnvironmentConfig(_Strict):
         default=None,
         description="12-digit AWS account id. Omit for environment-agnostic stacks.",
     )
-    region: str | None = Field(
-        default=None, description="AWS region, e.g. `us-east-1`. Omit for environment-agnostic."
+    region: str = Field(
+        description="AWS region, e.g. `us-east-1`. Required: ALB access logging needs the "
+        "region's log-delivery account, so the stacks are account-agnostic but not "
+        "region-agnostic.",
     )
     domain: DomainConfig | None = Field(
         default=None, description="Public domain; required for the production profile (HTTPS)."
     )
     app: AppConfig = Field(default_factory=AppConfig, description="The shared app service.")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alarm recipients.")
+    logs: LogRetentionConfig = Field(
+        default_factory=LogRetentionConfig, description="Log retention (seed 4.4)."
+    )
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
+    )
+    performance: PerformanceConfig = Field(
+        default_factory=PerformanceConfig, description="Optional performance features (seed 7.3)."
     )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
@@ -307,8 +384,8 @@ class EnvironmentConfig(_Strict):
 
     @field_validator("region")
     @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError("allowed: an AWS region name such as 'us-east-1'")
         return value
 
@@ -318,13 +395,28 @@ class EnvironmentConfig(_Strict):
         seen: set[str] = set()
         for restaurant in values:
             if restaurant.slug in seen:
-                raise ValueError(f"duplicate slug {restaurant.slug!r}: each restaurant needs its own")
+                raise ValueError(
+                    f"duplicate slug {restaurant.slug!r}: each restaurant needs its own"
+                )
             seen.add(restaurant.slug)
         return values
 
     @model_validator(mode="after")
+    def _cloudfront_needs_a_certificate(self) -> EnvironmentConfig:
+        if self.performance.cloudfront and (self.domain is None or self.region != "us-east-1"):
+            raise ValueError(
+                "performance.cloudfront: needs a domain and region 'us-east-1' (CloudFront "
+                "certificates live in us-east-1; a cross-region certificate is not supported yet)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_https(self) -> EnvironmentConfig:
-        if self.profile == "production" and self.app.min_tasks is not None and self.app.min_tasks < 2:
+        if (
+            self.profile == "production"
+            and self.app.min_tasks is not None
+            and self.app.min_tasks < 2
+        ):
             raise ValueError(
                 "app.min_tasks: the production profile runs at least 2 tasks (seed 3.1); "
                 f"got {self.app.min_tasks}"

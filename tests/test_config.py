@@ -13,6 +13,7 @@ from config.schema import SIZE_TO_INSTANCE_CLASS
 
 VALID_PROD: dict[str, Any] = {
     "profile": "production",
+    "region": "us-east-1",
     "domain": {"name": "app.example.com", "hosted_zone_id": "Z0123456789ABC"},
     "restaurants": [{"slug": "bella-napoli", "tier": "production"}],
 }
@@ -136,7 +137,11 @@ def test_production_profile_needs_a_domain(tmp_path: Path) -> None:
 
 
 def test_poc_profile_without_domain_is_fine(tmp_path: Path) -> None:
-    data = {"profile": "poc", "restaurants": [{"slug": "bella-napoli", "tier": "poc"}]}
+    data = {
+        "profile": "poc",
+        "region": "eu-west-1",
+        "restaurants": [{"slug": "bella-napoli", "tier": "poc"}],
+    }
     environment = load_environment(write(tmp_path, dump(data), "dev"))
     assert environment.domain is None
 
@@ -164,6 +169,12 @@ def test_environment_fields(tmp_path: Path, field: str, value: str, expected: st
     assert f"prod.yaml: {field}" in message and expected in message
 
 
+def test_region_is_required(tmp_path: Path) -> None:
+    data = {k: v for k, v in VALID_PROD.items() if k != "region"}
+    message = error_for(tmp_path, data)
+    assert "prod.yaml: region: Field required" in message
+
+
 def test_task_bounds_must_be_ordered(tmp_path: Path) -> None:
     message = error_for(tmp_path, {**VALID_PROD, "app": {"min_tasks": 5, "max_tasks": 3}})
     assert "min_tasks (5) must not exceed max_tasks (3)" in message
@@ -176,7 +187,13 @@ def test_production_needs_two_tasks(tmp_path: Path) -> None:
 
 def test_all_errors_of_all_files_are_reported(tmp_path: Path) -> None:
     write(tmp_path, dump(with_restaurant(tier="gold")), "prod")
-    write(tmp_path, dump({"profile": "poc", "restaurants": [{"slug": "X", "tier": "poc"}]}), "dev")
+    write(
+        tmp_path,
+        dump(
+            {"profile": "poc", "region": "us-east-1", "restaurants": [{"slug": "X", "tier": "poc"}]}
+        ),
+        "dev",
+    )
     with pytest.raises(ConfigError) as excinfo:
         load_environments(tmp_path)
     assert "dev.yaml" in str(excinfo.value) and "prod.yaml" in str(excinfo.value)
