@@ -19,11 +19,12 @@ It renders a Mermaid diagram and tables between the GENERATED markers of `docs/a
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,25 +130,64 @@ def _source(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def convention_functions() -> list[tuple[str, Callable[..., Any]]]:
+    """(module, function): every public function of stacks/naming.py, plus every module-level
+    `*_name` function elsewhere in stacks/ and constructs/ (e.g. an alert topic's name)."""
+    found: list[tuple[str, Callable[..., Any]]] = []
+    others = sorted(
+        f"{package}.{path.stem}"
+        for package in ("stacks", "constructs")
+        for path in (PROJECT_DIR / package).glob("*.py")
+        if not path.stem.startswith("_") and f"{package}.{path.stem}" != naming.__name__
+    )
+    modules = [naming.__name__, *others]
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or function.__module__ != module_name:
+                continue
+            if module_name == naming.__name__ or name.endswith("_name"):
+                found.append((module_name, function))
+    return found
+
+
+def _call(function: Callable[..., Any], values: dict[str, str]) -> str | None:
+    parameters = list(inspect.signature(function).parameters)
+    try:
+        return str(function(*(values.get(p, f"ZZ{p}ZZ") for p in parameters)))
+    except Exception:  # a convention that needs non-text arguments: listed without a pattern
+        return None
+
+
 def conventions(templates: dict[str, str], env: str | None, slug: str | None) -> list[Convention]:
-    """Every public naming function of stacks/naming.py as a pattern, and where it appears."""
+    """Each naming convention as a pattern, and the stack kinds whose templates contain it."""
     found = []
-    for name, function in inspect.getmembers(naming, inspect.isfunction):
-        if name.startswith("_") or function.__module__ != naming.__name__:
-            continue
+    for module_name, function in convention_functions():
         parameters = list(inspect.signature(function).parameters)
-        try:
-            pattern = str(function(*(PLACEHOLDERS.get(p, f"<{p}>") for p in parameters)))
-        except Exception as exc:  # a convention that needs non-text arguments: still listed
-            pattern = f"({function.__name__}({', '.join(parameters)}): {type(exc).__name__})"
+        shown = {**PLACEHOLDERS, "name_prefix": naming.name_prefix(PLACEHOLDERS["env"])}
+        raw = _call(function, shown)
+        pattern = (
+            re.sub(r"ZZ(\w+)ZZ", r"<\1>", raw)
+            if raw is not None
+            else f"({function.__name__}({', '.join(parameters)}))"
+        )
         in_stacks: tuple[str, ...] = ()
-        if env and set(parameters) <= {"env", "slug"}:
-            example = str(function(*({"env": env, "slug": slug or ""}[p] for p in parameters)))
+        known = {"env": env or "", "slug": slug or "", "name_prefix": naming.name_prefix(env or "")}
+        example = (
+            _call(function, known) if env and not {"account", "region"} & set(parameters) else None
+        )
+        if example is not None and (slug or "slug" not in parameters):
+            regex = re.compile(re.sub(r"ZZ\w+ZZ", "[A-Za-z0-9-]+", re.escape(example)))
             in_stacks = tuple(
-                _kind(stack, env) for stack, text in templates.items() if example in text
+                _kind(stack, env or "") for stack, text in templates.items() if regex.search(text)
             )
         doc = " ".join((function.__doc__ or "").split())
-        found.append(Convention(name, pattern, doc, tuple(dict.fromkeys(in_stacks))))
+        label = (
+            function.__name__
+            if module_name == naming.__name__
+            else f"{module_name}.{function.__name__}"
+        )
+        found.append(Convention(label, pattern, doc, tuple(dict.fromkeys(in_stacks))))
     return found
 
 
@@ -290,7 +330,7 @@ def render_markdown(architecture: Architecture) -> str:
         )
     lines += [
         "",
-        "### Names derived without imports (`stacks/naming.py`)",
+        "### Names derived without imports (`stacks/naming.py`, and `*_name` functions)",
         "",
         "A tenant stack and the application find these by convention, so none of them is an",
         "export that would lock the platform stack. *Found in* lists the stack kinds of the",

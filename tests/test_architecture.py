@@ -78,6 +78,9 @@ def test_interface_the_tenants_rely_on(example_dir: Path) -> None:
     conventions = {c.function: c for c in architecture.conventions}
     assert conventions["tenant_secret_name"].pattern == "chefs-kiss/<env>/tenants/<slug>/db"
     assert "tenant" in conventions["tenant_secret_name"].found_in
+    # The alert topics are found by name from both stack kinds (no export for them).
+    topics = [c for c in architecture.conventions if c.pattern.endswith("-alerts-<severity>")]
+    assert len(topics) == 1 and set(topics[0].found_in) == {"platform", "tenant"}
 
 
 def _tiny_assembly(directory: Path) -> Path:
