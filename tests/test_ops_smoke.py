@@ -94,6 +94,7 @@ def _environment(*, domain: bool, slugs: tuple[str, ...] = ("bella", "wok")) -> 
     return EnvironmentConfig(
         name="prod" if domain else "dev",
         profile="production" if domain else "poc",
+        region="us-east-1",
         domain=DomainConfig(name=DOMAIN, hosted_zone_id="Z0EXAMPLE") if domain else None,
         restaurants=tuple(Restaurant(slug=s, tier="production") for s in slugs),
     )
@@ -101,7 +102,7 @@ def _environment(*, domain: bool, slugs: tuple[str, ...] = ("bella", "wok")) -> 
 
 def _write_config(directory: Path, *, domain: bool, health: str = "/health") -> Path:
     profile = "production" if domain else "poc"
-    lines = [f"profile: {profile}", f"app:\n  health_check_path: {health}"]
+    lines = [f"profile: {profile}", "region: us-east-1", f"app:\n  health_check_path: {health}"]
     if domain:
         lines.append(f"domain:\n  name: {DOMAIN}\n  hosted_zone_id: Z0EXAMPLE")
     lines.append("restaurants:")
