@@ -9,6 +9,7 @@ kernel's high-water mark of each process), so a short spike between samples is n
     python -m ops bench                          # 1, 10, 100, 1000 restaurants, all nag packs
     python -m ops bench --sizes 1,100 --packs AwsSolutions
     python -m ops bench --profile 300            # where the time goes, Python and Node side
+    python -m ops bench --no-cfn-validate        # without aws-cdk-lib's template validation
 
 Environments are generated (config/generated.py): production profile, 60% production-tier and
 40% PoC-tier restaurants, small/medium/large databases 50/30/20. Nag findings do not stop the
@@ -151,9 +152,15 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def measure(size: int, packs: list[str], profile_dir: Path | None = None) -> Measurement:
+def measure(
+    size: int, packs: list[str], profile_dir: Path | None = None, cfn_validate: bool = True
+) -> Measurement:
     """Run one size in a fresh worker process and sample its memory until it exits."""
     env = _environment()
+    if not cfn_validate:
+        # aws-cdk-lib's built-in CloudFormation Validate plugin (a WASM rule engine run on every
+        # template at synth); CDK_VALIDATION=false is its documented-in-code off switch
+        env["CDK_VALIDATION"] = "false"
     if profile_dir:
         env["NODE_OPTIONS"] = f"--cpu-prof --cpu-prof-dir={profile_dir}"
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
@@ -300,9 +307,34 @@ def _node_hotspots(path: Path, top: int) -> list[str]:
         where = Path(frame.get("url", "")).name or "(native)"
         name = frame.get("functionName") or "(anonymous)"
         by_function[f"{name} {where}:{frame.get('lineNumber', 0) + 1}"] += micros
+    by_package: dict[str, float] = defaultdict(float)
+    for node_id, micros in self_us.items():
+        by_package[_package(nodes[node_id]["callFrame"])] += micros
     total = sum(by_function.values()) or 1.0
     ranked = sorted(by_function.items(), key=lambda item: -item[1])[:top]
-    return [f"{micros / 1e6:8.2f} s {micros / total:6.1%}  {name}" for name, micros in ranked]
+    lines = [f"{micros / 1e6:8.2f} s {micros / total:6.1%}  {name}" for name, micros in ranked]
+    lines.append("   by package (self time):")
+    packages = sorted(by_package.items(), key=lambda item: -item[1])[:top]
+    lines += [f"{micros / 1e6:8.2f} s {micros / total:6.1%}  {name}" for name, micros in packages]
+    return lines
+
+
+def _package(frame: dict[str, Any]) -> str:
+    """Where a frame's code lives: aws-cdk-lib/<module>, cdk-nag, wasm, native, node."""
+    url = str(frame.get("url", ""))
+    name = frame.get("functionName", "")
+    if url.startswith("wasm://"):
+        return "wasm (aws-cdk-lib's CloudFormation Validate engine)"
+    if not url:
+        return (
+            f"native {name}" if name in ("(idle)", "(program)", "(garbage collector)") else "native"
+        )
+    if "node_modules/" not in url:
+        return "node internals / jsii runtime"
+    parts = url.rsplit("node_modules/", 1)[1].split("/")
+    if parts[0].startswith("@"):
+        return "/".join(parts[:2])
+    return "/".join(parts[:2]) if parts[0] == "aws-cdk-lib" else parts[0]
 
 
 # --------------------------------------------------------------------------- command line
@@ -352,13 +384,13 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.profile:
         profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-        measurement = measure(args.profile, args.packs, profile_dir)
+        measurement = measure(args.profile, args.packs, profile_dir, args.cfn_validate)
         print(format_table([measurement]))
         print(summarize_profiles(profile_dir, args.profile))
         return 0
     rows = []
     for size in args.sizes:
-        rows.append(measure(size, args.packs))
+        rows.append(measure(size, args.packs, cfn_validate=args.cfn_validate))
         if not args.json:
             print(f"  measured {size} restaurants: {rows[-1].wall_s:.1f} s", file=sys.stderr)
     if args.json:
@@ -384,6 +416,12 @@ def register(subparsers: Any) -> None:
         "--packs", type=_packs, default="all", help="nag packs: all (default), none or a list"
     )
     parser.add_argument("--profile", type=int, metavar="N", help="profile one run of N restaurants")
+    parser.add_argument(
+        "--no-cfn-validate",
+        dest="cfn_validate",
+        action="store_false",
+        help="without aws-cdk-lib's built-in CloudFormation Validate (CDK_VALIDATION=false)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
