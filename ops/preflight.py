@@ -304,7 +304,7 @@ def _subnet_addresses(view: EnvironmentView) -> list[Measurement]:
 
 def _load_balancer_children(view: EnvironmentView) -> dict[ResourceRef, dict[str, set[Any]]]:
     """Per load balancer: its listeners, their non-default rules and every target group used."""
-    balancers = {
+    balancers: dict[ResourceRef, dict[str, set[Any]]] = {
         ResourceRef(stack, logical): {"listeners": set(), "rules": set(), "target_groups": set()}
         for stack, logical, _ in view.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
     }
