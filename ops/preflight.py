@@ -370,55 +370,104 @@ def _security_group_rules(direction: Literal["Ingress", "Egress"]) -> Measure:
     return measure
 
 
+class RoleIndex:
+    """Every IAM role of the environment and how other resources name it: by Ref/GetAtt in the
+    same stack, through an imported ARN or name from another stack, or by a literal role name."""
+
+    def __init__(self, view: EnvironmentView) -> None:
+        self.view = view
+        self.roles: dict[ResourceRef, dict[str, Any]] = {
+            ResourceRef(stack, logical): resource
+            for stack, logical, resource in view.resources("AWS::IAM::Role")
+        }
+        self.by_name = {
+            resource.get("Properties", {}).get("RoleName"): ref
+            for ref, resource in self.roles.items()
+            if isinstance(resource.get("Properties", {}).get("RoleName"), str)
+        }
+
+    @staticmethod
+    def key(ref: ResourceRef) -> str:
+        return f"{ref.stack}/{ref.logical_id}"
+
+    def resolve(self, stack: str, value: Any) -> list[str]:
+        """The roles `value` (an item of a `Roles` list or a `RoleName`) designates."""
+        if isinstance(value, str):
+            return [self.key(self.by_name[value])] if value in self.by_name else [f"name:{value}"]
+        matched = [ref for ref in self.view.references(stack, value) if ref in self.roles]
+        return [self.key(ref) for ref in matched] or [f"unresolved:{stack}"]
+
+    def targets(self, stack: str, resource: dict[str, Any]) -> list[str]:
+        """The roles a policy resource is attached to."""
+        properties = resource.get("Properties", {})
+        values = properties.get("Roles", []) or []
+        if resource.get("Type") == "AWS::IAM::RolePolicy":
+            values = [properties.get("RoleName")]
+        return [role for value in values for role in self.resolve(stack, value)]
+
+
+def _document_size(view: EnvironmentView, stack: str, document: Any) -> int:
+    """Characters of a policy document as IAM counts them (no whitespace), estimated."""
+    return len(json.dumps(view.render(stack, document), separators=(",", ":")))
+
+
 def role_inline_policy_sizes(view: EnvironmentView) -> dict[str, tuple[int, list[str]]]:
     """Estimated inline policy characters per role (IAM ignores whitespace), from every stack:
     the role's own `Policies`, `AWS::IAM::Policy` naming it in `Roles` (by Ref, by imported ARN
     or name) and `AWS::IAM::RolePolicy`. Returns {role: (characters, [policy sources])}."""
-    roles: dict[ResourceRef, dict[str, Any]] = {
-        ResourceRef(stack, logical): resource
-        for stack, logical, resource in view.resources("AWS::IAM::Role")
-    }
-    by_name = {
-        resource.get("Properties", {}).get("RoleName"): ref
-        for ref, resource in roles.items()
-        if isinstance(resource.get("Properties", {}).get("RoleName"), str)
-    }
-
-    def key(ref: ResourceRef) -> str:
-        return f"{ref.stack}/{ref.logical_id}"
-
+    index = RoleIndex(view)
     sizes: dict[str, tuple[int, list[str]]] = {}
 
     def add(role: str, stack: str, document: Any, source: str) -> None:
-        rendered = json.dumps(view.render(stack, document), separators=(",", ":"))
         size, sources = sizes.get(role, (0, []))
-        sizes[role] = (size + len(rendered), [*sources, source])
+        sizes[role] = (size + _document_size(view, stack, document), [*sources, source])
 
-    def resolve_roles(stack: str, value: Any) -> list[str]:
-        if isinstance(value, str):
-            return [key(by_name[value])] if value in by_name else [f"name:{value}"]
-        matched = [ref for ref in view.references(stack, value) if ref in roles]
-        return [key(ref) for ref in matched] or [f"unresolved:{stack}"]
-
-    for ref, resource in roles.items():
-        sizes.setdefault(key(ref), (0, []))
+    for ref, resource in index.roles.items():
+        key = index.key(ref)
+        sizes.setdefault(key, (0, []))
         for policy in resource.get("Properties", {}).get("Policies", []) or []:
-            add(key(ref), ref.stack, policy.get("PolicyDocument"), f"{key(ref)} (inline)")
+            add(key, ref.stack, policy.get("PolicyDocument"), f"{key} (inline)")
     for stack, logical, resource in view.resources("AWS::IAM::Policy", "AWS::IAM::RolePolicy"):
-        properties = resource.get("Properties", {})
-        targets = properties.get("Roles", []) or []
-        if resource["Type"] == "AWS::IAM::RolePolicy":
-            targets = [properties.get("RoleName")]
-        for target in targets:
-            for role in resolve_roles(stack, target):
-                add(role, stack, properties.get("PolicyDocument"), f"{stack}/{logical}")
+        for role in index.targets(stack, resource):
+            document = resource.get("Properties", {}).get("PolicyDocument")
+            add(role, stack, document, f"{stack}/{logical}")
     return sizes
+
+
+def role_managed_policies(view: EnvironmentView) -> dict[str, list[str]]:
+    """Managed policies attached per role: the role's `ManagedPolicyArns` (AWS-managed or
+    customer) plus every `AWS::IAM::ManagedPolicy` of any stack whose `Roles` names it."""
+    index = RoleIndex(view)
+    attached: dict[str, list[str]] = {}
+    for ref, resource in index.roles.items():
+        arns = resource.get("Properties", {}).get("ManagedPolicyArns", []) or []
+        attached[index.key(ref)] = [view.estimate_length(ref.stack, arn) for arn in arns]
+    for stack, logical, resource in view.resources("AWS::IAM::ManagedPolicy"):
+        for role in index.targets(stack, resource):
+            attached.setdefault(role, []).append(f"{stack}/{logical}")
+    return attached
 
 
 def _role_policy_characters(view: EnvironmentView) -> list[Measurement]:
     return [
         Measurement(role, size, f"{len(sources)} policies" if sources else "")
         for role, (size, sources) in role_inline_policy_sizes(view).items()
+    ]
+
+
+def _role_managed_policy_count(view: EnvironmentView) -> list[Measurement]:
+    return [
+        Measurement(role, len(policies)) for role, policies in role_managed_policies(view).items()
+    ]
+
+
+def _managed_policy_size(view: EnvironmentView) -> list[Measurement]:
+    return [
+        Measurement(
+            f"{stack}/{logical}",
+            _document_size(view, stack, resource.get("Properties", {}).get("PolicyDocument")),
+        )
+        for stack, logical, resource in view.resources("AWS::IAM::ManagedPolicy")
     ]
 
 
@@ -634,6 +683,12 @@ CHECKS: tuple[Check, ...] = (
     Check("iam-role-inline-policy", "IAM inline policy characters (estimated)", "per role",
           10_240, "hard", _role_policy_characters,
           advice="one statement scoped by tag/prefix, or a per-tenant role the app assumes"),
+    Check("iam-managed-policies-per-role", "IAM managed policies attached", "per role", 10,
+          "quota", _role_managed_policy_count, quota="AWS IAM: Managed policies per role",
+          advice="(20 at most); or merge statements into fewer policies"),
+    Check("iam-managed-policy-size", "IAM managed policy characters (estimated)",
+          "per managed policy", 6_144, "hard", _managed_policy_size,
+          advice="split the policy or scope statements by tag/prefix"),
     Check("iam-roles", "IAM roles (nested applications included)", "per account", 1000,
           "quota", _environment_count("AWS::IAM::Role"), quota="AWS IAM: Roles per account"),
     # Secrets, keys, DNS

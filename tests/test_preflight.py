@@ -193,6 +193,30 @@ def per_tenant_grants_on_shared_role(t: Templates) -> None:
         }
 
 
+def too_many_managed_policies_on_shared_role(t: Templates) -> None:
+    """Eleven tenant stacks each attach a managed policy to the imported app role."""
+    for index in range(11):
+        t[tenant(index)] = {
+            "Resources": {
+                "Grant": {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {"Roles": ["syn-app-task"], "PolicyDocument": {}},
+                }
+            }
+        }
+
+
+def too_large_managed_policy(t: Templates) -> None:
+    statements = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i}/*"}
+        for i in range(100)
+    ]
+    resources(t[PLATFORM])["Big"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {"PolicyDocument": {"Version": "2012-10-17", "Statement": statements}},
+    }
+
+
 def too_many_target_groups(t: Templates) -> None:
     platform = resources(t[PLATFORM])
     actions = []
@@ -298,6 +322,13 @@ SCENARIOS = [
     (full_data_subnets, "rds-subnet-addresses", "error", "larger data subnets"),
     (rules_on_shared_security_group, "sg-inbound-rules", "warning", "L-0EA8095F"),
     (per_tenant_grants_on_shared_role, "iam-role-inline-policy", "error", "hard limit"),
+    (
+        too_many_managed_policies_on_shared_role,
+        "iam-managed-policies-per-role",
+        "warning",
+        "'AWS IAM: Managed policies per role'",
+    ),
+    (too_large_managed_policy, "iam-managed-policy-size", "error", "split the policy"),
     (too_many_target_groups, "alb-target-groups", "error", "hard limit"),
     (too_many_listener_rules, "alb-rules", "warning", "Rules per Application Load Balancer"),
     (too_many_roles, "iam-roles", "warning", "'AWS IAM: Roles per account'"),

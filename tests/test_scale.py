@@ -33,9 +33,11 @@ from ops.assembly import StackArtifact, read_assembly
 from ops.preflight import (
     EnvironmentView,
     ResourceRef,
+    _managed_policy_size,
     environment_stacks,
     preflight,
     role_inline_policy_sizes,
+    role_managed_policies,
 )
 from stacks import naming
 
@@ -187,7 +189,9 @@ def test_every_database_uses_the_one_shared_subnet_group(scale: Scale) -> None:
         assert view.references(stack, resource["Properties"]["DBSubnetGroupName"]) == set(groups)
 
 
-def app_role_policy_size(scale: Scale) -> int:
+def app_role_policies(scale: Scale) -> tuple[int, int, int]:
+    """(inline characters, managed policies attached, characters of the attached customer
+    managed policies) of the app task role, counted over every stack of the environment."""
     view = scale.env(BIG)
     role_name = naming.app_task_role_name(BIG)
     (role,) = [
@@ -195,15 +199,23 @@ def app_role_policy_size(scale: Scale) -> int:
         for s, lid, r in view.resources("AWS::IAM::Role")
         if r["Properties"].get("RoleName") == role_name
     ]
-    return role_inline_policy_sizes(view)[role][0]
+    attached = role_managed_policies(view)[role]
+    sizes = {r.subject: r.value for r in _managed_policy_size(view)}
+    return (
+        role_inline_policy_sizes(view)[role][0],
+        len(attached),
+        sum(sizes.get(policy, 0) for policy in attached),
+    )
 
 
-def test_app_task_role_inline_policies_are_far_under_the_limit_and_do_not_grow(
+def test_app_task_role_policies_are_far_under_the_limits_and_do_not_grow(
     scale: Scale, one: Scale
 ) -> None:
-    size = app_role_policy_size(scale)
-    assert 0 < size < 10_240 // 5
-    assert size == app_role_policy_size(one)
+    inline, attached, managed = app_role_policies(scale)
+    assert inline < 10_240 // 5  # inline policy characters per role (hard limit)
+    assert attached <= 10 // 5 and managed < 6_144 // 3  # managed policies per role / size
+    assert inline + managed > 0, "the role must be allowed to assume the tenant access roles"
+    assert (inline, attached, managed) == app_role_policies(one)
 
 
 # --------------------------------------------------------------------------- nag at 100
