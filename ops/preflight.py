@@ -689,6 +689,9 @@ CHECKS: tuple[Check, ...] = (
     Check("iam-managed-policy-size", "IAM managed policy characters (estimated)",
           "per managed policy", 6_144, "hard", _managed_policy_size,
           advice="split the policy or scope statements by tag/prefix"),
+    Check("iam-customer-managed-policies", "IAM customer managed policies", "per account",
+          1500, "quota", _environment_count("AWS::IAM::ManagedPolicy"),
+          quota="AWS IAM: Customer managed policies per account"),
     Check("iam-roles", "IAM roles (nested applications included)", "per account", 1000,
           "quota", _environment_count("AWS::IAM::Role"), quota="AWS IAM: Roles per account"),
     # Secrets, keys, DNS

@@ -206,6 +206,13 @@ def too_many_managed_policies_on_shared_role(t: Templates) -> None:
         }
 
 
+def too_many_customer_managed_policies(t: Templates) -> None:
+    """1,501 managed policies over four stacks (each stays under 500 resources)."""
+    for index in range(4):
+        policies = {f"P{i}": {"Type": "AWS::IAM::ManagedPolicy"} for i in range(376 - (index > 0))}
+        t[tenant(index)] = {"Resources": policies}
+
+
 def too_large_managed_policy(t: Templates) -> None:
     statements = [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i}/*"}
@@ -329,6 +336,12 @@ SCENARIOS = [
         "'AWS IAM: Managed policies per role'",
     ),
     (too_large_managed_policy, "iam-managed-policy-size", "error", "split the policy"),
+    (
+        too_many_customer_managed_policies,
+        "iam-customer-managed-policies",
+        "warning",
+        "Customer managed policies per account",
+    ),
     (too_many_target_groups, "alb-target-groups", "error", "hard limit"),
     (too_many_listener_rules, "alb-rules", "warning", "Rules per Application Load Balancer"),
     (too_many_roles, "iam-roles", "warning", "'AWS IAM: Roles per account'"),
