@@ -35,7 +35,6 @@ NEAR_FRACTION = 0.8
 DEFAULT_ASSEMBLY = Path("cdk.out")
 
 Kind = Literal["hard", "quota", "info"]
-Status = Literal["ok", "note", "warning", "error", "info"]
 _STATUS_ORDER: dict[str, int] = {"info": 0, "ok": 1, "note": 2, "warning": 3, "error": 4}
 
 # Resources whose own (nested, serverless-repo) templates create more than the parent template
