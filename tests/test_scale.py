@@ -90,7 +90,12 @@ class Scale:
 
 
 def synthesize(outdir: Path, config: list[EnvironmentConfig], nag: bool = False) -> Scale:
-    app = cdk.App(context=project_context(), outdir=str(outdir))
+    """Synthesize like `cdk synth`, minus aws-cdk-lib's built-in CloudFormation Validate: it does
+    not change the templates, other tests cover template validity (cfn-lint), and at 100
+    restaurants it is most of the synthesis time (`python -m ops bench --no-cfn-validate`)."""
+    app = cdk.App(
+        context=project_context(), outdir=str(outdir), builtin_cloud_formation_validation=False
+    )
     build_app(environments=config, nag_packs=(), app=app)
     app.synth()
     findings = []
