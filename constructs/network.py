@@ -38,6 +38,9 @@ class PlatformNetwork(Construct):
         cidr: str = "10.40.0.0/16",
     ) -> None:
         super().__init__(scope, construct_id)
+        # Subnet sizes are create-only: /21 app and data subnets (2 x 2,043 addresses each) hold
+        # 1,000 Multi-AZ restaurants (2 addresses each) and their rotation functions' ENIs;
+        # /24 data subnets ran out at about restaurant 313 (ops preflight).
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -53,10 +56,10 @@ class PlatformNetwork(Construct):
                     map_public_ip_on_launch=False,
                 ),
                 ec2.SubnetConfiguration(
-                    name=APP_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                    name=APP_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=21
                 ),
                 ec2.SubnetConfiguration(
-                    name=DATA_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                    name=DATA_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=21
                 ),
             ],
         )

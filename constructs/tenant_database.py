@@ -19,6 +19,7 @@ from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18
+POSTGRES_MAJOR = "18"
 DATABASE_NAME = "chefs_kiss"
 MASTER_USERNAME = "chefs_admin"
 ROTATION_DAYS = 30
@@ -43,6 +44,45 @@ class DatabaseSettings:
     log_retention: logs.RetentionDays
     tier: str
     rds_proxy: bool = False
+
+
+def parameter_group_name(name_prefix: str, instance_class: str) -> str:
+    """`chefs-kiss-prod-postgres18-db-t4g-small`: tenant stacks find their group by this name."""
+    return f"{name_prefix}-postgres{POSTGRES_MAJOR}-{instance_class.replace('.', '-')}"
+
+
+class DatabaseParameterGroups(Construct):
+    """One parameter group per instance class, shared by every tenant database of the
+    environment (RDS allows 50 groups per region by default: one per tenant would stop at 50).
+
+    TLS is required (`rds.force_ssl`), connections are logged, and `max_connections` is set
+    explicitly per class so the connections alarm divides by the real limit (monitoring.py).
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name_prefix: str, instance_classes: list[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.groups: dict[str, rds.ParameterGroup] = {}
+        for instance_class in instance_classes:
+            name = parameter_group_name(name_prefix, instance_class)
+            self.groups[instance_class] = rds.ParameterGroup(
+                self,
+                instance_class.replace("db.", "").replace(".", "-"),
+                engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
+                name=name,
+                description=f"{name_prefix} tenant databases on {instance_class}: TLS required",
+                parameters={
+                    "rds.force_ssl": "1",
+                    "max_connections": str(max_connections(instance_class)),
+                    "log_connections": "1",
+                    "log_disconnections": "1",
+                    "log_min_duration_statement": "1000",
+                },
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            # ParameterGroup renders its resource only when bound; tenants use it by name.
+            self.groups[instance_class].bind_to_instance()
 
 
 @jsii.implements(ec2.IConnectable)
@@ -81,6 +121,7 @@ class TenantDatabase(Construct):
         subnet_group: rds.ISubnetGroup,
         app_security_group: ec2.ISecurityGroup,
         rotation_subnets: ec2.SubnetSelection,
+        parameter_group: rds.IParameterGroup,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -121,20 +162,7 @@ class TenantDatabase(Construct):
             for kind in ("postgresql", "upgrade")
         ]
 
-        self.parameter_group = rds.ParameterGroup(
-            self,
-            "Parameters",
-            engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
-            description=f"{settings.instance_identifier}: TLS required, connections logged",
-            parameters={
-                "rds.force_ssl": "1",
-                # Explicit, so the connections alarm divides by the real limit (monitoring.py).
-                "max_connections": str(max_connections(settings.instance_class)),
-                "log_connections": "1",
-                "log_disconnections": "1",
-                "log_min_duration_statement": "1000",
-            },
-        )
+        self.parameter_group = parameter_group
 
         monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         self.instance = rds.DatabaseInstance(

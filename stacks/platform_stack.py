@@ -17,7 +17,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_ssm as ssm
 
 from config.profiles import profile_for, service_capacity
-from config.schema import EnvironmentConfig
+from config.schema import SIZE_TO_INSTANCE_CLASS, EnvironmentConfig
 from constructs import Construct
 from constructs.app_service import AppService, Capacity, TaskSettings
 from constructs.audit import AuditTrail
@@ -33,6 +33,7 @@ from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.storage import AccessLogBucket, UploadsBucket
+from constructs.tenant_database import DatabaseParameterGroups
 from stacks import naming
 
 # CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
@@ -125,6 +126,13 @@ class PlatformStack(cdk.Stack):
             nat_gateways=profile.nat_gateways,
             flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
+        )
+        # Shared by every tenant database (one group per class, not per tenant: RDS quota 50).
+        self.database_parameters = DatabaseParameterGroups(
+            self,
+            "DatabaseParameters",
+            name_prefix=prefix,
+            instance_classes=sorted(set(SIZE_TO_INSTANCE_CLASS.values())),
         )
         self.access_logs = AccessLogBucket(
             self, "AccessLogs", retention_days=environment.logs.access_days

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
@@ -12,7 +13,7 @@ from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
-from constructs.tenant_database import DatabaseSettings, TenantDatabase
+from constructs.tenant_database import DatabaseSettings, TenantDatabase, parameter_group_name
 from stacks import naming
 from stacks.platform_stack import PlatformInterface, retention
 
@@ -56,6 +57,13 @@ class TenantStack(cdk.Stack):
             subnet_group=platform.db_subnet_group,
             app_security_group=platform.app_security_group,
             rotation_subnets=platform.app_subnets,
+            # The platform's group for this class, found by name: no export, and a resize
+            # switches groups in place (the class change reboots and applies max_connections).
+            parameter_group=rds.ParameterGroup.from_parameter_group_name(
+                self,
+                "Parameters",
+                parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
+            ),
         )
 
         self.access = TenantAccessRole(

@@ -114,7 +114,13 @@ def test_tenant_database_alarms(template: TemplateFn, stack: str, instance_class
     found = alarms(t)
     identifier = stack.replace("-tenant-", "-")
     limit = max_connections(instance_class)
-    params = next(iter(t.find_resources("AWS::RDS::DBParameterGroup").values()))["Properties"]
+    group = next(iter(t.find_resources("AWS::RDS::DBInstance").values()))["Properties"][
+        "DBParameterGroupName"
+    ]
+    groups = template(PROD_PLATFORM).find_resources("AWS::RDS::DBParameterGroup")
+    params = next(
+        g["Properties"] for g in groups.values() if g["Properties"]["DBParameterGroupName"] == group
+    )
     assert params["Parameters"]["max_connections"] == str(limit)
     for severity in ("warning", "critical"):
         cpu = found[f"{identifier}-rds-cpu-{severity}"]

@@ -73,11 +73,25 @@ def test_database_is_private_encrypted_postgres_on_gp3(template: TemplateFn, sta
     assert not t.find_resources("AWS::RDS::DBSubnetGroup"), "no subnet group per tenant"
 
 
-@pytest.mark.parametrize("stack", [POC, PROD])
-def test_tls_is_forced(template: TemplateFn, stack: str) -> None:
-    _, group = only(template(stack), "AWS::RDS::DBParameterGroup")
-    assert group["Properties"]["Parameters"]["rds.force_ssl"] == "1"
-    assert group["Properties"]["Family"] == "postgres18"
+@pytest.mark.parametrize(
+    ("stack", "group"),
+    [
+        (POC, "chefs-kiss-dev-postgres18-db-t4g-micro"),
+        (PROD, "chefs-kiss-prod-postgres18-db-t4g-small"),
+        (LARGE, "chefs-kiss-prod-postgres18-db-t4g-medium"),
+    ],
+)
+def test_tls_is_forced(template: TemplateFn, stack: str, group: str) -> None:
+    """Each database uses its environment's shared group for its class (no group per tenant:
+    RDS allows 50 per region), and every such group requires TLS."""
+    assert instance(template(stack))["Properties"]["DBParameterGroupName"] == group
+    assert not template(stack).find_resources("AWS::RDS::DBParameterGroup")
+    env = stack.split("-")[2]
+    groups = template(f"chefs-kiss-{env}-platform").find_resources("AWS::RDS::DBParameterGroup")
+    by_name = {g["Properties"]["DBParameterGroupName"]: g["Properties"] for g in groups.values()}
+    assert len(by_name) == 3
+    assert by_name[group]["Parameters"]["rds.force_ssl"] == "1"
+    assert by_name[group]["Family"] == "postgres18"
 
 
 @pytest.mark.parametrize("stack", [POC, PROD])
