@@ -188,11 +188,30 @@ def _resource_line(resource: ResourceChange) -> str:
     )
 
 
+def _tags(value: Any) -> dict[str, Any] | None:
+    """CloudFormation tags as a dict: a list of {Key, Value} or a plain mapping (SAM)."""
+    if isinstance(value, dict) and all(not str(k).startswith("Fn::") for k in value):
+        return dict(value)
+    if isinstance(value, list) and all(isinstance(t, dict) and "Key" in t for t in value):
+        return {t["Key"]: t.get("Value") for t in value}
+    return None
+
+
+def describe_delta(change: PropertyChange) -> str:
+    """Before -> after, short; tags show only the keys that differ."""
+    old, new = _tags(change.before), _tags(change.after)
+    if change.path == "Tags" and old is not None and new is not None:
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        return ", ".join(f"{k}: {_short(old.get(k), 30)} -> {_short(new.get(k), 30)}" for k in keys)
+    return f"{_short(change.before)} -> {_short(change.after)}"
+
+
 def _change_line(change: PropertyChange) -> str:
-    return (
-        f"      {change.path}: {_short(change.before)} -> {_short(change.after)}: "
-        f"{change.impact} ({change.reason})"
-    )
+    return f"      {change.path}: {describe_delta(change)}: {change.impact} ({change.reason})"
+
+
+def _tags_only(resource: ResourceChange) -> bool:
+    return resource.action == "modify" and all(c.path == "Tags" for c in resource.changes)
 
 
 def render_text(plan: Plan) -> str:
@@ -220,7 +239,15 @@ def render_text(plan: Plan) -> str:
                 others = len(stack.resources) - len(shown)
                 lines.append(f"  (and {others} stateless resources deleted)")
             continue
+        tag_only = [r for r in stack.resources if _tags_only(r)]
+        if len(tag_only) > 1:
+            deltas = sorted({describe_delta(c) for r in tag_only for c in r.changes})
+            lines.append(
+                f"  ~ {len(tag_only)} resources: tags only ({'; '.join(deltas)}): no-interruption"
+            )
         for resource in stack.resources:
+            if len(tag_only) > 1 and resource in tag_only:
+                continue
             lines.append(_resource_line(resource))
             if resource.outcome:
                 lines.append(f"      data: {resource.outcome}")
