@@ -50,6 +50,7 @@ class TenantStack(cdk.Stack):
                 performance_insights=production,
                 log_retention=retention(profile.access_log_retention_days),
                 tier=restaurant.tier,
+                restore_from_snapshot=restaurant.restore_from_snapshot,
             ),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,
