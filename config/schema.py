@@ -194,9 +194,9 @@ class Restaurant(_Strict):
     restore_from_snapshot: str | None = Field(
         default=None,
         description="Create the database from this RDS DB snapshot (identifier, or ARN for a "
-        "shared one): a new restaurant or a new generation of one (docs/lifecycle.md). Keep it set, "
-        "unchanged, for the life of that database: adding, changing or removing it on an existing "
-        "database replaces it with a new one (`ops plan` blocks that).",
+        "shared one): a new restaurant or a new generation of one (docs/lifecycle.md). Keep it "
+        "set, unchanged, for the life of that database: adding, changing or removing it on an "
+        "existing database replaces it with a new one (`ops plan` blocks that).",
     )
 
     @field_validator("slug")
