@@ -95,14 +95,25 @@ def offboard(slug: str, env: str, config_dir: Path | None = None) -> dict[str, A
         )
         plan = judgement.plan
         removed = [s.name for s in plan.stacks if s.action == "remove"]
-        others = [s.name for s in plan.changed if s.name != stack]
         checks.append(
             Check(
-                removed == [stack] and not others,
+                removed == [stack],
                 f"plan of the config without {slug}: deletes {', '.join(removed) or 'nothing'}"
-                + (f"; also changes {', '.join(others)}" if others else "; nothing else changes"),
+                + ("" if removed == [stack] else f" (expected exactly {stack})"),
             )
         )
+        for other in plan.changed:
+            if other.name == stack:
+                continue
+            what = "; ".join(other.other) or f"{len(other.resources)} resource change(s)"
+            checks.append(
+                Check(
+                    other.impact in ("none", "no-interruption") and not other.resources,
+                    f"also changes {other.name} ({what}): deploy it after step 2"
+                    if not other.resources
+                    else f"also changes resources of {other.name}: review `ops plan` first",
+                )
+            )
         checks += _template_checks(judgement.base_template)
         tenant = next((s for s in plan.stacks if s.name == stack), None)
         protected = tenant is not None and any("termination protection" in n for n in tenant.notes)

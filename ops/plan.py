@@ -225,9 +225,8 @@ def render_text(plan: Plan) -> str:
         counts = stack.counts()
         summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         lines.append("")
-        lines.append(
-            f"{stack.name}: {stack.action} ({summary or 'metadata only'}); worst: {stack.impact}"
-        )
+        worst = "" if stack.action in ("add", "remove") else f"; worst: {stack.impact}"
+        lines.append(f"{stack.name}: {stack.action} ({summary or 'outputs only'}){worst}")
         for note in stack.notes:
             lines.append(f"  note: {note}")
         if stack.action in ("add", "remove"):

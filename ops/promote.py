@@ -191,8 +191,8 @@ def refusals(plan: Plan) -> list[str]:
                 continue
             key = f"{stack.name}/{resource.logical_id}"
             keys.append(key)
-            why = next((c for c in resource.changes if c.impact == REPLACEMENT), None)
-            detail = f": {why.path}: {why.reason}" if why else ""
+            causes = [f"{c.path} ({c.reason})" for c in resource.changes if c.impact == REPLACEMENT]
+            detail = f": {'; '.join(causes)}" if causes else ""
             refused.append(f"{key} ({resource.type}): {resource.action}{detail}")
     refused += [b for b in plan.blockers if not any(b.startswith(k + " ") for k in keys)]
     return refused
