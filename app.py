@@ -4,6 +4,7 @@
     npx cdk synth                                   # every environment in config/environments
     npx cdk deploy chefs-kiss-dev-tenant-taco-loco  # one named stack
     npx cdk synth -c environments=dev               # only some environments (comma-separated)
+    npx cdk synth -c config_dir=path/to/environments  # another set of environment files
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def build_app(
         if only is None:
             selected = app.node.try_get_context("environments")
             only = [n for n in str(selected).split(",") if n] if selected else None
-        kwargs = {"directory": config_dir} if config_dir else {}
+        # `-c config_dir=DIR` points the app at another set of environment files.
+        directory = config_dir or app.node.try_get_context("config_dir")
+        kwargs = {"directory": Path(str(directory))} if directory else {}
         environments = load_environments(names=only, **kwargs)
     for environment in environments:
         add_environment(app, environment)

@@ -25,9 +25,7 @@ class PlatformProfile:
     container_insights: bool
     autoscaling: bool
     https_required: bool
-    app_log_retention_days: int
-    access_log_retention_days: int
-    audit_log_retention_days: int
+    alarm_severities: tuple[str, ...]
 
 
 PROFILES: dict[str, PlatformProfile] = {
@@ -38,9 +36,8 @@ PROFILES: dict[str, PlatformProfile] = {
         container_insights=False,
         autoscaling=False,
         https_required=False,
-        app_log_retention_days=7,
-        access_log_retention_days=30,
-        audit_log_retention_days=90,
+        # Seed 2.2: five alarms, inside the CloudWatch free tier: critical levels only.
+        alarm_severities=("critical",),
     ),
     # Seed 3.1: high availability, autoscaling, comprehensive monitoring.
     "production": PlatformProfile(
@@ -49,9 +46,7 @@ PROFILES: dict[str, PlatformProfile] = {
         container_insights=True,
         autoscaling=True,
         https_required=True,
-        app_log_retention_days=7,
-        access_log_retention_days=30,
-        audit_log_retention_days=90,
+        alarm_severities=("warning", "critical"),
     ),
 }
 

@@ -160,6 +160,45 @@ class AlertsConfig(_Strict):
         return values
 
 
+# CloudWatch Logs accepts only these retention periods, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+
+class LogRetentionConfig(_Strict):
+    """Seed 4.4: keep logs only as long as they are useful."""
+
+    app_days: int = Field(default=7, description="Application logs (troubleshooting).")
+    access_days: int = Field(
+        default=30, description="Access logs: ALB, S3, WAF and PostgreSQL logs (security auditing)."
+    )
+    audit_days: int = Field(default=90, description="Audit logs: VPC flow logs, CloudTrail.")
+
+    @field_validator("app_days", "access_days", "audit_days")
+    @classmethod
+    def _cloudwatch_period(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"allowed: one of CloudWatch's periods {LOG_RETENTION_DAYS}")
+        return value
+
+
+class SecurityConfig(_Strict):
+    """Optional controls of seed 7.2 whose defaults depend on the profile or the account."""
+
+    waf: bool | None = Field(
+        default=None,
+        description="AWS WAF web ACL on the load balancer. Default: on for production, off for "
+        "PoC (about $9/month plus $0.60 per million requests).",
+    )
+    cloudtrail: bool = Field(
+        default=False,
+        description="Create a multi-region CloudTrail trail for this environment. Off by default: "
+        "most accounts already have an organization trail, and a second trail is billed per event.",
+    )
+
+
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
@@ -281,14 +320,21 @@ class EnvironmentConfig(_Strict):
         default=None,
         description="12-digit AWS account id. Omit for environment-agnostic stacks.",
     )
-    region: str | None = Field(
-        default=None, description="AWS region, e.g. `us-east-1`. Omit for environment-agnostic."
+    region: str = Field(
+        description="AWS region, e.g. `us-east-1`. Required: ALB access logging needs the "
+        "region's log-delivery account, so the stacks are account-agnostic but not region-agnostic.",
     )
     domain: DomainConfig | None = Field(
         default=None, description="Public domain; required for the production profile (HTTPS)."
     )
     app: AppConfig = Field(default_factory=AppConfig, description="The shared app service.")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alarm recipients.")
+    logs: LogRetentionConfig = Field(
+        default_factory=LogRetentionConfig, description="Log retention (seed 4.4)."
+    )
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
+    )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
     )
@@ -311,8 +357,8 @@ class EnvironmentConfig(_Strict):
 
     @field_validator("region")
     @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError("allowed: an AWS region name such as 'us-east-1'")
         return value
 

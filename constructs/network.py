@@ -77,26 +77,32 @@ class PlatformNetwork(Construct):
         self.data_subnets = self.vpc.select_subnets(subnet_group_name=DATA_SUBNETS)
 
         self.data_acl = ec2.NetworkAcl(
-            self, "DataSubnetsAcl", vpc=self.vpc, subnet_selection=ec2.SubnetSelection(
-                subnet_group_name=DATA_SUBNETS
-            )
+            self,
+            "DataSubnetsAcl",
+            vpc=self.vpc,
+            subnet_selection=ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS),
         )
+        entries: list[ec2.NetworkAclEntry] = []
         rule = 100
         for subnet in self.app_subnets.subnets:
             peer = ec2.AclCidr.ipv4(subnet.ipv4_cidr_block)
-            self.data_acl.add_entry(
-                f"DbPortFrom{rule}",
-                rule_number=rule,
-                cidr=peer,
-                traffic=ec2.AclTraffic.tcp_port(DB_PORT),
-                direction=ec2.TrafficDirection.INGRESS,
+            entries.append(
+                self.data_acl.add_entry(
+                    f"DbPortFrom{rule}",
+                    rule_number=rule,
+                    cidr=peer,
+                    traffic=ec2.AclTraffic.tcp_port(DB_PORT),
+                    direction=ec2.TrafficDirection.INGRESS,
+                )
             )
-            self.data_acl.add_entry(
-                f"ReplyTo{rule}",
-                rule_number=rule,
-                cidr=peer,
-                traffic=ec2.AclTraffic.tcp_port_range(1024, 65535),
-                direction=ec2.TrafficDirection.EGRESS,
+            entries.append(
+                self.data_acl.add_entry(
+                    f"ReplyTo{rule}",
+                    rule_number=rule,
+                    cidr=peer,
+                    traffic=ec2.AclTraffic.tcp_port_range(1024, 65535),
+                    direction=ec2.TrafficDirection.EGRESS,
+                )
             )
             rule += 10
         for subnet in self.data_subnets.subnets:
@@ -106,21 +112,24 @@ class PlatformNetwork(Construct):
                 (ec2.TrafficDirection.INGRESS, "In"),
                 (ec2.TrafficDirection.EGRESS, "Out"),
             ):
-                self.data_acl.add_entry(
-                    f"Data{label}{rule}",
-                    rule_number=rule,
-                    cidr=peer,
-                    traffic=ec2.AclTraffic.all_traffic(),
-                    direction=direction,
+                entries.append(
+                    self.data_acl.add_entry(
+                        f"Data{label}{rule}",
+                        rule_number=rule,
+                        cidr=peer,
+                        traffic=ec2.AclTraffic.all_traffic(),
+                        direction=direction,
+                    )
                 )
             rule += 10
-        acknowledge(
-            self.data_acl,
-            "AwsSolutions-VPC3",
-            "Seed section 7.2 requires network ACLs as a second layer of defence on the database "
-            "subnets; they admit only the database port from the app subnets and add no path that "
-            "the security groups do not already allow.",
-        )
+        for acl_part in (self.data_acl, *entries):
+            acknowledge(
+                acl_part,
+                "AwsSolutions-VPC3",
+                "Seed section 7.2 requires network ACLs as a second layer of defence on the "
+                "database subnets; they admit only the database port from the app subnets and add "
+                "no path that the security groups do not already allow.",
+            )
 
         self.db_subnet_group = rds.SubnetGroup(
             self,

@@ -7,9 +7,19 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, acknowledge_all
 
 TENANT_PREFIX = "tenants"
+REPLICATION_RULES = (
+    "HIPAA.Security-S3BucketReplicationEnabled",
+    "NIST.800.53.R5-S3BucketReplicationEnabled",
+    "PCI.DSS.321-S3BucketReplicationEnabled",
+)
+_REPLICATION_REASON = (
+    "Cross-region replication would double storage and add transfer cost for data that is "
+    "versioned, retained on stack deletion and recoverable in-region; the disaster-recovery "
+    "runbook (seed 7.1) covers a second region when a customer needs it."
+)
 
 
 def tenant_prefix(slug: str) -> str:
@@ -44,6 +54,14 @@ class AccessLogBucket(Construct):
                 )
             ],
         )
+        acknowledge_all(
+            self.bucket,
+            ["HIPAA.Security-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS",
+             "PCI.DSS.321-S3DefaultEncryptionKMS"],
+            "S3 server access logging and ALB access logging deliver only to buckets encrypted "
+            "with SSE-S3 (AES-256); SSE-KMS on this bucket would stop log delivery.",
+        )
+        acknowledge_all(self.bucket, REPLICATION_RULES, _REPLICATION_REASON)
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
@@ -105,3 +123,4 @@ class UploadsBucket(Construct):
                 )
             ],
         )
+        acknowledge_all(self.bucket, REPLICATION_RULES, _REPLICATION_REASON)

@@ -75,8 +75,14 @@ class TenantAccessRole(Construct):
                 conditions={"StringLike": {"kms:EncryptionContext:aws:s3:arn": [objects]}},
             ),
         ]
-        self.policy = iam.Policy(
-            self, "Policy", statements=statements, roles=[self.role]
+        # Customer-managed rather than inline: versioned, and audited as one document per tenant.
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            managed_policy_name=f"{role_name}-policy",
+            description=f"Restaurant {slug}: own secret, own key, own uploads prefix",
+            statements=statements,
+            roles=[self.role],
         )
         acknowledge(
             self.policy,

@@ -15,6 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs.compliance import acknowledge, acknowledge_all
+from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18
@@ -130,6 +131,8 @@ class TenantDatabase(Construct):
             description=f"{settings.instance_identifier}: TLS required, connections logged",
             parameters={
                 "rds.force_ssl": "1",
+                # Explicit, so the connections alarm divides by the real limit (monitoring.py).
+                "max_connections": str(max_connections(settings.instance_class)),
                 "log_connections": "1",
                 "log_disconnections": "1",
                 "log_min_duration_statement": "1000",
@@ -253,6 +256,21 @@ class TenantDatabase(Construct):
                  "NIST.800.53.R5-RDSMultiAZSupport"],
                 "PoC tier (seed 2.1): single-AZ by design for pilot restaurants that accept "
                 "downtime; promotion to the production tier turns Multi-AZ on in place.",
+            )
+        acknowledge_all(
+            self.instance,
+            ["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"],
+            "Backups are RDS automated backups with point-in-time recovery (1 to 35 days by tier, "
+            "seed 7.1) plus a final snapshot on deletion or replacement; an AWS Backup plan would "
+            "duplicate the same snapshots at extra storage cost.",
+        )
+        if not settings.enhanced_monitoring and settings.tier == "poc":
+            acknowledge_all(
+                self.instance,
+                ["HIPAA.Security-RDSEnhancedMonitoringEnabled",
+                 "NIST.800.53.R5-RDSEnhancedMonitoringEnabled"],
+                "PoC tier (seed 2.1: basic monitoring, free tier only): enhanced monitoring is "
+                "billed as CloudWatch Logs and is turned on by promotion to the production tier.",
             )
         if settings.enhanced_monitoring:
             role = self.instance.node.try_find_child("MonitoringRole")

@@ -19,13 +19,21 @@ from constructs import Construct
 from config.profiles import profile_for, service_capacity
 from config.schema import EnvironmentConfig
 from constructs.app_service import AppService, Capacity, TaskSettings
-from constructs.compliance import acknowledge, nag_reference
+from constructs.audit import AuditTrail
+from constructs.compliance import (
+    acknowledge,
+    acknowledge_all,
+    acknowledge_generated_policies,
+    nag_reference,
+)
+from constructs.firewall import LoadBalancerFirewall
+from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.storage import AccessLogBucket, UploadsBucket
 from stacks import naming
 
 
-# CloudWatch Logs accepts only these retention periods (days -> RetentionDays member name).
+# CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
     30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
@@ -92,11 +100,11 @@ class PlatformStack(cdk.Stack):
             "Network",
             name_prefix=prefix,
             nat_gateways=profile.nat_gateways,
-            flow_log_retention=retention(profile.audit_log_retention_days),
+            flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
         )
         self.access_logs = AccessLogBucket(
-            self, "AccessLogs", retention_days=profile.access_log_retention_days
+            self, "AccessLogs", retention_days=environment.logs.access_days
         )
         self.uploads = UploadsBucket(
             self,
@@ -119,9 +127,10 @@ class PlatformStack(cdk.Stack):
             resource="role",
             resource_name=naming.tenant_role_name(env, "*"),
         )
-        assume_policy = iam.Policy(
+        assume_policy = iam.ManagedPolicy(
             self,
             "AssumeTenantAccessRoles",
+            managed_policy_name=f"{prefix}-assume-tenant-access",
             statements=[
                 iam.PolicyStatement(
                     sid="ActForOneRestaurantAtATime",
@@ -194,7 +203,7 @@ class PlatformStack(cdk.Stack):
             ),
             task_role=self.task_role,
             log_key=self.key,
-            log_retention=retention(profile.app_log_retention_days),
+            log_retention=retention(environment.logs.app_days),
             access_logs=self.access_logs.bucket,
             settings={k: v for k, v in settings.items() if v},
             certificate=certificate,
@@ -215,5 +224,82 @@ class PlatformStack(cdk.Stack):
             hosted_zone=self.hosted_zone,
         )
 
+        waf = environment.security.waf
+        if waf if waf is not None else production:
+            self.firewall: LoadBalancerFirewall | None = LoadBalancerFirewall(
+                self,
+                "Firewall",
+                name_prefix=prefix,
+                load_balancer_arn=self.app.load_balancer.load_balancer_arn,
+                log_retention=retention(environment.logs.access_days),
+                log_key=self.key,
+            )
+        else:
+            self.firewall = None
+            acknowledge_all(
+                self.app.load_balancer,
+                ["NIST.800.53.R5-ALBWAFEnabled", "PCI.DSS.321-ALBWAFEnabled"],
+                "WAF is off in this environment (PoC profile default, seed 2.1: minimal cost); "
+                "the production profile attaches a web ACL with AWS managed rule groups.",
+            )
+        if not production:
+            acknowledge_all(
+                self.app.load_balancer,
+                ["HIPAA.Security-ELBDeletionProtectionEnabled",
+                 "NIST.800.53.R5-ELBDeletionProtectionEnabled"],
+                "PoC profile (seed 2.1): the load balancer holds no data and is recreated by a "
+                "deploy; deletion protection is on in the production profile.",
+            )
+
+        if environment.security.cloudtrail:
+            self.audit: AuditTrail | None = AuditTrail(
+                self,
+                "Audit",
+                name_prefix=prefix,
+                key=self.key,
+                access_logs=self.access_logs.bucket,
+                retention=retention(environment.logs.audit_days),
+            )
+        else:
+            self.audit = None
+
+        self.alerts = AlertTopics(
+            self,
+            "Alerts",
+            name_prefix=prefix,
+            key=self.key,
+            emails={
+                "warning": environment.alerts.warning_emails,
+                "critical": environment.alerts.critical_emails,
+            },
+        )
+        self.monitoring = PlatformMonitoring(
+            self,
+            "Monitoring",
+            name_prefix=prefix,
+            service=self.app.service,
+            load_balancer=self.app.load_balancer,
+            target_group=self.app.target_group,
+            topics=self.alerts.topics,
+            severities=profile.alarm_severities,
+        )
+
+        self._acknowledge_network()
+        acknowledge_generated_policies(self)
+
         cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name)
         cdk.CfnOutput(self, "AppServiceName", value=self.app.service.service_name)
+
+    def _acknowledge_network(self) -> None:
+        for subnet in self.network.vpc.public_subnets:
+            route = subnet.node.try_find_child("DefaultRoute")
+            if route is not None:
+                acknowledge_all(
+                    route,
+                    ["HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
+                     "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                     "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"],
+                    "Public subnets hold only the internet-facing load balancer and the NAT "
+                    "gateways, which need this route; app tasks and databases sit in subnets "
+                    "without it (the data subnets have no route out at all).",
+                )

@@ -8,8 +8,8 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from config.profiles import profile_for
 from config.schema import EnvironmentConfig, Restaurant
+from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import DatabaseSettings, TenantDatabase
 from stacks import naming
@@ -31,7 +31,6 @@ class TenantStack(cdk.Stack):
         env = environment.name
         slug = restaurant.slug
         production = restaurant.tier == "production"
-        profile = profile_for(environment)
 
         self.database = TenantDatabase(
             self,
@@ -48,7 +47,7 @@ class TenantStack(cdk.Stack):
                 deletion_protection=restaurant.resolved_deletion_protection,
                 enhanced_monitoring=production,
                 performance_insights=production,
-                log_retention=retention(profile.access_log_retention_days),
+                log_retention=retention(environment.logs.access_days),
                 tier=restaurant.tier,
                 restore_from_snapshot=restaurant.restore_from_snapshot,
             ),
@@ -70,6 +69,19 @@ class TenantStack(cdk.Stack):
                 self, "UploadsBucket", platform.uploads_bucket_name
             ),
             uploads_key=platform.uploads_key,
+        )
+
+        self.monitoring = TenantMonitoring(
+            self,
+            "Monitoring",
+            name_prefix=naming.name_prefix(env),
+            instance=self.database.instance,
+            instance_identifier=naming.db_instance_identifier(env, slug),
+            instance_class=restaurant.instance_class,
+            allocated_storage_gb=restaurant.allocated_storage_gb,
+            topics=imported_topics(self, naming.name_prefix(env)),
+            # PoC restaurants: critical levels only (seed 2.1, free-tier monitoring).
+            severities=("warning", "critical") if production else ("critical",),
         )
 
         if platform.hosted_zone is not None:

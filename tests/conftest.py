@@ -60,7 +60,10 @@ def template(example_assembly: cx_api.CloudAssembly) -> Callable[[str], assertio
 
 @pytest.fixture(scope="session")
 def example_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example app synthesized into a directory, as `cdk synth` would leave cdk.out."""
+    """The example app synthesized into a directory with every nag pack registered, as
+    `make synth` leaves cdk.out (acknowledgments included in the template metadata)."""
+    from constructs.compliance import DEFAULT_NAG_PACKS
+
     outdir = tmp_path_factory.mktemp("cdk.out")
-    synth_app(outdir=outdir)
+    synth_app(outdir=outdir, nag_packs=DEFAULT_NAG_PACKS)
     return outdir
