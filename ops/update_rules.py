@@ -224,6 +224,61 @@ def _replaces(reason: str) -> RuleFunc:
     return rule
 
 
+# PostgreSQL parameters of context "postmaster" (PostgreSQL docs, pg_settings.context): a change
+# waits for a restart. RDS marks them "static"; CFN docs (ApplyImmediately): with the default
+# true, CloudFormation reboots the instances using the group when a static parameter changes.
+STATIC_POSTGRES_PARAMETERS = frozenset(
+    {
+        "autovacuum_max_workers",
+        "archive_mode",
+        "huge_pages",
+        "max_connections",
+        "max_files_per_process",
+        "max_locks_per_transaction",
+        "max_logical_replication_workers",
+        "max_pred_locks_per_transaction",
+        "max_prepared_transactions",
+        "max_replication_slots",
+        "max_wal_senders",
+        "max_worker_processes",
+        "old_snapshot_threshold",
+        "pg_stat_statements.max",
+        "rds.logical_replication",
+        "shared_buffers",
+        "shared_preload_libraries",
+        "superuser_reserved_connections",
+        "track_activity_query_size",
+        "track_commit_timestamp",
+        "wal_buffers",
+        "wal_level",
+        "wal_log_hints",
+        "cron.database_name",
+    }
+)
+
+
+def _parameter_group_parameters(
+    before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]
+) -> Verdict:
+    old = before if isinstance(before, dict) else {}
+    new = after if isinstance(after, dict) else {}
+    changed = sorted(k for k in set(old) | set(new) if str(old.get(k)) != str(new.get(k)))
+    static = [k for k in changed if k in STATIC_POSTGRES_PARAMETERS]
+    if static:
+        return Verdict(
+            INTERRUPTION,
+            f"static parameter(s) {', '.join(static)}: applied by a reboot of every instance "
+            "using the group (CFN docs, ApplyImmediately default true; PostgreSQL docs: context "
+            "postmaster); when the instance class changes in the same deploy, its restart "
+            "applies them",
+        )
+    return Verdict(
+        NO_INTERRUPTION,
+        f"dynamic parameter(s) {', '.join(changed) or '(none)'}: applied online (not in the "
+        "postmaster-context list)",
+    )
+
+
 # Rules by type and top-level property. They resolve the schema's conditional cases and override
 # the default "mutable = no interruption" where the documentation says more.
 RULES: dict[str, dict[str, RuleFunc]] = {
@@ -250,6 +305,7 @@ RULES: dict[str, dict[str, RuleFunc]] = {
         "SourceDbiResourceId": _replaces("CFN docs: restore source"),
         "SourceDBClusterIdentifier": _replaces("CFN docs: restore source"),
     },
+    "AWS::RDS::DBParameterGroup": {"Parameters": _parameter_group_parameters},
 }
 
 

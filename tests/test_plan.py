@@ -357,3 +357,23 @@ def test_verdicts_agree_with_cdk_diff_on_a_renamed_construct(
     plan = plan_assemblies(read_assembly(example_cdk_out), read_assembly(head))
     ours = {({"remove": "-", "add": "+"}[r.action], r.logical_id) for r in _db(plan)}
     assert ours <= cli, output
+
+
+def test_static_parameter_changes_interrupt_and_dynamic_ones_do_not(
+    pair: Callable[..., Plan],
+) -> None:
+    def parameters(**values: str) -> Callable[[dict[str, Any]], None]:
+        def edit(template: dict[str, Any]) -> None:
+            group = only_id(template, "AWS::RDS::DBParameterGroup")
+            template["Resources"][group]["Properties"]["Parameters"].update(values)
+
+        return edit
+
+    static = pair(parameters(max_connections="999"))
+    dynamic = pair(parameters(log_min_duration_statement="250"))
+    for plan, impact in ((static, INTERRUPTION), (dynamic, NO_INTERRUPTION)):
+        (group,) = [
+            r for r in plan.stack(TENANT).resources if r.type == "AWS::RDS::DBParameterGroup"
+        ]
+        assert [c.impact for c in group.changes] == [impact]
+        assert not plan.blocked

@@ -16,6 +16,7 @@ from lifecycle_helpers import copy_assembly, db_props, edit_template
 
 from config.loader import ENVIRONMENTS_DIR, load_environments
 from config.schema import EnvironmentConfig, Restaurant
+from constructs.compliance import DEFAULT_NAG_PACKS
 from ops import config_change as cc
 from ops.__main__ import main
 from ops.assembly import read_assembly
@@ -57,7 +58,9 @@ def lifecycle_changes(
         for slug, edits in changes[environment.name].items():
             text = cc.edit_text(text, slug, edits, path)
         after.append(cc.validate_text(path, text))
-    synth_app(after, outdir=outdir)
+    # Same nag packs as example_cdk_out (their metadata is in the templates); synth also fails
+    # if the promoted or resized configuration has an unacknowledged finding.
+    synth_app(after, outdir=outdir, nag_packs=DEFAULT_NAG_PACKS)
     return outdir, changes
 
 
