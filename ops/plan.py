@@ -136,24 +136,61 @@ def head_assembly(head: str | None, environments: Sequence[str] = ()) -> Iterato
 # Cost (ops/cost.py is built on another branch; used when present)
 
 
+def _cost_entry_point() -> Any:
+    """ops.costing.diff (the cost branch's library entry point), else ops.cost.diff, else None."""
+    import importlib
+
+    for module_name in ("ops.costing", "ops.cost"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        diff = getattr(module, "diff", None)
+        if callable(diff):
+            return diff
+    return None
+
+
+def _cost_summary(value: Any) -> dict[str, Any]:
+    """JSON-able form of a CostDiff-like result (to_json / to_dict / as is)."""
+    for method in ("to_json", "to_dict"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            data = convert()
+            return data if isinstance(data, dict) else {"value": data}
+    return value if isinstance(value, dict) else {"value": str(value)}
+
+
 def cost_difference(base_dir: Path, head_dir: Path, environments: Sequence[str]) -> tuple[Any, str]:
-    """(result, note). The cost module is optional: without it the plan says so."""
-    try:
-        from ops import cost  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "cost difference not available (ops/cost.py is not in this checkout)"
-    diff = getattr(cost, "diff", None)
-    if not callable(diff):
-        return None, "cost difference not available (ops.cost has no diff())"
+    """({env: summary}, note). The cost model is optional: without it the plan says so."""
+    diff = _cost_entry_point()
+    if diff is None:
+        return None, "cost difference not available (ops/costing is not in this checkout)"
     results: dict[str, Any] = {}
     try:
-        for env in environments or [None]:
-            value = diff(base_dir, head_dir, env)
-            to_dict = getattr(value, "to_dict", None)
-            results[str(env)] = to_dict() if callable(to_dict) else value
-    except Exception as exc:  # the module is another team's: never let it sink a plan
+        for env in environments:
+            results[env] = _cost_summary(diff(base_dir, head_dir, env))
+    except Exception as exc:  # another team's model: never let it sink a plan
         return None, f"cost difference failed: {type(exc).__name__}: {exc}"
     return results, ""
+
+
+def cost_lines(cost: Any, note: str | None) -> list[str]:
+    """One line per environment: change, base -> head (monthly, USD)."""
+    if cost is None:
+        return [f"  {note}"] if note else []
+    lines = []
+    for env, data in cost.items():
+        delta, base, head = (
+            data.get("delta_monthly_usd"),
+            data.get("base_monthly_usd"),
+            data.get("head_monthly_usd"),
+        )
+        if isinstance(delta, int | float) and isinstance(base, int | float):
+            lines.append(f"  {env}: {delta:+,.2f} USD/month ({base:,.2f} -> {head:,.2f})")
+        else:
+            lines.append(f"  {env}: {json.dumps(data, default=str)[:200]}")
+    return lines
 
 
 def environments_of(stacks: Sequence[StackPlan]) -> list[str]:
@@ -273,13 +310,7 @@ def render_text(plan: Plan) -> str:
 def _cost_lines(plan: Plan) -> list[str]:
     if plan.cost is None and not plan.cost_note:
         return []
-    lines = ["", "Monthly cost difference:"]
-    if plan.cost is None:
-        lines.append(f"  {plan.cost_note}")
-    else:
-        for env, value in plan.cost.items():
-            lines.append(f"  {env}: {value}")
-    return lines
+    return ["", "Monthly cost difference:", *cost_lines(plan.cost, plan.cost_note)]
 
 
 def render_markdown(plan: Plan) -> str:

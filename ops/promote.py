@@ -21,7 +21,7 @@ from typing import Any
 
 from config.schema import Restaurant
 from ops import config_change as cc
-from ops.plan import render_text
+from ops.plan import cost_lines, render_text
 from ops.planner import Plan, ResourceChange
 from ops.update_rules import REPLACEMENT, apply_immediately
 
@@ -226,11 +226,17 @@ def render(report: ChangeReport) -> str:
         lines.append("Expected interruption:")
         lines.extend(f"  - {n}" for n in report.interruption or ["none"])
     lines.append("")
+    lines.append("Monthly cost difference:")
+    lines.extend(cost_lines(report.cost, report.cost_note) or ["  (none)"])
+    lines.append("")
+    from constructs.compliance import DEFAULT_NAG_PACKS  # imports aws_cdk: only when rendering
+
+    packs = ", ".join(DEFAULT_NAG_PACKS)
     if report.nag:
-        lines.append(f"cdk-nag on the new configuration: {len(report.nag)} finding(s):")
+        lines.append(f"cdk-nag ({packs}) on the new configuration: {len(report.nag)} finding(s):")
         lines.extend(f"  - {f}" for f in report.nag)
     else:
-        lines.append("cdk-nag (AwsSolutions) on the new configuration: no unacknowledged findings")
+        lines.append(f"cdk-nag ({packs}) on the new configuration: no unacknowledged findings")
     if report.written:
         lines.append(f"Written: {cc.shown(report.path)} (validated after writing)")
     lines.append("")
