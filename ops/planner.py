@@ -25,6 +25,7 @@ from ops.update_rules import (
     INTERRUPTION_PROPERTIES,
     NO_CHANGE,
     NO_INTERRUPTION,
+    PHYSICAL_NAME_PROPERTIES,
     REPLACEMENT,
     RULES,
     STATEFUL_TYPES,
@@ -67,10 +68,11 @@ class ResourceChange:
     notes: list[str] = field(default_factory=list)
     at_risk: bool = False  # stateful data deleted or swapped for an empty resource
     allowed: bool = False
+    failures: list[str] = field(default_factory=list)  # the deploy itself would fail
 
     @property
     def blockers(self) -> list[str]:
-        return [c.blocker for c in self.changes if c.blocker]
+        return [c.blocker for c in self.changes if c.blocker] + self.failures
 
 
 @dataclass
@@ -309,7 +311,24 @@ def _compare_resource(
             )
     impact = worst(*(c.impact for c in changes))
     action = "replace" if impact == REPLACEMENT else "modify"
-    return ResourceChange(logical_id, type_name, action, impact, changes)
+    resource = ResourceChange(logical_id, type_name, action, impact, changes)
+    name = _physical_name(type_name, head_props)
+    if (
+        action == "replace"
+        and name is not None
+        and _canon(name) == _canon(_physical_name(type_name, base_props))
+    ):
+        resource.failures.append(
+            f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} stays the same: CloudFormation "
+            "cannot replace a custom-named resource (the new one is created first and the name "
+            "is taken); the deploy fails and rolls back"
+        )
+    return resource
+
+
+def _physical_name(type_name: str, props: Mapping[str, Any]) -> Any:
+    key = PHYSICAL_NAME_PROPERTIES.get(type_name)
+    return props.get(key) if key else None
 
 
 def _mark_stateful(resource: ResourceChange, definition: Mapping[str, Any]) -> None:
@@ -422,10 +441,19 @@ def plan_stack(
         _mark_stateful(resource, definition)
         stack.resources.append(resource)
     for lid, definition in added.items():
-        resource = ResourceChange(lid, str(definition.get("Type")), "add", NO_INTERRUPTION)
+        type_name = str(definition.get("Type"))
+        resource = ResourceChange(lid, type_name, "add", NO_INTERRUPTION)
         if lid in renames.values():
             old = next(k for k, v in renames.items() if v == lid)
             resource.notes.append(f"replaces {old} (logical id change)")
+            name = _physical_name(type_name, definition.get("Properties") or {})
+            if name is not None and _canon(name) == _canon(
+                _physical_name(type_name, removed[old].get("Properties") or {})
+            ):
+                resource.failures.append(
+                    f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} is still used by {old}, "
+                    "which CloudFormation deletes only after creating this one: the create fails"
+                )
         stack.resources.append(resource)
     for lid in common:
         resource = compared[lid]

@@ -45,6 +45,30 @@ STATEFUL_TYPES: dict[str, str] = {
 }
 
 
+# The property that gives a resource its own physical name. CFN docs (e.g. DBInstanceIdentifier):
+# "If you specify a name, you cannot perform updates that require replacement of this resource":
+# the new resource is created before the old one is deleted, and the name is still taken.
+PHYSICAL_NAME_PROPERTIES: dict[str, str] = {
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBParameterGroup": "DBParameterGroupName",
+    "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::EC2::SecurityGroup": "GroupName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::ECS::Cluster": "ClusterName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
     impact: str

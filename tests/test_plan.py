@@ -78,6 +78,13 @@ def _set_db(**values: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _new_database(template: dict[str, Any]) -> None:
+    """A deliberate replacement: another database name under a new instance identifier."""
+    props = db_props(template)
+    props["DBName"] = "restaurant"
+    props["DBInstanceIdentifier"] = f"{props['DBInstanceIdentifier']}-v2"
+
+
 def test_identical_assemblies_plan_no_change(
     example_cdk_out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -141,15 +148,13 @@ def test_renamed_construct_is_delete_plus_create_and_blocks(pair: Callable[..., 
 
 
 def test_allow_unblocks_exactly_the_named_resource(pair: Callable[..., Plan]) -> None:
-    blocked = pair(_set_db(DBName="restaurant"))
+    blocked = pair(_new_database)
     (database,) = _db(blocked)
-    allowed = pair(
-        _set_db(DBName="restaurant"), allow=[f"{TENANT}/{database.logical_id}", "NoSuchThing"]
-    )
+    allowed = pair(_new_database, allow=[f"{TENANT}/{database.logical_id}", "NoSuchThing"])
     assert blocked.blocked and not allowed.blocked
     assert _db(allowed)[0].allowed
     assert allowed.unmatched_allows == ["NoSuchThing"]
-    by_glob = pair(_set_db(DBName="restaurant"), allow=[f"{TENANT}/*"])
+    by_glob = pair(_new_database, allow=[f"{TENANT}/*"])
     assert not by_glob.blocked
 
 
@@ -237,7 +242,7 @@ def test_plan_exit_codes(
     example_cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     head = copy_assembly(example_cdk_out, tmp_path / "head")
-    edit_template(head, TENANT, _set_db(DBName="restaurant"))
+    edit_template(head, TENANT, _new_database)
     base = ["plan", "--base", str(example_cdk_out), "--head", str(head), "--no-cost"]
     assert main(base) == 1
     assert "BLOCKED" in capsys.readouterr().out
@@ -377,3 +382,17 @@ def test_static_parameter_changes_interrupt_and_dynamic_ones_do_not(
         ]
         assert [c.impact for c in group.changes] == [impact]
         assert not plan.blocked
+
+
+def test_replacing_a_custom_named_resource_is_reported_as_a_failing_deploy(
+    pair: Callable[..., Plan],
+) -> None:
+    """DBInstanceIdentifier is fixed: any replacement of the instance fails, even if allowed."""
+    plan = pair(_set_db(DBName="restaurant"), allow=[f"{TENANT}/*"])
+    (database,) = _db(plan)
+    assert database.allowed
+    assert any("cannot replace a custom-named resource" in f for f in database.failures)
+    assert plan.blocked  # --allow accepts data loss, not a deploy that cannot succeed
+    renamed = pair(_rename_instance, allow=[f"{TENANT}/*"])
+    (added,) = [r for r in _db(renamed) if r.action == "add"]
+    assert any("the create fails" in f for f in added.failures) and renamed.blocked
