@@ -237,7 +237,8 @@ def _tags(value: Any) -> dict[str, Any] | None:
 def describe_delta(change: PropertyChange) -> str:
     """Before -> after, short; tags show only the keys that differ."""
     old, new = _tags(change.before), _tags(change.after)
-    if change.path == "Tags" and old is not None and new is not None:
+    plain = isinstance(change.before, dict) and isinstance(change.after, dict)
+    if (change.path == "Tags" or plain) and old is not None and new is not None:
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         return ", ".join(f"{k}: {_short(old.get(k), 30)} -> {_short(new.get(k), 30)}" for k in keys)
     return f"{_short(change.before)} -> {_short(change.after)}"
@@ -271,6 +272,7 @@ def render_text(plan: Plan) -> str:
             for resource in shown:
                 lines.append(_resource_line(resource) + f": {resource.outcome}")
                 lines.extend(f"      note: {n}" for n in resource.notes)
+                lines.extend(f"      FAILS: {f}" for f in resource.failures)
             if stack.action == "remove":
                 others = len(stack.resources) - len(shown)
                 lines.append(f"  (and {others} stateless resources deleted)")
@@ -288,6 +290,7 @@ def render_text(plan: Plan) -> str:
             if resource.outcome:
                 lines.append(f"      data: {resource.outcome}")
             lines.extend(f"      note: {n}" for n in resource.notes)
+            lines.extend(f"      FAILS: {f}" for f in resource.failures)
             lines.extend(_change_line(c) for c in resource.changes)
         for other in stack.other:
             lines.append(f"  ~ {other}")

@@ -349,7 +349,7 @@ def _mark_stateful(resource: ResourceChange, definition: Mapping[str, Any]) -> N
             resource.at_risk = True
         props = definition.get("Properties") or {}
         if str(props.get("DeletionProtection", "false")).lower() == "true":
-            resource.notes.append(
+            resource.failures.append(
                 "DeletionProtection is true in the base template: the delete FAILS until a "
                 "deploy turns it off (config deletion_protection: false)"
             )
@@ -538,10 +538,12 @@ def plan_assemblies(
         if stack.action == "remove":
             artifact = base.get(stack.name)
             if artifact is not None and _termination_protected(artifact):
-                stack.notes.append(
+                message = (
                     "termination protection is on in the base assembly: `cdk destroy` fails "
-                    "until a deploy turns it off"
+                    "until a deploy turns it off (config deletion_protection: false)"
                 )
+                stack.notes.append(message)
+                result.blockers.append(f"{stack.name}: {message}")
         for resource in stack.resources:
             for blocker in resource.blockers:
                 result.blockers.append(f"{stack.name}/{resource.logical_id}: {blocker}")

@@ -396,3 +396,22 @@ def test_replacing_a_custom_named_resource_is_reported_as_a_failing_deploy(
     renamed = pair(_rename_instance, allow=[f"{TENANT}/*"])
     (added,) = [r for r in _db(renamed) if r.action == "add"]
     assert any("the create fails" in f for f in added.failures) and renamed.blocked
+
+
+def test_deleting_a_protected_tenant_stack_is_blocked_even_when_allowed(
+    example_cdk_out: Path, tmp_path: Path
+) -> None:
+    """Removing a production tenant before its protections are off: the destroy would fail."""
+    environment = next(e for e in load_environments() if e.profile == "production")
+    slug = next(r.slug for r in environment.restaurants if r.tier == "production")
+    stack = naming.tenant_stack_name(environment.name, slug)
+    head = copy_assembly(example_cdk_out, tmp_path / "head")
+    manifest = json.loads((head / "manifest.json").read_text())
+    del manifest["artifacts"][stack]
+    (head / "manifest.json").write_text(json.dumps(manifest))
+    plan = plan_assemblies(
+        read_assembly(example_cdk_out), read_assembly(head), allow=[f"{stack}/*"]
+    )
+    assert [s.name for s in plan.changed] == [stack] and plan.stack(stack).action == "remove"
+    assert any("termination protection is on" in b for b in plan.blockers)
+    assert any("DeletionProtection is true" in b for b in plan.blockers)
