@@ -352,11 +352,8 @@ def render_markdown(plan: Plan) -> str:
                     )
             lines += ["", "</details>"]
     if plan.cost is not None or plan.cost_note:
-        lines += [
-            "",
-            "**Monthly cost difference:** "
-            + (plan.cost_note if plan.cost is None else json.dumps(plan.cost, sort_keys=True)),
-        ]
+        lines += ["", "**Monthly cost difference**", ""]
+        lines += [f"- {line.strip()}" for line in cost_lines(plan.cost, plan.cost_note)]
     if plan.blockers:
         lines += ["", "**Blockers**", ""]
         lines.extend(f"- {b}" for b in plan.blockers)
