@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The Chef's Kiss CDK app: one platform stack per environment, one tenant stack per restaurant.
 
-    npx cdk synth                                   # every environment in config/environments
-    npx cdk deploy chefs-kiss-dev-tenant-taco-loco  # one named stack
-    npx cdk synth -c environments=dev               # only some environments (comma-separated)
-    npx cdk synth -c config_dir=path/to/environments  # another set of environment files
+npx cdk synth                                   # every environment in config/environments
+npx cdk deploy chefs-kiss-dev-tenant-taco-loco  # one named stack
+npx cdk synth -c environments=dev               # only some environments (comma-separated)
+npx cdk synth -c config_dir=path/to/environments  # another set of environment files
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
         environment=environment,
         env=stack_env,
         termination_protection=production,
-        description=f"Chef's Kiss {environment.name}: shared platform ({environment.profile} profile)",
+        description=f"Chef's Kiss {environment.name}: shared platform "
+        f"({environment.profile} profile)",
     )
     for key, value in common_tags.items():
         cdk.Tags.of(platform).add(key, value)
@@ -70,7 +71,10 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
         tenant.add_stack_dependency(platform)
         tags = {**common_tags, "TenantId": restaurant.slug, "Tier": restaurant.tier}
         for key, value in tags.items():
-            cdk.Tags.of(tenant).add(key, value)
+            # CDK tags DBProxyTargetGroup, which CloudFormation does not accept tags on.
+            cdk.Tags.of(tenant).add(
+                key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"]
+            )
     return platform
 
 

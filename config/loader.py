@@ -1,8 +1,8 @@
-"""Load and validate `config/environments/*.yaml` once, with errors that name file, field and value."""
+"""Load and validate `config/environments/*.yaml` once; errors name file, field and value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ ENVIRONMENTS_DIR = CONFIG_DIR / "environments"
 
 
 class ConfigError(ValueError):
-    """A configuration file is invalid. The message names the file, the field and what is allowed."""
+    """A configuration file is invalid; the message names the file, field and allowed values."""
 
 
 def _field_path(loc: Iterable[Any]) -> str:
@@ -30,7 +30,7 @@ def _field_path(loc: Iterable[Any]) -> str:
     return path or "(top level)"
 
 
-def _describe(file: Path, error: dict[str, Any], data: Any) -> str:
+def _describe(file: Path, error: Mapping[str, Any], data: Any) -> str:
     loc = tuple(error.get("loc", ()))
     field = _field_path(loc)
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
@@ -64,9 +64,7 @@ def parse_environment(path: Path, data: Any) -> EnvironmentConfig:
     if "name" not in data:
         data["name"] = stem
     elif data["name"] != stem:
-        raise ConfigError(
-            f"{shown}: name: must equal the file name {stem!r}; got {data['name']!r}"
-        )
+        raise ConfigError(f"{shown}: name: must equal the file name {stem!r}; got {data['name']!r}")
     try:
         return EnvironmentConfig.model_validate(data)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""Platform profiles: the seed's PoC (section 2) and production (section 3) settings in one place."""
+"""Platform profiles: the seed's PoC (section 2) and production (section 3) settings."""
 
 from __future__ import annotations
 

@@ -75,8 +75,12 @@ class DomainConfig(_Strict):
     @classmethod
     def _domain_name(cls, value: str) -> str:
         labels = value.split(".")
-        if len(value) > 200 or len(labels) < 2 or not all(
-            re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+        if (
+            len(value) > 200
+            or len(labels) < 2
+            or not all(
+                re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+            )
         ):
             raise ValueError("allowed: a lowercase DNS name such as 'app.example.com'")
         return value
@@ -162,8 +166,28 @@ class AlertsConfig(_Strict):
 
 # CloudWatch Logs accepts only these retention periods, in days.
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 
@@ -199,6 +223,21 @@ class SecurityConfig(_Strict):
     )
 
 
+class PerformanceConfig(_Strict):
+    """Seed 7.3 options for the shared platform, each off by default."""
+
+    cloudfront: bool = Field(
+        default=False,
+        description="CloudFront in front of the load balancer for static assets at "
+        "`static.<domain>` (needs a domain, and the us-east-1 region for its certificate).",
+    )
+    session_cache: bool = Field(
+        default=False,
+        description="ElastiCache (Valkey) replication group for sessions: two cache.t4g.micro "
+        "nodes, about $19/month.",
+    )
+
+
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
@@ -217,7 +256,8 @@ class Restaurant(_Strict):
     )
     multi_az: bool | None = Field(
         default=None,
-        description="Standby in a second AZ. Default: true for production (required), false for PoC.",
+        description="Standby in a second AZ. Default: true for production (required), "
+        "false for PoC.",
     )
     backup_retention_days: int | None = Field(
         default=None,
@@ -228,6 +268,11 @@ class Restaurant(_Strict):
         default=None,
         description="Default: true for every tier (data safety first). Set false only to "
         "offboard the restaurant: the next deploy allows deleting it, with a final snapshot.",
+    )
+    rds_proxy: bool = Field(
+        default=False,
+        description="Seed 7.3 option: connection pooling through an RDS Proxy for this "
+        "restaurant ($21.90/month: billed per database vCPU, 2-vCPU minimum; the seed says $11).",
     )
     display_name: str | None = Field(default=None, max_length=100, description="Human name.")
     restore_from_snapshot: str | None = Field(
@@ -322,7 +367,8 @@ class EnvironmentConfig(_Strict):
     )
     region: str = Field(
         description="AWS region, e.g. `us-east-1`. Required: ALB access logging needs the "
-        "region's log-delivery account, so the stacks are account-agnostic but not region-agnostic.",
+        "region's log-delivery account, so the stacks are account-agnostic but not "
+        "region-agnostic.",
     )
     domain: DomainConfig | None = Field(
         default=None, description="Public domain; required for the production profile (HTTPS)."
@@ -334,6 +380,9 @@ class EnvironmentConfig(_Strict):
     )
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
+    )
+    performance: PerformanceConfig = Field(
+        default_factory=PerformanceConfig, description="Optional performance features (seed 7.3)."
     )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
@@ -368,13 +417,28 @@ class EnvironmentConfig(_Strict):
         seen: set[str] = set()
         for restaurant in values:
             if restaurant.slug in seen:
-                raise ValueError(f"duplicate slug {restaurant.slug!r}: each restaurant needs its own")
+                raise ValueError(
+                    f"duplicate slug {restaurant.slug!r}: each restaurant needs its own"
+                )
             seen.add(restaurant.slug)
         return values
 
     @model_validator(mode="after")
+    def _cloudfront_needs_a_certificate(self) -> EnvironmentConfig:
+        if self.performance.cloudfront and (self.domain is None or self.region != "us-east-1"):
+            raise ValueError(
+                "performance.cloudfront: needs a domain and region 'us-east-1' (CloudFront "
+                "certificates live in us-east-1; a cross-region certificate is not supported yet)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_https(self) -> EnvironmentConfig:
-        if self.profile == "production" and self.app.min_tasks is not None and self.app.min_tasks < 2:
+        if (
+            self.profile == "production"
+            and self.app.min_tasks is not None
+            and self.app.min_tasks < 2
+        ):
             raise ValueError(
                 "app.min_tasks: the production profile runs at least 2 tasks (seed 3.1); "
                 f"got {self.app.min_tasks}"

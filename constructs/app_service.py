@@ -16,8 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all
 
 
@@ -74,7 +74,9 @@ class AppService(Construct):
             vpc=vpc,
             cluster_name=f"{name_prefix}-cluster",
             container_insights_v2=(
-                ecs.ContainerInsights.ENHANCED if container_insights else ecs.ContainerInsights.DISABLED
+                ecs.ContainerInsights.ENHANCED
+                if container_insights
+                else ecs.ContainerInsights.DISABLED
             ),
         )
         if not container_insights:
@@ -119,16 +121,22 @@ class AppService(Construct):
         )
         acknowledge_all(
             self.app_secret,
-            ["AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",
-             "NIST.800.53.R5-SecretsManagerRotationEnabled",
-             "PCI.DSS.321-SecretsManagerRotationEnabled"],
+            [
+                "AwsSolutions-SMG4",
+                "HIPAA.Security-SecretsManagerRotationEnabled",
+                "NIST.800.53.R5-SecretsManagerRotationEnabled",
+                "PCI.DSS.321-SecretsManagerRotationEnabled",
+            ],
             "The session-signing key has no rotation protocol a Lambda could run without logging "
             "every user out; it is rotated by the 'Rotate secrets' runbook in the README during a "
-            "maintenance window. Database credentials, the real rotation target, rotate every 30 days.",
+            "maintenance window. Database credentials, the real rotation target, rotate every "
+            "30 days.",
         )
 
         architecture = (
-            ecs.CpuArchitecture.ARM64 if task.cpu_architecture == "arm64" else ecs.CpuArchitecture.X86_64
+            ecs.CpuArchitecture.ARM64
+            if task.cpu_architecture == "arm64"
+            else ecs.CpuArchitecture.X86_64
         )
         self.task_definition = ecs.FargateTaskDefinition(
             self,
@@ -143,7 +151,8 @@ class AppService(Construct):
             ),
         )
         secrets = {
-            name: ecs.Secret.from_ssm_parameter(parameter) for name, parameter in self.parameters.items()
+            name: ecs.Secret.from_ssm_parameter(parameter)
+            for name, parameter in self.parameters.items()
         }
         secrets["APP_SECRETS"] = ecs.Secret.from_secrets_manager(self.app_secret)
         self.container = self.task_definition.add_container(
@@ -268,9 +277,11 @@ class AppService(Construct):
             )
             acknowledge_all(
                 redirect,
-                ["HIPAA.Security-ELBv2ACMCertificateRequired",
-                 "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-                 "PCI.DSS.321-ELBv2ACMCertificateRequired"],
+                [
+                    "HIPAA.Security-ELBv2ACMCertificateRequired",
+                    "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+                    "PCI.DSS.321-ELBv2ACMCertificateRequired",
+                ],
                 "This port-80 listener only answers with a permanent redirect to HTTPS; it "
                 "forwards nothing. The HTTPS listener uses the ACM certificate.",
             )
@@ -284,18 +295,22 @@ class AppService(Construct):
             )
             acknowledge_all(
                 self.listener,
-                ["HIPAA.Security-ALBHttpToHttpsRedirection",
-                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
-                 "PCI.DSS.321-ALBHttpToHttpsRedirection"],
+                [
+                    "HIPAA.Security-ALBHttpToHttpsRedirection",
+                    "NIST.800.53.R5-ALBHttpToHttpsRedirection",
+                    "PCI.DSS.321-ALBHttpToHttpsRedirection",
+                ],
                 "PoC profile without a domain (seed 2.1, development-grade security): there is no "
                 "certificate to terminate TLS, so the listener serves plain HTTP. The production "
                 "profile refuses to load without a domain and redirects HTTP to HTTPS.",
             )
             acknowledge_all(
                 self.listener,
-                ["HIPAA.Security-ELBv2ACMCertificateRequired",
-                 "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-                 "PCI.DSS.321-ELBv2ACMCertificateRequired"],
+                [
+                    "HIPAA.Security-ELBv2ACMCertificateRequired",
+                    "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+                    "PCI.DSS.321-ELBv2ACMCertificateRequired",
+                ],
                 "PoC profile without a domain (seed 2.1, development-grade security): there is no "
                 "certificate to terminate TLS, so the listener serves plain HTTP. The production "
                 "profile refuses to load without a domain and redirects HTTP to HTTPS.",

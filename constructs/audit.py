@@ -8,8 +8,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge_all
 
 
@@ -55,9 +55,11 @@ class AuditTrail(Construct):
         )
         acknowledge_all(
             self.bucket,
-            ["HIPAA.Security-S3BucketReplicationEnabled",
-             "NIST.800.53.R5-S3BucketReplicationEnabled",
-             "PCI.DSS.321-S3BucketReplicationEnabled"],
+            [
+                "HIPAA.Security-S3BucketReplicationEnabled",
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+            ],
             "Audit logs are also delivered to CloudWatch Logs; cross-region replication of the "
             "trail bucket is part of the organization-level trail where one exists.",
         )

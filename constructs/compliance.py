@@ -13,6 +13,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
+
 from constructs import IConstruct
 
 MIN_REASON_LENGTH = 40
@@ -31,7 +32,7 @@ DEFAULT_NAG_PACKS: tuple[str, ...] = tuple(NAG_PACKS)
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on `scope` (keep it the narrowest construct that needs it)."""
+    """Acknowledge one cdk-nag finding on `scope`, the narrowest construct that needs it."""
     cleaned = " ".join(reason.split())
     if len(cleaned) < MIN_REASON_LENGTH or cleaned.lower().strip(".") in _GENERIC_REASONS:
         raise ValueError(

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
+
 from constructs import Construct
 
 # (priority, managed rule group): the baseline AWS recommends for public web applications.
@@ -18,7 +19,8 @@ MANAGED_RULE_GROUPS: tuple[tuple[int, str], ...] = (
 
 
 class LoadBalancerFirewall(Construct):
-    """A regional web ACL associated with the ALB (NIST/PCI ALBWAFEnabled, seed 7.2).
+    """A web ACL: regional and associated with the ALB (NIST/PCI ALBWAFEnabled, seed 7.2), or
+    with `scope_name="CLOUDFRONT"` for a distribution (which names it in `web_acl_id`).
 
     WAFv2 has no L2 construct in aws-cdk-lib, hence the Cfn resources. Costs $5/month per web
     ACL plus $1 per rule group and $0.60 per million requests (see the cost model).
@@ -30,10 +32,12 @@ class LoadBalancerFirewall(Construct):
         construct_id: str,
         *,
         name_prefix: str,
-        load_balancer_arn: str,
+        load_balancer_arn: str | None,
         log_retention: logs.RetentionDays,
         log_key: kms.IKey,
         rate_limit_per_5_min: int = 2000,
+        scope_name: str = "REGIONAL",
+        suffix: str = "alb",
     ) -> None:
         super().__init__(scope, construct_id)
         rules: list[wafv2.CfnWebACL.RuleProperty] = [
@@ -47,7 +51,9 @@ class LoadBalancerFirewall(Construct):
                     )
                 ),
                 visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                    cloud_watch_metrics_enabled=True, metric_name=group, sampled_requests_enabled=True
+                    cloud_watch_metrics_enabled=True,
+                    metric_name=group,
+                    sampled_requests_enabled=True,
                 ),
             )
             for priority, group in MANAGED_RULE_GROUPS
@@ -72,27 +78,28 @@ class LoadBalancerFirewall(Construct):
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
-            name=f"{name_prefix}-alb",
-            scope="REGIONAL",
+            name=f"{name_prefix}-{suffix}",
+            scope=scope_name,
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
                 cloud_watch_metrics_enabled=True,
-                metric_name=f"{name_prefix}-alb",
+                metric_name=f"{name_prefix}-{suffix}",
                 sampled_requests_enabled=True,
             ),
             rules=rules,
         )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "Association",
-            resource_arn=load_balancer_arn,
-            web_acl_arn=self.web_acl.attr_arn,
-        )
+        if load_balancer_arn is not None:
+            wafv2.CfnWebACLAssociation(
+                self,
+                "Association",
+                resource_arn=load_balancer_arn,
+                web_acl_arn=self.web_acl.attr_arn,
+            )
         # WAF requires the log group name to start with "aws-waf-logs-".
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"aws-waf-logs-{name_prefix}",
+            log_group_name=f"aws-waf-logs-{name_prefix}-{suffix}",
             retention=log_retention,
             encryption_key=log_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,

@@ -21,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+
 from constructs import Construct
 
 SEVERITIES = ("warning", "critical")
@@ -46,23 +47,47 @@ THRESHOLDS: dict[str, Threshold] = {
         "Fargate memory", 75, 90, 5, "%", ">", "platform", "Scale up tasks"
     ),
     "error_rate": Threshold(
-        "ALB 5xx error rate (5xx / requests)", 1, 5, 5, "%", ">", "platform",
+        "ALB 5xx error rate (5xx / requests)",
+        1,
+        5,
+        5,
+        "%",
+        ">",
+        "platform",
         "Investigate application errors",
     ),
     "p95_latency": Threshold(
         "p95 target response time", 2, 5, 5, "s", ">", "platform", "Investigate performance"
     ),
     "unhealthy_targets": Threshold(
-        "ALB unhealthy targets (warning: count, critical: share)", 0, 50, 5, "count / %", ">",
-        "platform", "Investigate application health",
+        "ALB unhealthy targets (warning: count, critical: share)",
+        0,
+        50,
+        5,
+        "count / %",
+        ">",
+        "platform",
+        "Investigate application health",
     ),
     "rds_cpu": Threshold("RDS CPU", 60, 80, 10, "%", ">", "tenant", "Upgrade instance"),
     "rds_connections": Threshold(
-        "RDS connections (share of max_connections)", 70, 85, 5, "%", ">", "tenant",
+        "RDS connections (share of max_connections)",
+        70,
+        85,
+        5,
+        "%",
+        ">",
+        "tenant",
         "Implement connection pooling",
     ),
     "rds_free_storage": Threshold(
-        "RDS free storage (share of allocated)", 20, 10, 10, "%", "<", "tenant",
+        "RDS free storage (share of allocated)",
+        20,
+        10,
+        10,
+        "%",
+        "<",
+        "tenant",
         "Grow storage or enable storage autoscaling",
     ),
 }
@@ -208,7 +233,9 @@ class PlatformMonitoring(Construct):
             elbv2.HttpCodeElb.ELB_5XX_COUNT, period=minute, statistic="Sum"
         )
         error_rate = cloudwatch.MathExpression(
-            expression="IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)",
+            expression=(
+                "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
+            ),
             using_metrics={"requests": requests, "target5xx": target_5xx, "elb5xx": elb_5xx},
             label="5xx error rate (%)",
             period=minute,
@@ -343,7 +370,7 @@ class PlatformMonitoring(Construct):
         ):
             order = "ASC" if stat == "MIN" else "DESC"
             search = (
-                f"SORT(SEARCH('{{AWS/RDS,DBInstanceIdentifier}} MetricName=\"{metric_name}\" "
+                f'SORT(SEARCH(\'{{AWS/RDS,DBInstanceIdentifier}} MetricName="{metric_name}" '
                 f"DBInstanceIdentifier=\"{name_prefix}-\"', 'Average', 300), {stat}, {order}, 10)"
             )
             self.dashboard.add_widgets(
@@ -396,7 +423,7 @@ class TenantMonitoring(Construct):
             label="Free storage (% of allocated)",
             period=minute,
         )
-        plans = [
+        plans: list[tuple[str, str, cloudwatch.IMetric]] = [
             ("rds_cpu", "Cpu", cpu),
             ("rds_connections", "Connections", connections),
             ("rds_free_storage", "FreeStorage", free_storage),

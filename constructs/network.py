@@ -7,11 +7,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge
 
-DB_PORT = 5433  # not 5432: AwsSolutions-RDS11 asks for a non-default port; clients read it from the secret
+# Not 5432: AwsSolutions-RDS11 asks for a non-default port; clients read it from the secret.
+DB_PORT = 5433
 PUBLIC_SUBNETS = "public"
 APP_SUBNETS = "app"
 DATA_SUBNETS = "data"
@@ -131,6 +132,7 @@ class PlatformNetwork(Construct):
                 "no path that the security groups do not already allow.",
             )
 
+        self._next_rule = rule
         self.db_subnet_group = rds.SubnetGroup(
             self,
             "DatabaseSubnetGroup",
@@ -140,3 +142,31 @@ class PlatformNetwork(Construct):
             subnet_group_name=f"{name_prefix}-tenant-databases",
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+
+    def allow_from_app_subnets(self, port: int, label: str) -> None:
+        """Admit another TCP port from the app subnets into the data subnets (NACL)."""
+        for subnet in self.app_subnets.subnets:
+            rule = self._next_rule
+            self._next_rule += 10
+            peer = ec2.AclCidr.ipv4(subnet.ipv4_cidr_block)
+            for direction, traffic, name in (
+                (ec2.TrafficDirection.INGRESS, ec2.AclTraffic.tcp_port(port), "In"),
+                (
+                    ec2.TrafficDirection.EGRESS,
+                    ec2.AclTraffic.tcp_port_range(1024, 65535),
+                    "Out",
+                ),
+            ):
+                entry = self.data_acl.add_entry(
+                    f"{label}{name}{rule}",
+                    rule_number=rule,
+                    cidr=peer,
+                    traffic=traffic,
+                    direction=direction,
+                )
+                acknowledge(
+                    entry,
+                    "AwsSolutions-VPC3",
+                    "Seed section 7.2 requires network ACLs as a second layer of defence on the "
+                    "data subnets; this entry admits one service port from the app subnets only.",
+                )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all
 
 TENANT_PREFIX = "tenants"
@@ -56,8 +56,11 @@ class AccessLogBucket(Construct):
         )
         acknowledge_all(
             self.bucket,
-            ["HIPAA.Security-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS",
-             "PCI.DSS.321-S3DefaultEncryptionKMS"],
+            [
+                "HIPAA.Security-S3DefaultEncryptionKMS",
+                "NIST.800.53.R5-S3DefaultEncryptionKMS",
+                "PCI.DSS.321-S3DefaultEncryptionKMS",
+            ],
             "S3 server access logging and ALB access logging deliver only to buckets encrypted "
             "with SSE-S3 (AES-256); SSE-KMS on this bucket would stop log delivery.",
         )

@@ -6,8 +6,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, nag_reference
 from constructs.storage import tenant_prefix
 

@@ -25,7 +25,7 @@ class StackArtifact:
 
 
 def read_assembly(directory: Path) -> dict[str, StackArtifact]:
-    """Every CloudFormation stack of the assembly in `directory`, by stack name, in manifest order."""
+    """Every CloudFormation stack of the assembly in `directory`, by name, in manifest order."""
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(

@@ -7,19 +7,21 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from aws_cdk import aws_ssm as ssm
 
 from config.profiles import profile_for, service_capacity
 from config.schema import EnvironmentConfig
+from constructs import Construct
 from constructs.app_service import AppService, Capacity, TaskSettings
 from constructs.audit import AuditTrail
+from constructs.cdn import StaticAssetsCdn
 from constructs.compliance import (
     acknowledge,
     acknowledge_all,
@@ -29,17 +31,33 @@ from constructs.compliance import (
 from constructs.firewall import LoadBalancerFirewall
 from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
+from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.storage import AccessLogBucket, UploadsBucket
 from stacks import naming
 
-
 # CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
 _RETENTION_NAMES = {
-    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
-    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
-    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
-    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
-    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
     3653: "TEN_YEARS",
 }
 LOG_RETENTION_DAYS = tuple(_RETENTION_NAMES)
@@ -76,7 +94,12 @@ class PlatformInterface:
 
 class PlatformStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, environment: EnvironmentConfig, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: EnvironmentConfig,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         env = environment.name
@@ -245,10 +268,38 @@ class PlatformStack(cdk.Stack):
         if not production:
             acknowledge_all(
                 self.app.load_balancer,
-                ["HIPAA.Security-ELBDeletionProtectionEnabled",
-                 "NIST.800.53.R5-ELBDeletionProtectionEnabled"],
+                [
+                    "HIPAA.Security-ELBDeletionProtectionEnabled",
+                    "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                ],
                 "PoC profile (seed 2.1): the load balancer holds no data and is recreated by a "
                 "deploy; deletion protection is on in the production profile.",
+            )
+
+        self.cdn: StaticAssetsCdn | None = None
+        if environment.performance.cloudfront:
+            assert environment.domain and self.hosted_zone and certificate  # schema-validated
+            cdn_firewall = None
+            if self.firewall is not None:
+                cdn_firewall = LoadBalancerFirewall(
+                    self,
+                    "CdnFirewall",
+                    name_prefix=prefix,
+                    load_balancer_arn=None,
+                    log_retention=retention(environment.logs.access_days),
+                    log_key=self.key,
+                    scope_name="CLOUDFRONT",
+                    suffix="cdn",
+                )
+            self.cdn = StaticAssetsCdn(
+                self,
+                "Cdn",
+                domain=environment.domain.name,
+                zone=self.hosted_zone,
+                certificate=certificate,
+                load_balancer=self.app.load_balancer,
+                access_logs=self.access_logs.bucket,
+                web_acl_arn=cdn_firewall.web_acl.attr_arn if cdn_firewall else None,
             )
 
         if environment.security.cloudtrail:
@@ -262,6 +313,34 @@ class PlatformStack(cdk.Stack):
             )
         else:
             self.audit = None
+
+        self.session_cache: SessionCache | None = None
+        if environment.performance.session_cache:
+            self.session_cache = SessionCache(
+                self,
+                "SessionCache",
+                name_prefix=prefix,
+                vpc=self.network.vpc,
+                subnets=ec2.SubnetSelection(subnet_group_name="data"),
+                app_security_group=self.app.security_group,
+                key=self.key,
+                replicas=1 if production else 0,
+            )
+            self.network.allow_from_app_subnets(CACHE_PORT, "SessionCache")
+            endpoint = ssm.StringParameter(
+                self,
+                "SessionCacheEndpoint",
+                parameter_name=f"/{prefix}/app/session_cache_endpoint",
+                string_value=f"{self.session_cache.endpoint}:{CACHE_PORT}",
+                description="Chef's Kiss app setting SESSION_CACHE_ENDPOINT",
+            )
+            self.app.container.add_secret(
+                "SESSION_CACHE_ENDPOINT", ecs.Secret.from_ssm_parameter(endpoint)
+            )
+            self.app.container.add_secret(
+                "SESSION_CACHE_AUTH_TOKEN",
+                ecs.Secret.from_secrets_manager(self.session_cache.auth_token),
+            )
 
         self.alerts = AlertTopics(
             self,
@@ -287,7 +366,9 @@ class PlatformStack(cdk.Stack):
         self._acknowledge_network()
         acknowledge_generated_policies(self)
 
-        cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name)
+        cdk.CfnOutput(
+            self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name
+        )
         cdk.CfnOutput(self, "AppServiceName", value=self.app.service.service_name)
 
     def _acknowledge_network(self) -> None:
@@ -296,9 +377,11 @@ class PlatformStack(cdk.Stack):
             if route is not None:
                 acknowledge_all(
                     route,
-                    ["HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
-                     "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
-                     "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"],
+                    [
+                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
+                        "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                        "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
+                    ],
                     "Public subnets hold only the internet-facing load balancer and the NAT "
                     "gateways, which need this route; app tasks and databases sit in subnets "
                     "without it (the data subnets have no route out at all).",

@@ -6,9 +6,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
 from config.schema import EnvironmentConfig, Restaurant
+from constructs import Construct
+from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import DatabaseSettings, TenantDatabase
@@ -50,6 +51,7 @@ class TenantStack(cdk.Stack):
                 log_retention=retention(environment.logs.access_days),
                 tier=restaurant.tier,
                 restore_from_snapshot=restaurant.restore_from_snapshot,
+                rds_proxy=restaurant.rds_proxy,
             ),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,
@@ -95,7 +97,12 @@ class TenantStack(cdk.Stack):
                 ),
             )
 
-        cdk.CfnOutput(self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address)
+        if self.database.proxy is not None:
+            cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
+        acknowledge_generated_policies(self)
+
+        cdk.CfnOutput(
+            self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address
+        )
         cdk.CfnOutput(self, "DatabaseSecretName", value=naming.tenant_secret_name(env, slug))
         cdk.CfnOutput(self, "AccessRoleArn", value=self.access.role.role_arn)
-

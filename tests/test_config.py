@@ -189,7 +189,9 @@ def test_all_errors_of_all_files_are_reported(tmp_path: Path) -> None:
     write(tmp_path, dump(with_restaurant(tier="gold")), "prod")
     write(
         tmp_path,
-        dump({"profile": "poc", "region": "us-east-1", "restaurants": [{"slug": "X", "tier": "poc"}]}),
+        dump(
+            {"profile": "poc", "region": "us-east-1", "restaurants": [{"slug": "X", "tier": "poc"}]}
+        ),
         "dev",
     )
     with pytest.raises(ConfigError) as excinfo:

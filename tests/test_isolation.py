@@ -78,7 +78,7 @@ def test_each_tenant_role_reaches_only_its_own_secret_key_and_prefix(
 ) -> None:
     tenants = tenant_stacks(stacks)
     assert len(tenants) >= 4
-    for name, (env, slug, template) in tenants.items():
+    for name, (_env, slug, template) in tenants.items():
         policy = [s for lid, s in statements(template) if lid.startswith("AccessPolicy")]
         assert policy, f"{name} has no access policy"
         key_ids = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
@@ -101,7 +101,7 @@ def test_each_tenant_role_reaches_only_its_own_secret_key_and_prefix(
                     assert key_ids[0] in rendered
                 if "s3:" in text(statement["Action"]) and "Object" in text(statement["Action"]):
                     assert rendered.endswith(f'/tenants/{slug}/*"]]}}'), rendered
-            for other_env, other_slug, _ in tenants.values():
+            for _other_env, other_slug, _ in tenants.values():
                 if other_slug == slug:
                     continue
                 rendered = text(statement)
@@ -110,7 +110,7 @@ def test_each_tenant_role_reaches_only_its_own_secret_key_and_prefix(
 
 
 def test_tenant_role_is_assumable_only_by_the_app_task_role(stacks: dict[str, Any]) -> None:
-    for name, (env, slug, template) in tenant_stacks(stacks).items():
+    for _name, (env, slug, template) in tenant_stacks(stacks).items():
         roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
         access = next(r for k, r in roles.items() if k.startswith("AccessRole"))
         assert access["Properties"]["RoleName"] == f"chefs-kiss-{env}-tenant-{slug}-access"
@@ -121,7 +121,7 @@ def test_tenant_role_is_assumable_only_by_the_app_task_role(stacks: dict[str, An
 
 
 def test_s3_key_grant_is_limited_to_the_tenant_prefix(stacks: dict[str, Any]) -> None:
-    for name, (env, slug, template) in tenant_stacks(stacks).items():
+    for _name, (_env, slug, template) in tenant_stacks(stacks).items():
         policy = [s for lid, s in statements(template) if lid.startswith("AccessPolicy")]
         kms_s3 = [s for s in policy if s.get("Sid") == "UploadsKeyForOwnPrefix"]
         assert len(kms_s3) == 1

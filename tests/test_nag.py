@@ -14,7 +14,7 @@ from aws_cdk import aws_rds as rds
 from app import build_app, project_context
 from config.generated import generated_environment
 from config.schema import EnvironmentConfig
-from constructs.compliance import NAG_PACKS, MIN_REASON_LENGTH, acknowledge
+from constructs.compliance import MIN_REASON_LENGTH, NAG_PACKS, acknowledge
 from stacks.tenant_stack import TenantStack
 
 

@@ -127,9 +127,9 @@ def test_internet_facing_alb_with_https_in_production(template: TemplateFn) -> N
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == "true"
     listeners = [
-        l["Properties"] for l in resources(t, "AWS::ElasticLoadBalancingV2::Listener").values()
+        x["Properties"] for x in resources(t, "AWS::ElasticLoadBalancingV2::Listener").values()
     ]
-    by_port = {l["Port"]: l for l in listeners}
+    by_port = {x["Port"]: x for x in listeners}
     assert set(by_port) == {80, 443}
     assert by_port[443]["Protocol"] == "HTTPS"
     assert by_port[443]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
@@ -144,7 +144,7 @@ def test_internet_facing_alb_with_https_in_production(template: TemplateFn) -> N
 
 def test_poc_serves_plain_http(template: TemplateFn) -> None:
     listeners = resources(template(DEV), "AWS::ElasticLoadBalancingV2::Listener")
-    assert [l["Properties"]["Port"] for l in listeners.values()] == [80]
+    assert [x["Properties"]["Port"] for x in listeners.values()] == [80]
     assert not resources(template(DEV), "AWS::CertificateManager::Certificate")
 
 

@@ -1,0 +1,1135 @@
+"""Bill of quantities: every resource of an environment's templates, by CloudFormation type.
+
+Each resource type has one rule that reads its properties and returns what it bills for
+(`Charge`: a quantity of a price-table key), or says why it is free (`Free`) or why the model
+cannot price it (`Unpriced`). A type without a rule is unpriced, never silently $0: the platform
+grows (alarms, dashboards, topics, endpoints) and a new costly type must show up in the report.
+Usage that no template states (log GB, requests, egress) comes from `config/usage.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ops.costing.tables import PriceTable, Usage
+
+DAYS_PER_MONTH = 30.42
+
+# Seed components (its tables' rows) plus what the seed leaves out.
+APP = "Application containers"
+DATABASES = "Databases"
+LOAD_BALANCER = "Load balancer"
+OBJECT_STORAGE = "Object storage"
+MONITORING = "Monitoring"
+SECRETS = "Secrets"
+DNS = "DNS"
+BACKUP = "Backup storage"
+DATA_TRANSFER = "Data transfer"
+NETWORKING = "Networking (NAT, public IPv4, endpoints)"
+KEYS = "Encryption keys (KMS)"
+OTHER = "Other"
+COMPONENTS = (
+    APP,
+    DATABASES,
+    LOAD_BALANCER,
+    OBJECT_STORAGE,
+    MONITORING,
+    SECRETS,
+    DNS,
+    BACKUP,
+    DATA_TRANSFER,
+    NETWORKING,
+    KEYS,
+    OTHER,
+)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """`quantity` units of the price `price_key` (x `factor`), billed monthly."""
+
+    component: str
+    item: str
+    quantity: float
+    unit: str
+    price_key: str
+    note: str = ""
+    fallback_keys: tuple[str, ...] = ()
+    factor: Decimal = Decimal(1)
+    commitment_eligible: bool = True
+    resource: str = ""
+    resource_type: str = ""
+
+
+@dataclass(frozen=True)
+class Free:
+    reason: str
+    resource: str = ""
+    resource_type: str = ""
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    reason: str
+    resource: str = ""
+    resource_type: str = ""
+
+
+Finding = Charge | Free | Unpriced
+
+
+@dataclass
+class Environment:
+    """The stacks of one environment and what is needed to read them together."""
+
+    name: str
+    templates: Mapping[str, Mapping[str, Any]]  # stack name -> template
+    tenant_stacks: tuple[str, ...]
+    anchor: str  # stack that carries environment-wide usage (the platform stack)
+    usage: Usage
+    prices: PriceTable
+    arch_override: str | None = None  # "arm64" / "x86_64": re-price Fargate as another arch
+    kms_requests: float = 0.0
+    zones: dict[str, bool] = field(default_factory=dict)  # referenced zone id -> alias-only
+
+    @property
+    def hours(self) -> float:
+        return float(self.prices.hours_per_month)
+
+    def resources(self, types: Iterable[str] | None = None) -> Iterable[tuple[str, str, dict]]:
+        wanted = set(types) if types else None
+        for stack, template in self.templates.items():
+            for logical_id, resource in dict(template.get("Resources", {})).items():
+                if wanted is None or resource.get("Type") in wanted:
+                    yield stack, logical_id, resource
+
+    def count(self, resource_type: str) -> int:
+        return sum(1 for _ in self.resources([resource_type]))
+
+
+@dataclass(frozen=True)
+class Context:
+    env: Environment
+    stack: str
+    template: Mapping[str, Any]
+
+    @property
+    def resources(self) -> dict[str, dict]:
+        return dict(self.template.get("Resources", {}))
+
+    def props(self, logical_id: str) -> dict:
+        return dict(self.resources.get(logical_id, {}).get("Properties", {}))
+
+    def resolve(self, value: Any) -> tuple[str, dict] | None:
+        """The resource a `Ref` / `Fn::GetAtt` points at in this template."""
+        ids = referenced_ids(value)
+        for logical_id in ids:
+            if logical_id in self.resources:
+                return logical_id, self.resources[logical_id]
+        return None
+
+    def mentioning(self, logical_id: str, resource_type: str, key: str) -> list[tuple[str, dict]]:
+        """Resources of `resource_type` whose property `key` refers to `logical_id`."""
+        found = []
+        for other_id, resource in self.resources.items():
+            if resource.get("Type") == resource_type:
+                value = resource.get("Properties", {}).get(key)
+                if logical_id in referenced_ids(value):
+                    found.append((other_id, resource))
+        return found
+
+
+def referenced_ids(value: Any) -> set[str]:
+    """Logical ids named by Ref / Fn::GetAtt anywhere inside `value`."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+                found.add(str(target))
+            else:
+                found |= referenced_ids(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= referenced_ids(inner)
+    return found
+
+
+def number(value: Any) -> float | None:
+    """A literal number from a template value ("512", 512), or None for a token."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+
+
+# --- compute --------------------------------------------------------------------------------
+
+
+def ecs_task_count(ctx: Context, logical_id: str, props: Mapping[str, Any]) -> tuple[float, str]:
+    """Minimum running tasks: the autoscaling minimum when a scalable target exists."""
+    for target_id, target in ctx.resources.items():
+        if target.get("Type") != "AWS::ApplicationAutoScaling::ScalableTarget":
+            continue
+        tprops = target.get("Properties", {})
+        if tprops.get("ServiceNamespace") == "ecs" and logical_id in referenced_ids(
+            tprops.get("ResourceId")
+        ):
+            minimum = number(tprops.get("MinCapacity"))
+            if minimum is not None:
+                return minimum, f"autoscaling minimum ({target_id})"
+    desired = number(props.get("DesiredCount"))
+    return (desired if desired is not None else 1.0), "desired count"
+
+
+def _spot_share(strategy: list[Mapping[str, Any]], tasks: float) -> float:
+    """Tasks on FARGATE_SPOT under a capacity provider strategy (base first, then weights)."""
+    if not strategy:
+        return 0.0
+    spot = 0.0
+    remaining = tasks
+    for entry in strategy:
+        base = number(entry.get("Base")) or 0.0
+        take = min(base, remaining)
+        remaining -= take
+        if entry.get("CapacityProvider") == "FARGATE_SPOT":
+            spot += take
+    weights = {e.get("CapacityProvider"): number(e.get("Weight")) or 0.0 for e in strategy}
+    total = sum(weights.values())
+    if total > 0:
+        spot += remaining * weights.get("FARGATE_SPOT", 0.0) / total
+    return spot
+
+
+def ecs_service(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    strategy = list(props.get("CapacityProviderStrategy") or [])
+    providers = {entry.get("CapacityProvider") for entry in strategy}
+    if props.get("LaunchType", "FARGATE" if not strategy else None) != "FARGATE" and not (
+        providers & {"FARGATE", "FARGATE_SPOT"}
+    ):
+        return [Unpriced("ECS service on EC2 capacity: its instances are not priced by this model")]
+    task = ctx.resolve(props.get("TaskDefinition"))
+    if task is None:
+        return [Unpriced("task definition not in this template: CPU and memory unknown")]
+    tprops = task[1].get("Properties", {})
+    cpu_units, memory_mib = number(tprops.get("Cpu")), number(tprops.get("Memory"))
+    if cpu_units is None or memory_mib is None:
+        return [Unpriced(f"task definition {task[0]}: Cpu/Memory are not literal numbers")]
+    platform = dict(tprops.get("RuntimePlatform") or {})
+    if str(platform.get("OperatingSystemFamily", "LINUX")).startswith("WINDOWS"):
+        return [Unpriced("Windows Fargate tasks (OS licence fee) are not in the price tables")]
+    arch = "arm64" if platform.get("CpuArchitecture") == "ARM64" else "x86_64"
+    template_arch = arch
+    arch = ctx.env.arch_override or arch
+    minimum, count_source = ecs_task_count(ctx, logical_id, props)
+    tasks = minimum + ctx.env.usage.get("fargate_tasks_above_minimum")
+    spot = _spot_share(strategy, tasks)
+    on_demand = tasks - spot
+    vcpu, gb = cpu_units / 1024, memory_mib / 1024
+    size = f"{_fmt(vcpu)} vCPU / {_fmt(gb)} GB {arch.upper()}"
+    note = f"{_fmt(tasks)} tasks: {count_source}"
+    if arch != template_arch:
+        note += f" (re-priced from {template_arch.upper()})"
+    findings: list[Finding] = []
+    table_key = f"fargate.task_month.{int(cpu_units)}_{int(memory_mib)}"
+    hourly = ctx.env.prices.get(f"fargate.linux_{arch}.vcpu_hour")
+    if ctx.env.prices.get(table_key) and (arch == "x86_64" or hourly is None) and not spot:
+        # The seed prices whole tasks per month ($18.00 for 0.5 vCPU / 1 GB).
+        extra = "" if arch == "x86_64" else "; the seed has no ARM64 price, priced as x86"
+        return [
+            Charge(APP, f"Fargate tasks ({size})", tasks, "task-month", table_key, note + extra)
+        ]
+    fallback = ("fargate.linux_x86_64.{}",) if arch != "x86_64" else ()
+    spot_factor = Decimal(1) - ctx.env.prices.number("fargate.spot_discount", 0.7)
+    for share, label, factor, eligible in (
+        (on_demand, "", Decimal(1), True),
+        (spot, " on Spot", spot_factor, False),
+    ):
+        if share <= 0:
+            continue
+        for dim, per_task, unit in (("vcpu_hour", vcpu, "vCPU-hours"), ("gb_hour", gb, "GB-hours")):
+            findings.append(
+                Charge(
+                    APP,
+                    f"Fargate{label} {unit} ({_fmt(share)} x {size})",
+                    share * per_task * ctx.env.hours,
+                    unit,
+                    f"fargate.linux_{arch}.{dim}",
+                    note,
+                    fallback_keys=tuple(key.format(dim) for key in fallback),
+                    factor=factor,
+                    commitment_eligible=eligible,
+                )
+            )
+    ephemeral = number(dict(tprops.get("EphemeralStorage") or {}).get("SizeInGiB"))
+    if ephemeral and ephemeral > 20:
+        findings.append(
+            Charge(
+                APP,
+                "Fargate ephemeral storage above 20 GB",
+                tasks * (ephemeral - 20) * ctx.env.hours,
+                "GB-hours",
+                "fargate.ephemeral_gb_hour",
+                note,
+            )
+        )
+    return findings
+
+
+def ecs_cluster(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    settings = resource.get("Properties", {}).get("ClusterSettings") or []
+    mode = next(
+        (str(s.get("Value")) for s in settings if s.get("Name") == "containerInsights"), "disabled"
+    )
+    if mode not in ("enabled", "enhanced"):
+        return [Free("ECS cluster: no charge; Container Insights off")]
+    usage = ctx.env.usage
+    services = ctx.mentioning(logical_id, "AWS::ECS::Service", "Cluster")
+    tasks = sum(ecs_task_count(ctx, sid, s.get("Properties", {}))[0] for sid, s in services)
+    metrics = usage.get("container_insights_metrics_per_cluster") + len(services) * usage.get(
+        "container_insights_metrics_per_service"
+    )
+    if mode == "enhanced":
+        metrics += tasks * usage.get("container_insights_enhanced_metrics_per_task")
+    log_gb = tasks * usage.get("container_insights_log_gb_per_task")
+    note = f"Container Insights ({mode}): {len(services)} services, {_fmt(tasks)} tasks (estimate)"
+    return [
+        Charge(
+            MONITORING,
+            f"Container Insights metrics ({mode})",
+            metrics,
+            "metric-months",
+            "cloudwatch.metric_month",
+            note,
+        ),
+        Charge(
+            MONITORING,
+            "Container Insights performance logs",
+            log_gb,
+            "GB ingested",
+            "logs.ingest_gb",
+            note,
+        ),
+        Charge(
+            MONITORING,
+            "Container Insights performance logs stored (1 day)",
+            log_gb / DAYS_PER_MONTH,
+            "GB-months",
+            "logs.storage_gb_month",
+            note,
+        ),
+    ]
+
+
+def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    if props.get("DBClusterIdentifier"):
+        return [Unpriced("Aurora cluster instance: Aurora is not in the price tables")]
+    cls = props.get("DBInstanceClass")
+    engine = str(props.get("Engine", "postgres")).lower()
+    if not isinstance(cls, str):
+        return [Unpriced("DBInstanceClass is not a literal")]
+    prices, usage = ctx.env.prices, ctx.env.usage
+    multi = truthy(props.get("MultiAZ"))
+    az = "Multi-AZ" if multi else "single-AZ"
+    findings: list[Finding] = [
+        Charge(
+            DATABASES,
+            f"{cls} {az} instance hours",
+            ctx.env.hours
+            * (float(prices.number("rds.multi_az_instance_factor", 2)) if multi else 1.0),
+            "instance-hours",
+            f"rds.{engine}.instance_hour.{cls}",
+            "primary + standby" if multi else "",
+        )
+    ]
+    allocated = number(props.get("AllocatedStorage"))
+    if allocated is None:
+        findings.append(Unpriced("AllocatedStorage is not a literal"))
+        return findings
+    storage_type = str(props.get("StorageType", "io1" if props.get("Iops") else "gp2")).lower()
+    copies = float(prices.number("rds.multi_az_storage_factor", 2)) if multi else 1.0
+    note = f"{_fmt(allocated)} GB x {_fmt(copies)} cop{'ies' if copies != 1 else 'y'}"
+    if props.get("MaxAllocatedStorage"):
+        note += f"; storage autoscaling may grow it to {props['MaxAllocatedStorage']} GB"
+    findings.append(
+        Charge(
+            DATABASES,
+            f"{storage_type} storage",
+            allocated * copies,
+            "GB-months",
+            f"rds.storage.{storage_type}.gb_month",
+            note,
+        )
+    )
+    iops = number(props.get("Iops"))
+    if storage_type == "gp3" and iops and iops > 3000:
+        findings.append(Unpriced(f"gp3 IOPS above the included 3,000 ({_fmt(iops)})"))
+    retention = number(props.get("BackupRetentionPeriod"))
+    retention = 1.0 if retention is None else retention
+    if retention > 0:
+        used = allocated * usage.get("db_used_fraction")
+        backup = used * (1 + usage.get("db_daily_change_fraction") * retention)
+        free = allocated * float(prices.number("rds.backup.free_fraction_of_allocated", 1))
+        findings.append(
+            Charge(
+                BACKUP,
+                f"automated backups ({_fmt(retention)} days)",
+                max(0.0, backup - free),
+                "GB-months",
+                "rds.backup.gb_month",
+                f"~{_fmt(round(backup, 2))} GB of snapshots, {_fmt(free)} GB free allowance",
+            )
+        )
+    if truthy(props.get("EnablePerformanceInsights")):
+        days = number(props.get("PerformanceInsightsRetentionPeriod")) or 7
+        if days <= 7:
+            findings.append(Free("Performance Insights, 7-day retention: free"))
+        else:
+            findings.append(
+                Unpriced(f"Performance Insights long-term retention ({_fmt(days)} days)")
+            )
+    interval = number(props.get("MonitoringInterval")) or 0
+    if interval > 0:
+        gb = usage.get("enhanced_monitoring_gb_per_instance_at_60s") * 60 / interval
+        days = usage.get("enhanced_monitoring_retention_days")
+        em_note = f"RDSOSMetrics log at {_fmt(interval)} s (estimate)"
+        findings += [
+            Charge(
+                MONITORING,
+                "enhanced monitoring (CloudWatch Logs)",
+                gb,
+                "GB ingested",
+                "logs.ingest_gb",
+                em_note,
+            ),
+            Charge(
+                MONITORING,
+                "enhanced monitoring stored",
+                gb * days / DAYS_PER_MONTH,
+                "GB-months",
+                "logs.storage_gb_month",
+                f"{_fmt(days)}-day retention",
+            ),
+        ]
+    return findings
+
+
+_VCPU_BY_SIZE = {"micro": 2, "small": 2, "medium": 2, "large": 2, "xlarge": 4}
+
+
+def _vcpus(instance_class: str) -> int:
+    size = instance_class.rsplit(".", 1)[-1]
+    if size in _VCPU_BY_SIZE:
+        return _VCPU_BY_SIZE[size]
+    match = re.fullmatch(r"(\d+)xlarge", size)
+    return 4 * int(match.group(1)) if match else 2
+
+
+def rds_proxy(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    vcpus = 0
+    for _, group in ctx.mentioning(logical_id, "AWS::RDS::DBProxyTargetGroup", "DBProxyName"):
+        for target in group.get("Properties", {}).get("DBInstanceIdentifiers") or []:
+            found = ctx.resolve(target)
+            cls = found[1].get("Properties", {}).get("DBInstanceClass") if found else None
+            vcpus += _vcpus(cls) if isinstance(cls, str) else 2
+    vcpus = max(vcpus, 2)
+    return [
+        Charge(
+            DATABASES,
+            "RDS Proxy vCPU-hours",
+            vcpus * ctx.env.hours,
+            "vCPU-hours",
+            "rds_proxy.vcpu_hour",
+            f"{vcpus} vCPUs of the targets (minimum 2)",
+        )
+    ]
+
+
+def load_balancer(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    kind = props.get("Type", "application")
+    if kind != "application":
+        return [Unpriced(f"{kind} load balancer: not in the price tables")]
+    findings: list[Finding] = [
+        Charge(LOAD_BALANCER, "ALB hours", ctx.env.hours, "ALB-hours", "alb.hour")
+    ]
+    first_alb = next(
+        (
+            lid
+            for _, lid, r in ctx.env.resources([resource["Type"]])
+            if r.get("Properties", {}).get("Type", "application") == "application"
+        ),
+        None,
+    )
+    if first_alb == logical_id:
+        lcu = ctx.env.usage.get("alb_lcu_hours")
+        findings.append(
+            Charge(
+                LOAD_BALANCER,
+                "ALB capacity units",
+                lcu,
+                "LCU-hours",
+                "alb.lcu_hour",
+                f"average {_fmt(round(lcu / ctx.env.hours, 2))} LCU (usage.yaml alb_lcu_hours)",
+            )
+        )
+    if props.get("Scheme", "internet-facing") == "internet-facing":
+        azs = len(props.get("SubnetMappings") or props.get("Subnets") or []) or 2
+        findings.append(
+            Charge(
+                NETWORKING,
+                f"ALB public IPv4 addresses ({azs} AZs)",
+                azs * ctx.env.hours,
+                "address-hours",
+                "ec2.public_ipv4_hour",
+                "one per load balancer node",
+            )
+        )
+    return findings
+
+
+def nat_gateway(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    total = max(1, ctx.env.count("AWS::EC2::NatGateway"))
+    gb = ctx.env.usage.get("nat_processed_gb") / total
+    return [
+        Charge(NETWORKING, "NAT gateway hours", ctx.env.hours, "gateway-hours", "nat.hour"),
+        Charge(
+            NETWORKING,
+            "NAT gateway data processed",
+            gb,
+            "GB",
+            "nat.gb",
+            f"1/{total} of usage.yaml nat_processed_gb",
+        ),
+    ]
+
+
+def elastic_ip(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    return [
+        Charge(
+            NETWORKING,
+            "Elastic IP (public IPv4)",
+            ctx.env.hours,
+            "address-hours",
+            "ec2.public_ipv4_hour",
+        )
+    ]
+
+
+def vpc_endpoint(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    kind = props.get("VpcEndpointType", "Gateway")
+    service = props.get("ServiceName")
+    label = service if isinstance(service, str) else "endpoint"
+    if kind == "Gateway":
+        return [Free(f"gateway endpoint ({label}): free")]
+    azs = len(props.get("SubnetIds") or []) or 2
+    return [
+        Charge(
+            NETWORKING,
+            f"interface endpoint {label} ({azs} AZs)",
+            azs * ctx.env.hours,
+            "endpoint-AZ-hours",
+            "vpce.interface.az_hour",
+        )
+    ]
+
+
+def kms_key(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    findings: list[Finding] = [
+        Charge(KEYS, "customer managed key", 1, "key-months", "kms.key_month")
+    ]
+    age = ctx.env.usage.get("kms_key_age_years")
+    if truthy(props.get("EnableKeyRotation")) and age >= 1:
+        versions = min(2, int(age))
+        findings.append(
+            Charge(
+                KEYS,
+                "rotated key versions",
+                versions,
+                "version-months",
+                "kms.rotated_version_month",
+                f"key {int(age)} years old, yearly rotation",
+            )
+        )
+    return findings
+
+
+def secret(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    replicas = len(resource.get("Properties", {}).get("ReplicaRegions") or [])
+    return [
+        Charge(
+            SECRETS,
+            "secret" + (f" + {replicas} replicas" if replicas else ""),
+            1 + replicas,
+            "secret-months",
+            "secretsmanager.secret_month",
+        )
+    ]
+
+
+def alarm(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    metrics = props.get("Metrics")
+    count = sum(1 for m in metrics if "MetricStat" in m) if metrics else 1
+    period = number(props.get("Period"))
+    if metrics:
+        periods = [number(m.get("MetricStat", {}).get("Period")) for m in metrics]
+        period = min((p for p in periods if p), default=period)
+    high_res = period is not None and period < 60
+    key = "cloudwatch.alarm_high_res_metric_month" if high_res else "cloudwatch.alarm_metric_month"
+    label = "high-resolution alarm" if high_res else "alarm"
+    return [
+        Charge(
+            MONITORING,
+            f"{label} ({max(count, 1)} metric{'s' if count > 1 else ''})",
+            max(count, 1),
+            "alarm metric-months",
+            key,
+        )
+    ]
+
+
+def composite_alarm(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    return [
+        Charge(MONITORING, "composite alarm", 1, "alarm-months", "cloudwatch.composite_alarm_month")
+    ]
+
+
+def dashboard(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    return [Charge(MONITORING, "dashboard", 1, "dashboard-months", "cloudwatch.dashboard_month")]
+
+
+def scaling_policy(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    if resource.get("Properties", {}).get("PolicyType") == "TargetTrackingScaling":
+        return [
+            Charge(
+                MONITORING,
+                "target-tracking alarms (created by Application Auto Scaling)",
+                2,
+                "alarm metric-months",
+                "cloudwatch.alarm_metric_month",
+                "one high and one low alarm per policy",
+            )
+        ]
+    return [Free("step scaling policy: its alarms are template resources")]
+
+
+def metric_filter(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    count = len(resource.get("Properties", {}).get("MetricTransformations") or []) or 1
+    return [
+        Charge(
+            MONITORING,
+            "metric filter custom metric",
+            count,
+            "metric-months",
+            "cloudwatch.metric_month",
+        )
+    ]
+
+
+def _flow_gb_each(env: Environment) -> float:
+    return env.usage.get("flow_log_gb") / max(1, env.count("AWS::EC2::FlowLog"))
+
+
+def _retention_months(ctx: Context, days: float | None) -> tuple[float, str]:
+    if days is None:
+        months = ctx.env.usage.get("unbounded_retention_months")
+        return months, f"never expires: {_fmt(months)} months of logs kept"
+    return days / DAYS_PER_MONTH, f"{_fmt(days)}-day retention"
+
+
+def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    name = props.get("LogGroupName")
+    name = name if isinstance(name, str) else logical_id
+    usage = ctx.env.usage
+    flow_logs = [
+        fid
+        for fid, flow in ctx.resources.items()
+        if flow.get("Type") == "AWS::EC2::FlowLog"
+        and logical_id in referenced_ids(flow.get("Properties", {}).get("LogGroupName"))
+    ]
+    months, retention_note = _retention_months(ctx, number(props.get("RetentionInDays")))
+    compression = usage.get("log_storage_compression")
+    if flow_logs:
+        gb = _flow_gb_each(ctx.env) * len(flow_logs)
+        return [
+            Charge(
+                MONITORING,
+                f"log storage {name}",
+                gb * months * compression,
+                "GB-months",
+                "logs.storage_gb_month",
+                f"{retention_note}; flow-log ingestion is priced on the flow log",
+            )
+        ]
+    rule = usage.match(usage.log_groups, name)
+    quantity = rule["usage"] if rule else "unmatched_log_group_gb"
+    gb = usage.get(quantity)
+    infrequent = props.get("LogGroupClass") == "INFREQUENT_ACCESS"
+    note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
+    return [
+        Charge(
+            MONITORING,
+            f"log ingestion {name}",
+            gb,
+            "GB ingested",
+            "logs.infrequent_ingest_gb" if infrequent else "logs.ingest_gb",
+            note,
+        ),
+        Charge(
+            MONITORING,
+            f"log storage {name}",
+            gb * months * compression,
+            "GB-months",
+            "logs.storage_gb_month",
+            retention_note,
+        ),
+    ]
+
+
+def flow_log(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    destination = resource.get("Properties", {}).get("LogDestinationType", "cloud-watch-logs")
+    gb = _flow_gb_each(ctx.env)
+    key = {"cloud-watch-logs": "logs.vended_ingest_gb", "s3": "logs.vended_s3_gb"}.get(destination)
+    if key is None:
+        return [Unpriced(f"flow log to {destination}: not in the price tables")]
+    return [
+        Charge(
+            MONITORING,
+            f"VPC flow log delivery ({destination})",
+            gb,
+            "GB",
+            key,
+            "usage.yaml flow_log_gb (vended logs)",
+        )
+    ]
+
+
+def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    usage = ctx.env.usage
+    rule = usage.match(usage.buckets, logical_id)
+    quantity = rule["usage"] if rule else "other_bucket_gb"
+    gb = usage.get(quantity)
+    note = f"usage.yaml {quantity}" + ("" if rule else " (no buckets rule matched)")
+    classes = {
+        t.get("StorageClass")
+        for r in (props.get("LifecycleConfiguration") or {}).get("Rules", [])
+        for t in r.get("Transitions", []) or []
+    }
+    findings: list[Finding] = []
+    glacier = usage.get("s3_fraction_past_glacier_transition") if "GLACIER_IR" in classes else 0.0
+    findings.append(
+        Charge(
+            OBJECT_STORAGE,
+            f"S3 storage {logical_id}",
+            gb * (1 - glacier),
+            "GB-months",
+            "s3.standard.gb_month",
+            note,
+        )
+    )
+    if glacier:
+        findings.append(
+            Charge(
+                OBJECT_STORAGE,
+                f"S3 Glacier IR storage {logical_id}",
+                gb * glacier,
+                "GB-months",
+                "s3.glacier_ir.gb_month",
+                f"lifecycle: {_fmt(glacier * 100)}% past the transition",
+            )
+        )
+    requests = 0.0
+    for kind, key in (("put_requests", "s3.put_per_1k"), ("get_requests", "s3.get_per_1k")):
+        if rule and kind in rule:
+            count = usage.get(rule[kind])
+            requests += count
+            if count:
+                findings.append(
+                    Charge(
+                        OBJECT_STORAGE,
+                        f"S3 {kind.replace('_', ' ')}",
+                        count / 1000,
+                        "1,000 requests",
+                        key,
+                        f"{_fmt(count)} requests",
+                    )
+                )
+    sse = [
+        c.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms"
+        and not truthy(c.get("BucketKeyEnabled"))
+        for c in (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration", [])
+    ]
+    if any(sse):
+        ctx.env.kms_requests += requests  # one KMS call per object request without a bucket key
+    return findings
+
+
+def hosted_zone(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    return [Charge(DNS, "hosted zone", 1, "zone-months", "route53.zone_month")]
+
+
+def _note_zone(ctx: Context, zone: Any, alias: bool) -> None:
+    if isinstance(zone, str):  # a literal id: a zone created outside these stacks
+        ctx.env.zones[zone] = ctx.env.zones.get(zone, True) and alias
+
+
+def record_set(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    _note_zone(ctx, props.get("HostedZoneId"), "AliasTarget" in props)
+    return [Free("DNS record: records are free; queries are priced on the zone")]
+
+
+def certificate(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    for option in resource.get("Properties", {}).get("DomainValidationOptions") or []:
+        _note_zone(ctx, option.get("HostedZoneId"), True)
+    return [Free("public ACM certificate: free")]
+
+
+def serverless_application(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    for _, env_resource in ctx.resources.items():
+        if env_resource.get("Type") == "AWS::SecretsManager::RotationSchedule" and (
+            logical_id in referenced_ids(env_resource.get("Properties", {}))
+        ):
+            return [
+                Free("secret rotation Lambda: a few invocations per rotation, Lambda free tier")
+            ]
+    return [Unpriced("serverless application: invocations unknown")]
+
+
+def lambda_function(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    for _, other in ctx.resources.items():
+        kind = str(other.get("Type", ""))
+        if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and (
+            logical_id in referenced_ids(other.get("Properties", {}).get("ServiceToken"))
+        ):
+            return [Free("custom-resource handler: runs at deploy time only")]
+    return [Unpriced("Lambda function: invocations and duration unknown")]
+
+
+def ssm_parameter(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    if resource.get("Properties", {}).get("Tier") == "Advanced":
+        return [
+            Charge(
+                OTHER,
+                "advanced SSM parameter",
+                1,
+                "parameter-months",
+                "ssm.advanced_parameter_month",
+            )
+        ]
+    return [Free("standard SSM parameter: free")]
+
+
+def cloudtrail(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    data_events = props.get("AdvancedEventSelectors") or any(
+        s.get("DataResources") for s in props.get("EventSelectors") or []
+    )
+    if data_events:
+        return [Unpriced("CloudTrail data events: $0.10 per 100K events, volume unknown")]
+    return [Free("CloudTrail: the first copy of management events is free")]
+
+
+def web_acl(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    rules = len(resource.get("Properties", {}).get("Rules") or [])
+    requests = ctx.env.usage.get("http_requests")
+    return [
+        Charge(OTHER, "WAF web ACL", 1, "ACL-months", "wafv2.web_acl_month"),
+        Charge(OTHER, f"WAF rules ({rules})", rules, "rule-months", "wafv2.rule_month"),
+        Charge(
+            OTHER,
+            "WAF requests inspected",
+            requests / 1e6,
+            "1M requests",
+            "wafv2.per_million_requests",
+            "usage.yaml http_requests",
+        ),
+    ]
+
+
+def cloudfront(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    usage, prices = ctx.env.usage, ctx.env.prices
+    gb, requests = usage.get("cloudfront_gb"), usage.get("cloudfront_requests")
+    free_gb = float(prices.number("cloudfront.free_gb", 0))
+    free_requests = float(prices.number("cloudfront.free_requests", 0))
+    return [
+        Charge(DATA_TRANSFER, "CloudFront data out", max(0.0, gb - free_gb), "GB",
+               "cloudfront.gb", f"usage.yaml cloudfront_gb {_fmt(gb)} GB, {_fmt(free_gb)} GB free"),
+        Charge(DATA_TRANSFER, "CloudFront requests", max(0.0, requests - free_requests) / 10000,
+               "10,000 requests", "cloudfront.per_10k_requests",
+               f"usage.yaml cloudfront_requests {_fmt(requests)}, {_fmt(free_requests)} free"),
+    ]  # fmt: skip
+
+
+def cache_cluster(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    props = resource.get("Properties", {})
+    node = props.get("CacheNodeType")
+    if resource["Type"] == "AWS::ElastiCache::ReplicationGroup":
+        groups = number(props.get("NumNodeGroups"))
+        replicas = number(props.get("ReplicasPerNodeGroup"))
+        nodes = (
+            groups * ((replicas or 0) + 1) if groups else number(props.get("NumCacheClusters")) or 1
+        )
+    else:
+        nodes = number(props.get("NumCacheNodes")) or 1
+    engine = str(props.get("Engine", "redis")).lower()
+    return [
+        Charge(OTHER, f"ElastiCache ({engine}) {node} x {_fmt(nodes)}", nodes * ctx.env.hours,
+               "node-hours", f"elasticache.{engine}.node_hour.{node}",
+               fallback_keys=(f"elasticache.node_hour.{node}",))
+    ]  # fmt: skip
+
+
+def custom_resource(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    return [Free("custom resource: runs at deploy time only")]
+
+
+def task_definition(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    if ctx.mentioning(logical_id, "AWS::ECS::Service", "TaskDefinition"):
+        return [Free("task definition: priced on the service that runs it")]
+    return [Unpriced("task definition no service runs (scheduled/standalone tasks): usage unknown")]
+
+
+def free(reason: str) -> Callable[[Context, str, dict], list[Finding]]:
+    return lambda ctx, logical_id, resource: [Free(reason)]
+
+
+_NETWORK_FREE = "VPC plumbing: no charge"
+_IAM_FREE = "IAM: no charge"
+RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
+    "AWS::ECS::Service": ecs_service,
+    "AWS::ECS::Cluster": ecs_cluster,
+    "AWS::ECS::TaskDefinition": task_definition,
+    "AWS::RDS::DBInstance": rds_instance,
+    "AWS::RDS::DBProxy": rds_proxy,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": load_balancer,
+    "AWS::EC2::NatGateway": nat_gateway,
+    "AWS::EC2::EIP": elastic_ip,
+    "AWS::EC2::VPCEndpoint": vpc_endpoint,
+    "AWS::KMS::Key": kms_key,
+    "AWS::SecretsManager::Secret": secret,
+    "AWS::CloudWatch::Alarm": alarm,
+    "AWS::CloudWatch::CompositeAlarm": composite_alarm,
+    "AWS::CloudWatch::Dashboard": dashboard,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": scaling_policy,
+    "AWS::Logs::LogGroup": log_group,
+    "AWS::Logs::MetricFilter": metric_filter,
+    "AWS::EC2::FlowLog": flow_log,
+    "AWS::S3::Bucket": s3_bucket,
+    "AWS::Route53::HostedZone": hosted_zone,
+    "AWS::Route53::RecordSet": record_set,
+    "AWS::CertificateManager::Certificate": certificate,
+    "AWS::Serverless::Application": serverless_application,
+    "AWS::Lambda::Function": lambda_function,
+    "AWS::SSM::Parameter": ssm_parameter,
+    "AWS::CloudTrail::Trail": cloudtrail,
+    "AWS::WAFv2::WebACL": web_acl,
+    "AWS::CloudFront::Distribution": cloudfront,
+    "AWS::ElastiCache::CacheCluster": cache_cluster,
+    "AWS::ElastiCache::ReplicationGroup": cache_cluster,
+    "AWS::CloudFormation::CustomResource": custom_resource,
+    "AWS::ElastiCache::SubnetGroup": free("cache subnet group: no charge"),
+    "AWS::ElastiCache::ParameterGroup": free("cache parameter group: no charge"),
+    "AWS::WAFv2::WebACLAssociation": free("WAF association: priced on the web ACL"),
+    "AWS::WAFv2::LoggingConfiguration": free("WAF logging: priced on its destination log group"),
+    "AWS::Route53::RecordSetGroup": free("DNS records: free; queries are priced on the zone"),
+    "AWS::ApplicationAutoScaling::ScalableTarget": free("scalable target: no charge"),
+    "AWS::SecretsManager::RotationSchedule": free("rotation schedule: no charge (Lambda priced)"),
+    "AWS::SecretsManager::ResourcePolicy": free("secret policy: no charge"),
+    "AWS::SecretsManager::SecretTargetAttachment": free("secret attachment: no charge"),
+    "AWS::SNS::Topic": free("SNS topic: alarm notices fit the free tier (1M publishes, 1K emails)"),
+    "AWS::SNS::Subscription": free("SNS subscription: no charge"),
+    "AWS::SNS::TopicPolicy": free("SNS topic policy: no charge"),
+    "AWS::KMS::Alias": free("KMS alias: no charge"),
+    "AWS::S3::BucketPolicy": free("bucket policy: no charge"),
+    "AWS::RDS::DBSubnetGroup": free("DB subnet group: no charge"),
+    "AWS::RDS::DBParameterGroup": free("DB parameter group: no charge"),
+    "AWS::RDS::DBClusterParameterGroup": free("DB parameter group: no charge"),
+    "AWS::RDS::OptionGroup": free("option group: no charge"),
+    "AWS::RDS::DBProxyTargetGroup": free("proxy target group: priced on the proxy"),
+    "AWS::ElasticLoadBalancingV2::Listener": free("listener: priced in ALB hours and LCUs"),
+    "AWS::ElasticLoadBalancingV2::ListenerRule": free("listener rule: priced in LCUs"),
+    "AWS::ElasticLoadBalancingV2::ListenerCertificate": free("listener certificate: no charge"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": free("target group: no charge"),
+    "AWS::Lambda::Permission": free("Lambda permission: no charge"),
+    "AWS::Logs::ResourcePolicy": free("log resource policy: no charge"),
+    "AWS::Logs::SubscriptionFilter": free("subscription filter: its destination is priced"),
+    "AWS::Events::Rule": free("EventBridge rule on AWS events: no charge"),
+    "AWS::CDK::Metadata": free("CDK metadata: no charge"),
+    "AWS::IAM::Role": free(_IAM_FREE),
+    "AWS::IAM::Policy": free(_IAM_FREE),
+    "AWS::IAM::ManagedPolicy": free(_IAM_FREE),
+    "AWS::IAM::InstanceProfile": free(_IAM_FREE),
+    "AWS::IAM::ServiceLinkedRole": free(_IAM_FREE),
+    "AWS::EC2::VPC": free(_NETWORK_FREE),
+    "AWS::EC2::Subnet": free(_NETWORK_FREE),
+    "AWS::EC2::RouteTable": free(_NETWORK_FREE),
+    "AWS::EC2::Route": free(_NETWORK_FREE),
+    "AWS::EC2::SubnetRouteTableAssociation": free(_NETWORK_FREE),
+    "AWS::EC2::InternetGateway": free(_NETWORK_FREE),
+    "AWS::EC2::VPCGatewayAttachment": free(_NETWORK_FREE),
+    "AWS::EC2::NetworkAcl": free(_NETWORK_FREE),
+    "AWS::EC2::NetworkAclEntry": free(_NETWORK_FREE),
+    "AWS::EC2::SubnetNetworkAclAssociation": free(_NETWORK_FREE),
+    "AWS::EC2::SecurityGroup": free(_NETWORK_FREE),
+    "AWS::EC2::SecurityGroupIngress": free(_NETWORK_FREE),
+    "AWS::EC2::SecurityGroupEgress": free(_NETWORK_FREE),
+    "AWS::EC2::VPCCidrBlock": free(_NETWORK_FREE),
+}
+
+
+def rule_for(resource_type: str) -> Callable[[Context, str, dict], list[Finding]] | None:
+    if resource_type in RULES:
+        return RULES[resource_type]
+    if resource_type.startswith("Custom::"):
+        return custom_resource
+    return None
+
+
+def stack_findings(env: Environment, stack: str) -> list[Finding]:
+    """Every finding of one stack, each stamped with its resource and type."""
+    template = env.templates[stack]
+    ctx = Context(env, stack, template)
+    findings: list[Finding] = []
+    for logical_id, resource in dict(template.get("Resources", {})).items():
+        resource_type = str(resource.get("Type"))
+        rule = rule_for(resource_type)
+        produced: list[Finding] = (
+            rule(ctx, logical_id, resource)
+            if rule
+            else [Unpriced(f"no pricing rule for {resource_type}")]
+        )
+        for finding in produced:
+            findings.append(
+                type(finding)(
+                    **{**finding.__dict__, "resource": logical_id, "resource_type": resource_type}
+                )
+            )
+    return findings
+
+
+def environment_findings(env: Environment) -> list[Finding]:
+    """Environment-wide usage (egress, app metrics, API calls, DNS): on the anchor stack.
+
+    Call after every stack's findings, because S3 rules add KMS requests and DNS records name
+    the zones they use.
+    """
+    usage, prices = env.usage, env.prices
+    found: list[Finding] = []
+    egress = usage.get("egress_gb")
+    free_gb = float(prices.number("data_transfer.free_gb", 0))
+    found.append(
+        Charge(
+            DATA_TRANSFER,
+            "data transfer out to the internet",
+            max(0.0, egress - free_gb),
+            "GB",
+            "data_transfer.out_gb",
+            f"{_fmt(egress)} GB, first {_fmt(free_gb)} GB free",
+        )
+    )
+    found.append(
+        Charge(
+            MONITORING,
+            "app custom metrics",
+            usage.get("app_custom_metrics"),
+            "metric-months",
+            "cloudwatch.metric_month",
+            "usage.yaml app_custom_metrics",
+        )
+    )
+    secrets = env.count("AWS::SecretsManager::Secret")
+    if secrets:
+        calls = usage.get("secrets_api_calls")
+        found.append(
+            Charge(
+                SECRETS,
+                "Secrets Manager API calls",
+                calls / 10000,
+                "10,000 calls",
+                "secretsmanager.api_per_10k",
+                f"{_fmt(calls)} calls",
+            )
+        )
+        env.kms_requests += calls
+    if env.count("AWS::KMS::Key"):
+        free_requests = float(prices.number("kms.free_requests", 0))
+        found.append(
+            Charge(
+                KEYS,
+                "KMS requests",
+                max(0.0, env.kms_requests - free_requests) / 10000,
+                "10,000 requests",
+                "kms.requests_per_10k",
+                f"{_fmt(env.kms_requests)} requests (secret reads, S3 without bucket keys), "
+                f"{_fmt(free_requests)} free",
+            )
+        )
+    created = env.count("AWS::Route53::HostedZone")
+    for index, (zone, alias_only) in enumerate(sorted(env.zones.items())):
+        found.append(
+            Charge(
+                DNS,
+                f"hosted zone {zone} (referenced, created outside these stacks)",
+                1,
+                "zone-months",
+                "route53.zone_month",
+            )
+        )
+        if index == 0 and not created:
+            queries = usage.get("dns_queries")
+            key = "route53.alias_query_per_million" if alias_only else "route53.query_per_million"
+            found.append(
+                Charge(
+                    DNS,
+                    "DNS queries",
+                    queries / 1e6,
+                    "1M queries",
+                    key,
+                    f"{_fmt(queries)} queries" + (" to alias records" if alias_only else ""),
+                    fallback_keys=("route53.query_per_million",),
+                )
+            )
+    if created and not env.zones:
+        queries = usage.get("dns_queries")
+        found.append(
+            Charge(
+                DNS,
+                "DNS queries",
+                queries / 1e6,
+                "1M queries",
+                "route53.query_per_million",
+                f"{_fmt(queries)} queries",
+            )
+        )
+    return [
+        type(f)(**{**f.__dict__, "resource": f.resource or "(usage)", "resource_type": "usage"})
+        for f in found
+    ]
