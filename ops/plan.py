@@ -347,7 +347,7 @@ def render_markdown(plan: Plan) -> str:
                     why = change.reason.replace("|", "\\|")
                     lines.append(
                         f"| `{resource.logical_id}` | `{change.path}`: "
-                        f"`{_short(change.before, 30)}` -> `{_short(change.after, 30)}` "
+                        f"{describe_delta(change).replace('|', '\\|')} "
                         f"| {change.impact} | {why} |"
                     )
             lines += ["", "</details>"]
