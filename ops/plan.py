@@ -345,9 +345,10 @@ def render_markdown(plan: Plan) -> str:
                     )
                 for change in resource.changes:
                     why = change.reason.replace("|", "\\|")
+                    delta = describe_delta(change).replace("|", "\\|")
                     lines.append(
                         f"| `{resource.logical_id}` | `{change.path}`: "
-                        f"{describe_delta(change).replace('|', '\\|')} "
+                        f"{delta} "
                         f"| {change.impact} | {why} |"
                     )
             lines += ["", "</details>"]
