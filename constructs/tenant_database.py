@@ -158,7 +158,9 @@ class TenantDatabase(Construct):
         if settings.restore_from_snapshot:
             instance_type = rds.DatabaseInstanceFromSnapshot
             origin = self._restore_origin(settings)
-        self.instance = instance_type(
+        # Typed as DatabaseInstance for its users (monitoring, proxy): the snapshot variant has the
+        # same surface (both are DatabaseInstanceBase with a secret).
+        self.instance: rds.DatabaseInstance = instance_type(  # type: ignore[assignment]
             self,
             "Instance",
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
@@ -283,8 +285,12 @@ class TenantDatabase(Construct):
         if settings.restore_from_snapshot:
             acknowledge_all(
                 self.instance,
-                ["AwsSolutions-RDS2", "HIPAA.Security-RDSStorageEncrypted",
-                 "NIST.800.53.R5-RDSStorageEncrypted", "PCI.DSS.321-RDSStorageEncrypted"],
+                [
+                    "AwsSolutions-RDS2",
+                    "HIPAA.Security-RDSStorageEncrypted",
+                    "NIST.800.53.R5-RDSStorageEncrypted",
+                    "PCI.DSS.321-RDSStorageEncrypted",
+                ],
                 "Restored from a snapshot: CloudFormation inherits storage encryption and its KMS "
                 "key from the snapshot and forbids setting them; this project's databases are "
                 "encrypted with their tenant key, so their snapshots restore encrypted.",
