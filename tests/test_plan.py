@@ -415,3 +415,27 @@ def test_deleting_a_protected_tenant_stack_is_blocked_even_when_allowed(
     assert [s.name for s in plan.changed] == [stack] and plan.stack(stack).action == "remove"
     assert any("termination protection is on" in b for b in plan.blockers)
     assert any("DeletionProtection is true" in b for b in plan.blockers)
+
+
+def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
+    example_cdk_out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worktree machinery, with the (slow) synthesis replaced by a copy of the example."""
+    import ops.plan as plan_module
+
+    seen: list[Path] = []
+
+    def fake_synthesize(source: Path, outdir: Path, environments: Any = ()) -> Path:
+        assert (source / "app.py").is_file() and (source / ".git").exists()
+        seen.append(source)
+        return copy_assembly(example_cdk_out, outdir)
+
+    monkeypatch.setattr(plan_module, "synthesize", fake_synthesize)
+    with plan_module.assembly_for("HEAD") as (directory, label):
+        assert (directory / "manifest.json").is_file()
+        assert label.startswith("HEAD (")
+    assert seen and not seen[0].exists()
+    worktrees = subprocess.run(
+        ["git", "worktree", "list"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout
+    assert str(seen[0]) not in worktrees
