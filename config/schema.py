@@ -241,7 +241,14 @@ class PerformanceConfig(_Strict):
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
-    slug: Annotated[str, Field(description="Stable id of the restaurant; never change it.")]
+    slug: Annotated[
+        str,
+        Field(
+            description=f"Stable id of the restaurant, never changed: 2 to {SLUG_MAX} lowercase "
+            "letters, digits and single hyphens, starting with a letter and ending with a letter "
+            "or digit. It names the tenant stack, database, secret, role and DNS name."
+        ),
+    ]
     tier: Tier = Field(description="`poc` (single-AZ, 1-day backups) or `production` (Multi-AZ).")
     size: Size | None = Field(
         default=None,
