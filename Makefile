@@ -36,6 +36,7 @@ synth: install
 	rm -rf cdk.out
 	cdk synth --quiet
 	@echo "synthesized: $$(ls cdk.out/*.template.json | wc -l) stacks in cdk.out/"
+	$(BIN)/python -m ops preflight --all --assembly cdk.out
 
 test: install
 	$(BIN)/python -m pytest
