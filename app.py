@@ -62,7 +62,9 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
             restaurant=restaurant,
             platform=platform.interface,
             env=stack_env,
-            termination_protection=restaurant.tier == "production",
+            # Offboarding (deletion_protection: false) lifts both protections in one deploy.
+            termination_protection=restaurant.tier == "production"
+            and restaurant.resolved_deletion_protection,
             description=f"Chef's Kiss {environment.name}: restaurant {restaurant.slug} "
             f"({restaurant.tier} tier)",
         )

@@ -40,6 +40,11 @@ DEFAULT_BACKUP_DAYS_BY_TIER: dict[str, int] = {"poc": 1, "production": 7}
 STORAGE_MIN_GB = 20
 STORAGE_MAX_GB = 65536
 
+# RDS DB snapshot identifiers (manual, or "rds:"-prefixed automated ones), or their ARNs.
+SNAPSHOT_PATTERN = re.compile(
+    r"(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}"
+)
+
 DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
 
 
@@ -277,11 +282,28 @@ class Restaurant(_Strict):
         "restaurant ($21.90/month: billed per database vCPU, 2-vCPU minimum; the seed says $11).",
     )
     display_name: str | None = Field(default=None, max_length=100, description="Human name.")
+    restore_from_snapshot: str | None = Field(
+        default=None,
+        description="Create the database from this RDS DB snapshot (identifier, or ARN for a "
+        "shared one): a new restaurant or a new generation of one (docs/lifecycle.md). Keep it "
+        "set, unchanged, for the life of that database: adding, changing or removing it on an "
+        "existing database replaces it with a new one (`ops plan` blocks that).",
+    )
 
     @field_validator("slug")
     @classmethod
     def _slug(cls, value: str) -> str:
         return validate_slug(value)
+
+    @field_validator("restore_from_snapshot")
+    @classmethod
+    def _snapshot(cls, value: str | None) -> str | None:
+        if value is not None and not SNAPSHOT_PATTERN.fullmatch(value):
+            raise ValueError(
+                "allowed: an RDS DB snapshot identifier (letters, digits, hyphens; 'rds:' prefix "
+                "for automated ones) or its ARN arn:aws:rds:<region>:<account>:snapshot:<id>"
+            )
+        return value
 
     @field_validator("allocated_storage_gb")
     @classmethod

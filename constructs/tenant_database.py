@@ -23,6 +23,7 @@ POSTGRES_MAJOR = "18"
 DATABASE_NAME = "chefs_kiss"
 MASTER_USERNAME = "chefs_admin"
 ROTATION_DAYS = 30
+EXCLUDE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens on 5432
 
 
@@ -43,6 +44,8 @@ class DatabaseSettings:
     performance_insights: bool
     log_retention: logs.RetentionDays
     tier: str
+    # Create the instance from this RDS snapshot (id or ARN); see Restaurant.restore_from_snapshot.
+    restore_from_snapshot: str | None = None
     rds_proxy: bool = False
 
 
@@ -165,19 +168,32 @@ class TenantDatabase(Construct):
         self.parameter_group = parameter_group
 
         monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
-        self.instance = rds.DatabaseInstance(
+        # Restore: same construct id, so the logical id never depends on the field; ops plan
+        # blocks adding/changing/removing the snapshot on an existing instance (a replacement).
+        origin: dict[str, object] = {
+            "database_name": DATABASE_NAME,
+            "credentials": rds.Credentials.from_generated_secret(
+                MASTER_USERNAME,
+                secret_name=settings.secret_name,
+                encryption_key=self.key,
+                exclude_characters=EXCLUDE_CHARACTERS,
+            ),
+            "storage_encrypted": True,
+            "storage_encryption_key": self.key,
+        }
+        instance_type: type[rds.DatabaseInstance] | type[rds.DatabaseInstanceFromSnapshot]
+        instance_type = rds.DatabaseInstance
+        if settings.restore_from_snapshot:
+            instance_type = rds.DatabaseInstanceFromSnapshot
+            origin = self._restore_origin(settings)
+        # Typed as DatabaseInstance for its users (monitoring, proxy): the snapshot variant has the
+        # same surface (both are DatabaseInstanceBase with a secret).
+        self.instance: rds.DatabaseInstance = instance_type(  # type: ignore[assignment]
             self,
             "Instance",
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
             instance_identifier=settings.instance_identifier,
             instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            database_name=DATABASE_NAME,
-            credentials=rds.Credentials.from_generated_secret(
-                MASTER_USERNAME,
-                secret_name=settings.secret_name,
-                encryption_key=self.key,
-                exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
-            ),
             port=DB_PORT,
             vpc=vpc,
             subnet_group=subnet_group,
@@ -187,8 +203,6 @@ class TenantDatabase(Construct):
             storage_type=rds.StorageType.GP3,
             allocated_storage=settings.allocated_storage_gb,
             max_allocated_storage=settings.max_allocated_storage_gb,
-            storage_encrypted=True,
-            storage_encryption_key=self.key,
             parameter_group=self.parameter_group,
             backup_retention=cdk.Duration.days(settings.backup_retention_days),
             delete_automated_backups=False,
@@ -205,6 +219,7 @@ class TenantDatabase(Construct):
                 rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
             ),
             iam_authentication=True,
+            **origin,  # type: ignore[arg-type]
         )
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
@@ -278,7 +293,36 @@ class TenantDatabase(Construct):
 
         self._acknowledge(settings)
 
+    def _restore_origin(self, settings: DatabaseSettings) -> dict[str, object]:
+        """Restore from a snapshot: the data, master user and storage encryption (with the key of
+        the snapshot) come from it; a new password is generated into the usual secret name."""
+        secret = rds.DatabaseSecret(
+            self,
+            "RestoredSecret",
+            username=MASTER_USERNAME,
+            secret_name=settings.secret_name,
+            encryption_key=self.key,
+            exclude_characters=EXCLUDE_CHARACTERS,
+        )
+        return {
+            "snapshot_identifier": settings.restore_from_snapshot,
+            "credentials": rds.SnapshotCredentials.from_secret(secret),
+        }
+
     def _acknowledge(self, settings: DatabaseSettings) -> None:
+        if settings.restore_from_snapshot:
+            acknowledge_all(
+                self.instance,
+                [
+                    "AwsSolutions-RDS2",
+                    "HIPAA.Security-RDSStorageEncrypted",
+                    "NIST.800.53.R5-RDSStorageEncrypted",
+                    "PCI.DSS.321-RDSStorageEncrypted",
+                ],
+                "Restored from a snapshot: CloudFormation inherits storage encryption and its KMS "
+                "key from the snapshot and forbids setting them; this project's databases are "
+                "encrypted with their tenant key, so their snapshots restore encrypted.",
+            )
         if not settings.deletion_protection:
             acknowledge_all(
                 self.instance,

