@@ -234,7 +234,15 @@ def analyse(directory: Path) -> Architecture:
             stacks=tuple(members),
             exports=used,
             resource_types=tuple(
-                sorted({r.get("Type", "?") for r in stacks[members[0]].resources.values()})
+                # AWS::CDK::Metadata comes and goes with the CLI's version reporting: not
+                # part of the architecture.
+                sorted(
+                    {
+                        r.get("Type", "?")
+                        for r in stacks[members[0]].resources.values()
+                        if r.get("Type") != "AWS::CDK::Metadata"
+                    }
+                )
             ),
         )
         for (exporter, used), members in grouped.items()

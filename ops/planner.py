@@ -247,6 +247,11 @@ def _property_verdict(
         ):
             shown = "/".join(path)
             return PropertyChange(key, before, after, REPLACEMENT, f"{shown} is create-only")
+    # A documented interruption wins over the schema's "conditionally create-only" (e.g.
+    # DBParameterGroupName of an RDS instance: CFN docs say "Some interruptions").
+    interruption = INTERRUPTION_PROPERTIES.get(type_name, {}).get(key)
+    if interruption:
+        return PropertyChange(key, before, after, INTERRUPTION, interruption)
     if any(path[0] == key for path in schema.conditional_create_only):
         return PropertyChange(
             key,
@@ -256,9 +261,6 @@ def _property_verdict(
             "conditionally create-only (provider schema) and no documented rule here: "
             "assumed to replace",
         )
-    interruption = INTERRUPTION_PROPERTIES.get(type_name, {}).get(key)
-    if interruption:
-        return PropertyChange(key, before, after, INTERRUPTION, interruption)
     if not schema.known:
         return PropertyChange(
             key, before, after, NO_INTERRUPTION, "no provider schema for this type: assumed update"

@@ -22,6 +22,7 @@ from lifecycle_helpers import (
     edit_template,
     only_id,
     rename_resource,
+    resources_of_type,
     template_path,
 )
 
@@ -367,18 +368,21 @@ def test_verdicts_agree_with_cdk_diff_on_a_renamed_construct(
 def test_static_parameter_changes_interrupt_and_dynamic_ones_do_not(
     pair: Callable[..., Plan],
 ) -> None:
+    # The parameter groups are shared per instance class and live in the platform stack.
+    platform = PLATFORM
+
     def parameters(**values: str) -> Callable[[dict[str, Any]], None]:
         def edit(template: dict[str, Any]) -> None:
-            group = only_id(template, "AWS::RDS::DBParameterGroup")
+            group = sorted(resources_of_type(template, "AWS::RDS::DBParameterGroup"))[0]
             template["Resources"][group]["Properties"]["Parameters"].update(values)
 
         return edit
 
-    static = pair(parameters(max_connections="999"))
-    dynamic = pair(parameters(log_min_duration_statement="250"))
+    static = pair(parameters(max_connections="999"), stack=platform)
+    dynamic = pair(parameters(log_min_duration_statement="250"), stack=platform)
     for plan, impact in ((static, INTERRUPTION), (dynamic, NO_INTERRUPTION)):
         (group,) = [
-            r for r in plan.stack(TENANT).resources if r.type == "AWS::RDS::DBParameterGroup"
+            r for r in plan.stack(platform).resources if r.type == "AWS::RDS::DBParameterGroup"
         ]
         assert [c.impact for c in group.changes] == [impact]
         assert not plan.blocked
