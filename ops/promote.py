@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,17 +295,24 @@ def promote_request(slug: str, env: str, config_dir: Path | None = None) -> Chan
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run_request(verb: str, build: Callable[[], ChangeRequest], args: argparse.Namespace) -> int:
+    """Build the change (exit 3 when there is nothing to do, 2 on bad input), then execute it."""
     try:
-        request = promote_request(args.slug, args.env, args.config_dir)
+        request = build()
     except cc.NothingToDo as exc:
         message = f"nothing to do: {exc}"
         print(json.dumps({"nothing_to_do": True, "message": message}) if args.json else message)
         return cc.EXIT_NOTHING
     except cc.ChangeError as exc:
-        print(f"ops promote: {exc}", file=sys.stderr)
+        print(f"ops {verb}: {exc}", file=sys.stderr)
         return cc.EXIT_INPUT
     return execute(request, write=args.write, as_json=args.json)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_request(
+        "promote", lambda: promote_request(args.slug, args.env, args.config_dir), args
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

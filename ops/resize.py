@@ -9,13 +9,11 @@ Exit codes: 0 done / dry run OK, 1 refused, 2 bad input, 3 nothing to do (alread
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from config.schema import SIZE_TO_INSTANCE_CLASS
 from ops import config_change as cc
-from ops.promote import ChangeRequest, add_common_arguments, execute
+from ops.promote import ChangeRequest, add_common_arguments, run_request
 
 
 def resize_request(slug: str, env: str, size: str, config_dir: Path | None = None) -> ChangeRequest:
@@ -38,16 +36,9 @@ def resize_request(slug: str, env: str, size: str, config_dir: Path | None = Non
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        request = resize_request(args.slug, args.env, args.size, args.config_dir)
-    except cc.NothingToDo as exc:
-        message = f"nothing to do: {exc}"
-        print(json.dumps({"nothing_to_do": True, "message": message}) if args.json else message)
-        return cc.EXIT_NOTHING
-    except cc.ChangeError as exc:
-        print(f"ops resize: {exc}", file=sys.stderr)
-        return cc.EXIT_INPUT
-    return execute(request, write=args.write, as_json=args.json)
+    return run_request(
+        "resize", lambda: resize_request(args.slug, args.env, args.size, args.config_dir), args
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,26 @@
+"""The naming contract: one platform stack per environment, one tenant stack per restaurant,
+construct id == CloudFormation stack name (so `cdk deploy <name>` selects exactly that stack)."""
+
+from aws_cdk import cx_api
+
+from config import load_environments
+from stacks import naming
+
+
+def test_stack_names_follow_the_contract(example_assembly: cx_api.CloudAssembly) -> None:
+    expected = set()
+    for environment in load_environments():
+        expected.add(f"chefs-kiss-{environment.name}-platform")
+        expected |= {
+            f"chefs-kiss-{environment.name}-tenant-{r.slug}" for r in environment.restaurants
+        }
+    stacks = example_assembly.stacks
+    assert {s.stack_name for s in stacks} == expected
+    for stack in stacks:
+        assert stack.id == stack.stack_name, "construct id must equal the CloudFormation name"
+
+
+def test_naming_helpers_agree_with_the_contract() -> None:
+    assert naming.platform_stack_name("prod") == "chefs-kiss-prod-platform"
+    assert naming.tenant_stack_name("dev", "taco-loco") == "chefs-kiss-dev-tenant-taco-loco"
+    assert naming.db_instance_identifier("dev", "taco-loco") == "chefs-kiss-dev-taco-loco"
