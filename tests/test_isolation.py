@@ -63,9 +63,7 @@ def test_every_wildcard_resource_is_acknowledged_with_a_reason(stacks: dict[str,
             if not wildcard or statement["Effect"] != "Allow":
                 continue
             resource = template["Resources"][logical_id]
-            generated = logical_id.endswith(("DefaultPolicy", "DefaultPolicyE9C2B5E3")) or (
-                "DefaultPolicy" in logical_id
-            )
+            generated = "DefaultPolicy" in logical_id
             acks = resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
             iam5 = [a for a in acks if a["id"].startswith("AwsSolutions-IAM5")]
             # CDK-generated policies carry AWS-required wildcards (e.g. logs:CreateLogStream on
