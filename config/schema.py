@@ -20,6 +20,7 @@ SLUG_MAX = 24
 ENV_NAME_MAX = 12
 SLUG_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*$")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 
 Tier = Literal["poc", "production"]
 Profile = Literal["poc", "production"]
@@ -56,6 +57,12 @@ def validate_slug(value: str) -> str:
             "allowed: lowercase letters, digits and single hyphens, starting with a letter "
             "and ending with a letter or digit (e.g. 'bella-napoli')"
         )
+    return value
+
+
+def validate_region(value: str) -> str:
+    if not REGION_PATTERN.fullmatch(value):
+        raise ValueError("allowed: an AWS region name such as 'us-east-1'")
     return value
 
 
@@ -208,6 +215,17 @@ class LogRetentionConfig(_Strict):
         return value
 
 
+class NetworkConfig(_Strict):
+    """The platform VPC. Subnet sizes are fixed (create-only); only the NAT count is a choice."""
+
+    nat_gateways: Literal[1, 2] | None = Field(
+        default=None,
+        description="NAT gateways for the app subnets' egress. Default: 1 for PoC, 2 for "
+        "production (one per AZ). 1 in production saves about $36.50/month but an AZ outage "
+        "then also cuts the other AZ's egress (image pulls, secret rotation).",
+    )
+
+
 class SecurityConfig(_Strict):
     """Optional controls of seed 7.2 whose defaults depend on the profile or the account."""
 
@@ -236,6 +254,51 @@ class PerformanceConfig(_Strict):
         description="ElastiCache (Valkey) replication group for sessions: two cache.t4g.micro "
         "nodes, about $19/month.",
     )
+
+
+class BackupReplicationConfig(_Strict):
+    """Seed 7.1 disaster recovery: RDS replicates the automated backups (snapshots and
+    transaction logs) to a second region, so the database can be restored there to a point in
+    time. The KMS key must exist in that region and let RDS use it."""
+
+    region: str = Field(description="Destination region, different from the environment's.")
+    kms_key_arn: str = Field(
+        description="ARN of a KMS key in the destination region that encrypts the replica."
+    )
+    retention_days: int | None = Field(
+        default=None,
+        description="Retention of the replicated backups, 1 to 35 days. Default: the "
+        "restaurant's backup retention.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return validate_region(value)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _days(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 35:
+            raise ValueError("allowed: 1 to 35 days")
+        return value
+
+    @model_validator(mode="after")
+    def _key_in_region(self) -> BackupReplicationConfig:
+        match = re.fullmatch(
+            r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+", self.kms_key_arn
+        )
+        if not match:
+            raise ValueError(
+                "kms_key_arn: allowed: a KMS key ARN such as "
+                "'arn:aws:kms:us-west-2:123456789012:key/1234abcd-...'"
+            )
+        if match.group(1) != self.region:
+            raise ValueError(
+                f"kms_key_arn: the key must live in the destination region {self.region!r}; "
+                f"got a key in {match.group(1)!r}"
+            )
+        return self
 
 
 class Restaurant(_Strict):
@@ -275,6 +338,11 @@ class Restaurant(_Strict):
         default=None,
         description="Default: true for every tier (data safety first). Set false only to "
         "offboard the restaurant: the next deploy allows deleting it, with a final snapshot.",
+    )
+    backup_replication: BackupReplicationConfig | None = Field(
+        default=None,
+        description="Seed 7.1 option: replicate automated backups to a second region for "
+        "disaster recovery (cross-region storage and transfer are billed).",
     )
     rds_proxy: bool = Field(
         default=False,
@@ -385,6 +453,9 @@ class EnvironmentConfig(_Strict):
     logs: LogRetentionConfig = Field(
         default_factory=LogRetentionConfig, description="Log retention (seed 4.4)."
     )
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="VPC settings (NAT gateways)."
+    )
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Optional security controls (seed 7.2)."
     )
@@ -414,9 +485,7 @@ class EnvironmentConfig(_Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
-            raise ValueError("allowed: an AWS region name such as 'us-east-1'")
-        return value
+        return validate_region(value)
 
     @field_validator("restaurants")
     @classmethod
@@ -429,6 +498,17 @@ class EnvironmentConfig(_Strict):
                 )
             seen.add(restaurant.slug)
         return values
+
+    @model_validator(mode="after")
+    def _replication_leaves_the_region(self) -> EnvironmentConfig:
+        for index, restaurant in enumerate(self.restaurants):
+            replication = restaurant.backup_replication
+            if replication is not None and replication.region == self.region:
+                raise ValueError(
+                    f"restaurants[{index}].backup_replication.region: must differ from the "
+                    f"environment's region {self.region!r} (it is the disaster-recovery copy)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _cloudfront_needs_a_certificate(self) -> EnvironmentConfig:

@@ -47,6 +47,8 @@ class DatabaseSettings:
     # Create the instance from this RDS snapshot (id or ARN); see Restaurant.restore_from_snapshot.
     restore_from_snapshot: str | None = None
     rds_proxy: bool = False
+    # Seed 7.1: (region, KMS key ARN there, retention days) of replicated automated backups.
+    backup_replication: tuple[str, str, int] | None = None
 
 
 def parameter_group_name(name_prefix: str, instance_class: str) -> str:
@@ -239,6 +241,15 @@ class TenantDatabase(Construct):
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
             exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
         )
+
+        if settings.backup_replication is not None:
+            # No L2 property yet; all three update in place (provider schema).
+            region, key_arn, days = settings.backup_replication
+            cfn_instance = self.instance.node.default_child
+            assert isinstance(cfn_instance, rds.CfnDBInstance)
+            cfn_instance.automatic_backup_replication_region = region
+            cfn_instance.automatic_backup_replication_kms_key_id = key_arn
+            cfn_instance.automatic_backup_replication_retention_period = days
 
         # Seed 7.3 option: connection pooling through RDS Proxy ($21.90/month per tenant on
         # a 2-vCPU class). It sits in the app subnets, requires TLS, and is the only other client

@@ -123,7 +123,7 @@ class PlatformStack(cdk.Stack):
             self,
             "Network",
             name_prefix=prefix,
-            nat_gateways=profile.nat_gateways,
+            nat_gateways=environment.network.nat_gateways or profile.nat_gateways,
             flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
         )

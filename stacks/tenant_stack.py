@@ -53,6 +53,16 @@ class TenantStack(cdk.Stack):
                 tier=restaurant.tier,
                 restore_from_snapshot=restaurant.restore_from_snapshot,
                 rds_proxy=restaurant.rds_proxy,
+                backup_replication=(
+                    (
+                        restaurant.backup_replication.region,
+                        restaurant.backup_replication.kms_key_arn,
+                        restaurant.backup_replication.retention_days
+                        or restaurant.resolved_backup_retention_days,
+                    )
+                    if restaurant.backup_replication
+                    else None
+                ),
             ),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,

@@ -71,6 +71,32 @@ def test_nat_gateways_by_profile(template: TemplateFn) -> None:
     assert len(resources(t_prod, "AWS::EC2::NatGateway")) == 2
 
 
+def test_nat_gateway_count_can_be_chosen() -> None:
+    """The cost lever the seed omits: one NAT gateway for a small production environment."""
+    import aws_cdk as cdk
+
+    from app import project_context
+    from config.generated import generated_environment
+    from stacks.platform_stack import PlatformStack
+
+    environment = generated_environment("nat", 1, profile="production", network={"nat_gateways": 1})
+    app = cdk.App(context=project_context())
+    stack = PlatformStack(
+        app,
+        "chefs-kiss-nat-platform",
+        environment=environment,
+        env=cdk.Environment(region="us-east-1"),
+    )
+    t = assertions.Template.from_stack(stack)
+    assert len(resources(t, "AWS::EC2::NatGateway")) == 1
+    routes = [
+        r["Properties"]
+        for r in resources(t, "AWS::EC2::Route").values()
+        if "NatGatewayId" in r["Properties"]
+    ]
+    assert len(routes) == 2 and len({str(r["NatGatewayId"]) for r in routes}) == 1
+
+
 @pytest.mark.parametrize("stack", [DEV, PROD])
 def test_fargate_task_size_and_architecture(template: TemplateFn, stack: str) -> None:
     task = only(template(stack), "AWS::ECS::TaskDefinition")["Properties"]

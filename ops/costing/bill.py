@@ -402,6 +402,31 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
                 f"~{_fmt(round(backup, 2))} GB of snapshots, {_fmt(free)} GB free allowance",
             )
         )
+    replica_region = props.get("AutomaticBackupReplicationRegion")
+    if replica_region and retention > 0:
+        # Seed 7.1 DR: the destination region bills the replicated backups with no free
+        # allowance, and the snapshot data crosses regions once plus its daily changes.
+        days = number(props.get("AutomaticBackupReplicationRetentionPeriod")) or retention
+        used = allocated * usage.get("db_used_fraction")
+        replicated = used * (1 + usage.get("db_daily_change_fraction") * days)
+        findings += [
+            Charge(
+                BACKUP,
+                f"replicated automated backups in {replica_region} ({_fmt(days)} days)",
+                replicated,
+                "GB-months",
+                "rds.backup.gb_month",
+                "cross-region copy: no free allowance",
+            ),
+            Charge(
+                BACKUP,
+                f"backup replication transfer to {replica_region}",
+                used * usage.get("db_daily_change_fraction") * DAYS_PER_MONTH,
+                "GB",
+                "data_transfer.inter_region_gb",
+                "daily changes copied across regions (estimate)",
+            ),
+        ]
     if truthy(props.get("EnablePerformanceInsights")):
         days = number(props.get("PerformanceInsightsRetentionPeriod")) or 7
         if days <= 7:
