@@ -21,6 +21,8 @@ EXPECTED = [
     "chefs-kiss-prod-tenant-golden-wok",
     "chefs-kiss-prod-tenant-le-petit-bistro",
     "chefs-kiss-prod-tenant-sushi-zen",
+    "chefs-kiss-staging-platform",
+    "chefs-kiss-staging-tenant-golden-wok",
 ]
 
 

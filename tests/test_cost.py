@@ -305,7 +305,7 @@ def test_cli_base_markdown(example_cdk_out: Path, capsys: pytest.CaptureFixture[
     ("args", "message"),
     [
         (["--assembly", "/nonexistent/cdk.out", "--env", "prod"], "run `make synth`"),
-        (["--env", "staging"], "no chefs-kiss-staging-* stacks (found: dev, prod)"),
+        (["--env", "qa"], "no chefs-kiss-qa-* stacks (found: dev, prod, staging)"),
         ([], "--env: required"),
         (["--env", "prod", "--prices", "tomorrow"], "known: current, seed"),
         (["--what-if", "--tenants", "1,0"], "'0' is not a tenant count"),
