@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
-from constructs.compliance import acknowledge, acknowledge_all
+from constructs.compliance import SECRET_ROTATION_RULES, acknowledge, acknowledge_all, in_packs
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,7 @@ class AppService(Construct):
         )
         acknowledge_all(
             self.app_secret,
-            [
-                "AwsSolutions-SMG4",
-                "HIPAA.Security-SecretsManagerRotationEnabled",
-                "NIST.800.53.R5-SecretsManagerRotationEnabled",
-                "PCI.DSS.321-SecretsManagerRotationEnabled",
-            ],
+            SECRET_ROTATION_RULES,
             "The session-signing key has no rotation protocol a Lambda could run without logging "
             "every user out; it is rotated by the 'Rotate secrets' runbook in the README during a "
             "maintenance window. Database credentials, the real rotation target, rotate every "
@@ -277,11 +272,7 @@ class AppService(Construct):
             )
             acknowledge_all(
                 redirect,
-                [
-                    "HIPAA.Security-ELBv2ACMCertificateRequired",
-                    "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-                    "PCI.DSS.321-ELBv2ACMCertificateRequired",
-                ],
+                in_packs("ELBv2ACMCertificateRequired"),
                 "This port-80 listener only answers with a permanent redirect to HTTPS; it "
                 "forwards nothing. The HTTPS listener uses the ACM certificate.",
             )
@@ -295,22 +286,10 @@ class AppService(Construct):
             )
             acknowledge_all(
                 self.listener,
-                [
-                    "HIPAA.Security-ALBHttpToHttpsRedirection",
-                    "NIST.800.53.R5-ALBHttpToHttpsRedirection",
-                    "PCI.DSS.321-ALBHttpToHttpsRedirection",
-                ],
-                "PoC profile without a domain (seed 2.1, development-grade security): there is no "
-                "certificate to terminate TLS, so the listener serves plain HTTP. The production "
-                "profile refuses to load without a domain and redirects HTTP to HTTPS.",
-            )
-            acknowledge_all(
-                self.listener,
-                [
-                    "HIPAA.Security-ELBv2ACMCertificateRequired",
-                    "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-                    "PCI.DSS.321-ELBv2ACMCertificateRequired",
-                ],
+                (
+                    *in_packs("ALBHttpToHttpsRedirection"),
+                    *in_packs("ELBv2ACMCertificateRequired"),
+                ),
                 "PoC profile without a domain (seed 2.1, development-grade security): there is no "
                 "certificate to terminate TLS, so the listener serves plain HTTP. The production "
                 "profile refuses to load without a domain and redirects HTTP to HTTPS.",

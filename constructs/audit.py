@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.compliance import acknowledge_all
+from constructs.storage import REPLICATION_RULES
 
 
 class AuditTrail(Construct):
@@ -55,11 +56,7 @@ class AuditTrail(Construct):
         )
         acknowledge_all(
             self.bucket,
-            [
-                "HIPAA.Security-S3BucketReplicationEnabled",
-                "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "PCI.DSS.321-S3BucketReplicationEnabled",
-            ],
+            REPLICATION_RULES,
             "Audit logs are also delivered to CloudWatch Logs; cross-region replication of the "
             "trail bucket is part of the organization-level trail where one exists.",
         )

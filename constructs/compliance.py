@@ -82,11 +82,17 @@ def acknowledge_all(scope: IConstruct, rule_ids: Sequence[str], reason: str) -> 
         acknowledge(scope, rule_id, reason)
 
 
-INLINE_POLICY_RULES = (
-    "HIPAA.Security-IAMNoInlinePolicy",
-    "NIST.800.53.R5-IAMNoInlinePolicy",
-    "PCI.DSS.321-IAMNoInlinePolicy",
-)
+COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+def in_packs(rule: str, packs: Sequence[str] = COMPLIANCE_PACKS) -> tuple[str, ...]:
+    """The ids one rule has in each compliance pack: `in_packs("X")` -> HIPAA/NIST/PCI `-X`."""
+    return tuple(f"{pack}-{rule}" for pack in packs)
+
+
+INLINE_POLICY_RULES = in_packs("IAMNoInlinePolicy")
+# A secret without a rotation schedule, as AwsSolutions and the compliance packs report it.
+SECRET_ROTATION_RULES = ("AwsSolutions-SMG4", *in_packs("SecretsManagerRotationEnabled"))
 
 
 def acknowledge_generated_policies(scope: IConstruct) -> None:

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
-from constructs.compliance import acknowledge_all
+from constructs.compliance import SECRET_ROTATION_RULES, acknowledge_all
 
 CACHE_PORT = 6380  # not 6379: AwsSolutions-AEC5 asks for a non-default port
 
@@ -57,12 +57,7 @@ class SessionCache(Construct):
         )
         acknowledge_all(
             self.auth_token,
-            [
-                "AwsSolutions-SMG4",
-                "HIPAA.Security-SecretsManagerRotationEnabled",
-                "NIST.800.53.R5-SecretsManagerRotationEnabled",
-                "PCI.DSS.321-SecretsManagerRotationEnabled",
-            ],
+            SECRET_ROTATION_RULES,
             "An ElastiCache AUTH token is rotated with the ROTATE/SET strategy of "
             "modify-replication-group, which has no Secrets Manager rotation template; the "
             "'Rotate secrets' runbook in the README does it without downtime.",

@@ -7,14 +7,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.compliance import acknowledge, acknowledge_all
+from constructs.compliance import acknowledge, acknowledge_all, in_packs
 
 TENANT_PREFIX = "tenants"
-REPLICATION_RULES = (
-    "HIPAA.Security-S3BucketReplicationEnabled",
-    "NIST.800.53.R5-S3BucketReplicationEnabled",
-    "PCI.DSS.321-S3BucketReplicationEnabled",
-)
+REPLICATION_RULES = in_packs("S3BucketReplicationEnabled")
 _REPLICATION_REASON = (
     "Cross-region replication would double storage and add transfer cost for data that is "
     "versioned, retained on stack deletion and recoverable in-region; the disaster-recovery "

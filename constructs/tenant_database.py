@@ -14,7 +14,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
-from constructs.compliance import acknowledge, acknowledge_all
+from constructs.compliance import acknowledge, acknowledge_all, in_packs
 from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
 
@@ -239,7 +239,7 @@ class TenantDatabase(Construct):
             vpc=vpc,
             vpc_subnets=rotation_subnets,
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
-            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+            exclude_characters=EXCLUDE_CHARACTERS,
         )
 
         if settings.backup_replication is not None:
@@ -291,11 +291,7 @@ class TenantDatabase(Construct):
                 if "IndirectPort" in child.node.id:
                     acknowledge_all(
                         child,
-                        [
-                            f"{pack}-{rule}"
-                            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
-                            for rule in ("EC2RestrictedCommonPorts", "EC2RestrictedSSH")
-                        ],
+                        (*in_packs("EC2RestrictedCommonPorts"), *in_packs("EC2RestrictedSSH")),
                         "False positive: this rule, added by DatabaseProxy, admits only the "
                         "proxy's "
                         "security group on the database endpoint port, a token that resolves to "
