@@ -21,7 +21,10 @@ from constructs.network import DB_PORT
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18
 POSTGRES_MAJOR = "18"
 DATABASE_NAME = "chefs_kiss"
-MASTER_USERNAME = "chefs_admin"
+MASTER_USERNAME = "chefs_admin"  # held only by rotation, bootstrap and administrators
+# The application's own database user (IAM authentication, no password) and the schema it owns.
+APP_USERNAME = "chefs_app"
+APP_SCHEMA = "app"
 ROTATION_DAYS = 30
 EXCLUDE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens on 5432

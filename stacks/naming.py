@@ -29,6 +29,11 @@ def tenant_role_name(env: str, slug: str) -> str:
     return f"{PROJECT}-{env}-tenant-{slug}-access"
 
 
+def tenant_connection_parameter_name(env: str, slug: str) -> str:
+    """The SSM parameter that holds how the app connects to this restaurant's database (JSON)."""
+    return f"/{PROJECT}-{env}/tenants/{slug}/connection"
+
+
 def tenant_key_alias(env: str, slug: str) -> str:
     return f"alias/{PROJECT}/{env}/tenants/{slug}"
 
@@ -49,3 +54,7 @@ def tenant_secret_name_template(env: str) -> str:
 
 def tenant_role_name_template(env: str) -> str:
     return tenant_role_name(env, "{slug}")
+
+
+def tenant_connection_parameter_name_template(env: str) -> str:
+    return tenant_connection_parameter_name(env, "{slug}")
