@@ -2,8 +2,9 @@
 
 A handler that needs a pure-Python package (pg8000 for PostgreSQL) gets it copied from this
 virtualenv's site-packages, with its dependencies, into one staging folder that CDK hashes and
-uploads. Nothing is downloaded at synth, and the versions are the ones `constraints.txt` pins, so the
-asset hash is the same on every machine that ran `make install`. Imports nothing from stacks or ops.
+uploads. Nothing is downloaded at synth, and the versions are the ones `constraints.txt` pins, so
+the asset hash is the same on every machine that ran `make install`. Imports nothing from stacks
+or ops.
 """
 
 from __future__ import annotations

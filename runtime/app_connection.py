@@ -2,8 +2,8 @@
 
 This is the executable form of the README's application contract: TLS with the server certificate
 verified against the RDS CA bundle and the host name checked (libpq's `sslmode=verify-full`), as the
-application user, with a password that is an IAM authentication token on AWS (15 minutes, signed with
-the restaurant's access-role credentials) and a plain password against a local test server.
+application user, with a password that is an IAM authentication token on AWS (15 minutes, signed
+with the restaurant's access-role credentials) and a plain password against a local test server.
 """
 
 from __future__ import annotations
