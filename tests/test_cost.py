@@ -355,6 +355,32 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert rows[0].x86["production"].total_monthly_usd > report.total_monthly_usd
     table = whatif.render_table(rows, ["production"])
     assert table.splitlines()[2].startswith("| 2 | $")
+    # Years 1-3: every rotating key (the platform key and one per restaurant) adds $1/month in
+    # year 2 and again in year 3, and nothing after.
+    years = rows[0].years["production"]
+    assert years[1].total_monthly_usd == report.total_monthly_usd
+    assert years[2].total_monthly_usd - years[1].total_monthly_usd == 3 * D("1.00")
+    assert years[3].total_monthly_usd - years[2].total_monthly_usd == 3 * D("1.00")
+    text = whatif.render_years(rows, ["production"])
+    head, _, line = text.splitlines()
+    assert "year 3 per tenant" in head and "one key per environment: year 3 per tenant" in head
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:2] == ["2", "production"]
+    assert cells[2:5] == [f"${years[n].per_tenant_monthly_usd}" for n in (1, 2, 3)]
+    # One environment key instead of two restaurant keys: $1 less in year 1, $3 in year 3.
+    per_env = [D(c.lstrip("$")) for c in cells[8:11]]
+    assert per_env[0] == (years[1].total_monthly_usd - 1) / 2
+    assert per_env[2] == (years[3].total_monthly_usd - 3) / 2
+    choice = whatif.render_key_choice(rows, ["production"])
+    assert "one per restaurant (2 keys)" in choice and "final snapshot" in choice
+    assert "year 3 $6.00 vs $3.00 (-$3.00)" in choice
+
+
+def test_cli_what_if_shows_years_one_to_three(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ops_main(["cost", "--what-if", "--tenants", "1", "--tier", "production"]) == 0
+    out = capsys.readouterr().out
+    assert "Years 1-3" in out and "| 1 | production |" in out
+    assert "KMS keys (production, 1 tenant): one per restaurant (1 key)" in out
 
 
 def test_optional_services_are_priced_from_their_properties() -> None:

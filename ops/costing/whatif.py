@@ -223,6 +223,10 @@ def render_years(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_key_choice(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
     """One KMS key per restaurant against one per environment, at the largest tenant count."""
     row = rows[-1]
@@ -236,7 +240,8 @@ def render_key_choice(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
         parts.append(f"year {n} {usd(own)} vs {usd(shared)} ({usd(shared - own, sign=True)})")
     _, _, keys = kms_key_per_environment(by_year[YEARS[0]])
     return (
-        f"KMS keys ({tier}, {row.tenants} tenants): one per restaurant ({keys} keys) against one "
+        f"KMS keys ({tier}, {_plural(row.tenants, 'tenant')}): one per restaurant "
+        f"({_plural(keys, 'key')}) against one "
         f"environment key for all tenant data: {'; '.join(parts)} a month. A key per restaurant "
         "keeps a grant, a key-policy mistake or a compromised role to one restaurant's data, "
         "lets offboarding destroy exactly that restaurant's key (crypto-shredding its final "
