@@ -280,3 +280,68 @@ def test_every_current_price_cites_a_public_aws_page_and_a_date() -> None:
         assert commitment.source.startswith("https://aws.amazon.com/"), name
     data = json.loads(Path(table.path).read_text(encoding="utf-8"))  # type: ignore[arg-type]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"])
+
+
+# --- Lambda functions the stacks run on a schedule or for a rotation ----------------------------
+
+
+def _function(memory: int = 128, arch: str = "arm64") -> dict:
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"MemorySize": memory, "Architectures": [arch]},
+    }
+
+
+def test_scheduled_and_rotation_lambdas_are_priced_against_the_free_tier(tmp_path: Path) -> None:
+    platform = _platform(
+        Probe=_function(),
+        Every={
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "ScheduleExpression": "rate(1 minute)",
+                "Targets": [{"Arn": {"Fn::GetAtt": ["Probe", "Arn"]}, "Id": "probe"}],
+            },
+        },
+        Rotator=_function(arch="x86_64"),
+        Rotation={
+            "Type": "AWS::SecretsManager::RotationSchedule",
+            "Properties": {
+                "RotationLambdaARN": {"Fn::GetAtt": ["Rotator", "Arn"]},
+                "RotationRules": {"AutomaticallyAfterDays": 30},
+            },
+        },
+    )
+    report = estimate_templates(_templates(platform), "t")
+    free = {n.resource: n.reason for s in report.stacks for n in s.free}
+    assert "43,800 invocations" in free["Probe"] and "5,475 GB-seconds (arm64)" in free["Probe"]
+    assert "secret rotation: 4 invocations" in free["Rotator"]
+    lambda_lines = [ln for ln in report.lines if ln.price_key.startswith("lambda.")]
+    assert lambda_lines and all(ln.monthly_usd == 0 for ln in lambda_lines)  # free tier
+    assert not report.unpriced
+    # A probe every minute with 4 GB for 10 s: 1,752,000 GB-s, 1,352,000 above the free tier.
+    platform["Resources"]["Probe"] = _function(memory=4096)
+    usage = tmp_path / "usage.yaml"
+    text = DEFAULT_USAGE.read_text(encoding="utf-8")
+    usage.write_text(
+        text.replace("lambda_seconds_per_invocation: 1", "lambda_seconds_per_invocation: 10"),
+        encoding="utf-8",
+    )
+    heavy = estimate_templates(_templates(platform), "t", usage_path=usage)
+    compute = next(ln for ln in heavy.lines if ln.price_key == "lambda.arm64.gb_second")
+    assert compute.quantity == pytest.approx(43_800 * 10 * 4 - 400_000)
+    assert compute.monthly_usd == (D(1_352_000) * D("0.0000133334")).quantize(D("0.01"))
+
+
+def test_a_lambda_on_a_cron_schedule_stays_unpriced() -> None:
+    platform = _platform(
+        Job=_function(),
+        Nightly={
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "ScheduleExpression": "cron(0 3 * * ? *)",
+                "Targets": [{"Arn": {"Fn::GetAtt": ["Job", "Arn"]}, "Id": "job"}],
+            },
+        },
+    )
+    report = estimate_templates(_templates(platform), "t")
+    assert [n.resource for n in report.unpriced] == ["Job"]

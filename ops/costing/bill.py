@@ -94,6 +94,10 @@ class Environment:
     prices: PriceTable
     arch_override: str | None = None  # "arm64" / "x86_64": re-price Fargate as another arch
     kms_requests: float = 0.0
+    # Lambda invocations and GB-seconds a month by architecture (scheduled and rotation
+    # functions), priced once per environment against the account's free tier.
+    lambda_requests: float = 0.0
+    lambda_gb_seconds: dict[str, float] = field(default_factory=dict)
     zones: dict[str, bool] = field(default_factory=dict)  # referenced zone id -> alias-only
 
     @property
@@ -1003,13 +1007,65 @@ def serverless_application(ctx: Context, logical_id: str, resource: dict) -> lis
     return [Unpriced("serverless application: invocations unknown")]
 
 
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def _schedule_per_month(expression: Any, hours: float) -> float | None:
+    """Runs a month of an EventBridge `rate(...)` expression; None for cron or a token."""
+    match = _RATE.match(str(expression).strip()) if isinstance(expression, str) else None
+    if not match:
+        return None
+    every = int(match.group(1)) * _MINUTES[match.group(2).rstrip("s")]
+    return hours * 60 / every if every else None
+
+
+def _lambda_use(ctx: Context, resource: dict, invocations: float, why: str) -> list[Finding]:
+    props = resource.get("Properties", {})
+    memory_gb = (number(props.get("MemorySize")) or 128) / 1024
+    arch = "arm64" if "arm64" in (props.get("Architectures") or []) else "x86_64"
+    seconds = ctx.env.usage.get("lambda_seconds_per_invocation")
+    gb_seconds = invocations * seconds * memory_gb
+    ctx.env.lambda_requests += invocations
+    ctx.env.lambda_gb_seconds[arch] = ctx.env.lambda_gb_seconds.get(arch, 0.0) + gb_seconds
+    return [
+        Free(
+            f"{why}: {_fmt(round(invocations))} invocations, {_fmt(round(gb_seconds))} GB-seconds "
+            f"({arch}) a month; priced once per environment against the Lambda free tier"
+        )
+    ]
+
+
 def lambda_function(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     for _, other in ctx.resources.items():
         kind = str(other.get("Type", ""))
+        other_props = other.get("Properties", {})
         if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and (
-            logical_id in referenced_ids(other.get("Properties", {}).get("ServiceToken"))
+            logical_id in referenced_ids(other_props.get("ServiceToken"))
         ):
             return [Free("custom-resource handler: runs at deploy time only")]
+        if kind == "AWS::SecretsManager::RotationSchedule" and logical_id in referenced_ids(
+            other_props.get("RotationLambdaARN")
+        ):
+            rules = dict(other_props.get("RotationRules") or {})
+            days = number(rules.get("AutomaticallyAfterDays")) or 30
+            # Four steps per rotation: createSecret, setSecret, testSecret, finishSecret.
+            return _lambda_use(ctx, resource, 4 * DAYS_PER_MONTH / days, "secret rotation")
+    runs = 0.0
+    for _, other in ctx.resources.items():
+        other_props = other.get("Properties", {})
+        if other.get("Type") == "AWS::Events::Rule" and any(
+            logical_id in referenced_ids(target.get("Arn"))
+            for target in other_props.get("Targets") or []
+        ):
+            per_month = _schedule_per_month(other_props.get("ScheduleExpression"), ctx.env.hours)
+            if per_month is None:
+                return [
+                    Unpriced("Lambda on an event pattern or cron schedule: invocations unknown")
+                ]
+            runs += per_month
+    if runs:
+        return _lambda_use(ctx, resource, runs, "scheduled function")
     return [Unpriced("Lambda function: invocations and duration unknown")]
 
 
@@ -1215,6 +1271,40 @@ def stack_findings(env: Environment, stack: str) -> list[Finding]:
     return findings
 
 
+def _lambda_charges(env: Environment) -> list[Finding]:
+    """The environment's scheduled and rotation Lambdas, less the account's free tier (applied
+    here in full: other Lambdas in the account would share it)."""
+    prices = env.prices
+    free_requests = float(prices.number("lambda.free_requests", 0))
+    free_gb_seconds = float(prices.number("lambda.free_gb_seconds", 0))
+    found: list[Finding] = [
+        Charge(
+            OTHER,
+            "Lambda requests (scheduled and rotation functions)",
+            max(0.0, env.lambda_requests - free_requests) / 1e6,
+            "1M requests",
+            "lambda.requests_per_million",
+            f"{_fmt(round(env.lambda_requests))} requests, {_fmt(free_requests)} free a month",
+        )
+    ]
+    for arch in sorted(env.lambda_gb_seconds):
+        used = env.lambda_gb_seconds[arch]
+        billable = max(0.0, used - free_gb_seconds)
+        free_gb_seconds = max(0.0, free_gb_seconds - used)
+        found.append(
+            Charge(
+                OTHER,
+                f"Lambda compute ({arch})",
+                billable,
+                "GB-seconds",
+                f"lambda.{arch}.gb_second",
+                f"{_fmt(round(used))} GB-seconds (usage.yaml lambda_seconds_per_invocation), "
+                "after the free 400,000 GB-seconds",
+            )
+        )
+    return found
+
+
 def environment_findings(env: Environment) -> list[Finding]:
     """Environment-wide usage (egress, app metrics, API calls, DNS): on the anchor stack.
 
@@ -1272,6 +1362,8 @@ def environment_findings(env: Environment) -> list[Finding]:
                 f"{_fmt(free_requests)} free",
             )
         )
+    if env.lambda_requests:
+        found += _lambda_charges(env)
     created = env.count("AWS::Route53::HostedZone")
     for index, (zone, alias_only) in enumerate(sorted(env.zones.items())):
         found.append(

@@ -331,6 +331,12 @@ def plot(rows: Sequence[WhatIfRow], path: Path, seed_points: Mapping[int, Decima
             for x, y in zip(counts, values, strict=True):
                 ax.annotate(f"${y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 7),
                             ha="center", fontsize=8, color=color)  # fmt: skip
+    if all(row.years.get("production") for row in rows):
+        # Year 3: every key has had the two rotations AWS bills ($2/month more per key).
+        values = [float(row.years["production"][YEARS[-1]].per_tenant_monthly_usd or 0)
+                  for row in rows]  # fmt: skip
+        ax.plot(counts, values, linestyle=":", marker="o", markersize=3, color="#e67e22",
+                label=f"production, year {YEARS[-1]} (KMS rotations billed)")  # fmt: skip
     if seed_points:
         xs = sorted(seed_points)
         ax.plot(xs, [float(seed_points[x]) for x in xs], linestyle="--", marker="x",
