@@ -326,7 +326,11 @@ def plot(rows: Sequence[WhatIfRow], path: Path, seed_points: Mapping[int, Decima
             values = [float(row.reports[tier].per_tenant_monthly_usd or 0) for row in rows]
             color, marker = styles[tier]
             ax.plot(
-                counts, values, marker=marker, color=color, label=f"{tier} (templates, current)"
+                counts,
+                values,
+                marker=marker,
+                color=color,
+                label=f"{tier} (templates, current, year 1)",
             )
             for x, y in zip(counts, values, strict=True):
                 ax.annotate(f"${y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 7),
