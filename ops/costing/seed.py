@@ -199,9 +199,10 @@ ERRATA: dict[tuple[str, str], str] = {
 # Errors in the seed's summaries and prose, checked in tests/test_cost.py.
 SUMMARY_ERRATA: tuple[str, ...] = (
     "6.1 / 10.1, 1 tenant: production $118 and per-tenant $118.00 carry 3.2's missing backup "
-    "line ($120.17); $118.00 does not even match 3.2's own $118.27",
-    "10.1, 1 tenant: the PoC to production increase is +$64.66 (+116%) with corrected totals "
-    "($55.51 -> $120.17), not +$63 (+114%)",
+    "line ($120.17; $120.21 with the Fargate correction); $118.00 does not even match 3.2's own "
+    "$118.27",
+    "10.1, 1 tenant: the PoC to production increase is +$64.68 (+116%) with corrected totals "
+    "($55.53 -> $120.21), not +$63 (+114%)",
     "6.1 / 10.1, PoC at 10/25/50/100 tenants ($238 / $553 / $1,068 / $2,093): no itemized table "
     "supports them; the seed's own PoC rates give less (see the what-if table)",
     "Executive summary: '$85-$95 for a single tenant' and '$2,850-$3,100 for 100 tenants' "
