@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from ops.costing import bill
 from ops.costing.report import (
     ENDPOINT_SERVICES,
     CostReport,
@@ -119,9 +120,8 @@ def run(
                 row.reports[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
                 other = "x86_64" if _arch(row.reports[tier]) == "arm64" else "arm64"
                 row.x86[tier] = estimate(tmp, WHATIF_ENV, prices, arch=other, **kwargs)  # type: ignore[arg-type]
-                by_year = {**kwargs}
                 row.years[tier] = {
-                    n: estimate(tmp, WHATIF_ENV, prices, **{**by_year, "year": n})  # type: ignore[arg-type]
+                    n: estimate(tmp, WHATIF_ENV, prices, **{**kwargs, "year": n})  # type: ignore[arg-type]
                     for n in YEARS
                 }
             if size_mix and tier == _mix_tier(tiers):
@@ -194,8 +194,7 @@ def render_table(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
 
 
 def _kms_lines(report: CostReport) -> Decimal:
-    return sum((ln.monthly_usd for ln in report.lines if ln.component == "Encryption keys (KMS)"),
-               Decimal(0))  # fmt: skip
+    return sum((ln.monthly_usd for ln in report.lines if ln.component == bill.KEYS), Decimal(0))
 
 
 def render_years(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
@@ -236,7 +235,7 @@ def render_key_choice(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
         return ""
     parts = []
     for n in YEARS:
-        own, shared, keys = kms_key_per_environment(by_year[n])
+        own, shared, _ = kms_key_per_environment(by_year[n])
         parts.append(f"year {n} {usd(own)} vs {usd(shared)} ({usd(shared - own, sign=True)})")
     _, _, keys = kms_key_per_environment(by_year[YEARS[0]])
     return (
