@@ -1,6 +1,7 @@
 """`python -m ops cost`: monthly AWS cost from the synthesized templates, offline.
 
     python -m ops cost --env prod                       # per stack, per line, per tenant
+    python -m ops cost --env prod --year 3              # the same with 2-year-old KMS keys
     python -m ops cost --env prod --base cdk.out.main   # PR comment: cost change per stack
     python -m ops cost --what-if --tenants 1,5,10 --tier both --plot docs/cost-per-tenant.png
     python -m ops cost --reproduce-seed                 # the seed's tables, checked
@@ -57,6 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--arch", choices=("arm64", "x86_64"), help="re-price Fargate tasks as this architecture"
     )
+    parser.add_argument(
+        "--year",
+        metavar="N",
+        help="year of operation, 1 (default) to 10: sets the KMS keys' age (year N: N-1 yearly "
+        "rotations; AWS bills $1/month per key for each of the first two). The what-if always "
+        "also shows years 1-3",
+    )
     parser.add_argument("--lines", action="store_true", help="show every priced line")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
@@ -88,6 +96,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=main)
 
 
+def _year(text: str | None) -> int | None:
+    """`--year N` -> N, or None when not given; anything else is an error saying what is allowed."""
+    if text is None:
+        return None
+    return reports.check_year(int(text) if text.strip().isdigit() else text)  # type: ignore[arg-type]
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False))
 
@@ -108,6 +123,7 @@ def _estimate(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {
         "usage_path": args.usage,
         "commitments": _commitments(args),
+        "year": args.year,
     }
     if args.base is not None:
         result = reports.diff(args.base, args.assembly, env, args.prices, **kwargs)
@@ -143,6 +159,7 @@ def _what_if(args: argparse.Namespace) -> int:
         size_mix=mix,
         commitments=_commitments(args),
         progress=not args.json,
+        year=args.year,
     )
     elapsed = time.perf_counter() - started
     if args.plot is not None:
@@ -159,6 +176,12 @@ def _what_if(args: argparse.Namespace) -> int:
     print(whatif.render_table(rows, tiers))
     if mix:
         print(f"\nSize mix {mix} against the tier's default sizes (production: all db.t4g.small).")
+    print("\nYears 1-3 (KMS key rotations; the what-if's other quantities do not change with age):")
+    print()
+    print(whatif.render_years(rows, tiers))
+    key_choice = whatif.render_key_choice(rows, tiers)
+    if key_choice:
+        print(f"\n{key_choice}")
     alternatives = whatif.render_alternatives(rows, tiers)
     if alternatives:
         print(f"\n{alternatives}")
@@ -189,6 +212,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     try:
+        args.year = _year(args.year)
         if args.reproduce_seed:
             return _reproduce(args)
         if args.what_if:

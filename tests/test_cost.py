@@ -71,11 +71,12 @@ def test_seed_sums_that_are_wrong_have_the_correct_sum_asserted() -> None:
     # 3.2: $118.27 leaves out its own $1.90 backup line.
     printed_lines = sum(line.printed for line in results["3.2"].lines)
     assert printed_lines == D("120.17") and results["3.2"].table.printed_total == D("118.27")
-    assert results["3.2"].computed_total == D("120.17")
+    # ... and every table prices a 0.5 vCPU / 1 GB task at $18.00, A.1's rounding of $18.02.
+    assert results["3.2"].computed_total == D("120.21")
     # 2.2: $11.68 + $2.30 printed as $14.00, and 0.5 GB of logs at $0.50/GB printed as $0.00.
-    assert results["2.2"].computed_total == D("55.51")
-    assert results["2.3"].computed_total == D("132.76")
-    assert results["2.3"].computed_per_tenant == D("26.55")
+    assert results["2.2"].computed_total == D("55.53")
+    assert results["2.3"].computed_total == D("132.80")
+    assert results["2.3"].computed_per_tenant == D("26.56")
     # Every other table adds up as printed.
     for section in ("2.2", "2.3", "3.3", "3.4", "3.5", "3.6", "3.7"):
         table = results[section].table
@@ -86,9 +87,21 @@ def test_seed_10_1_per_tenant_figures() -> None:
     per_tenant = {r.table.tenants: r.computed_per_tenant for r in seed.reproduce("seed")
                   if r.table.tier == "production"}  # fmt: skip
     assert per_tenant == {
-        1: D("120.17"), 5: D("71.53"), 10: D("66.03"), 25: D("61.46"), 50: D("59.37"),
-        100: D("58.14"),
+        1: D("120.21"), 5: D("71.54"), 10: D("66.04"), 25: D("61.46"), 50: D("59.37"),
+        100: D("58.15"),
     }  # fmt: skip
+
+
+def test_seed_fargate_task_is_its_own_hourly_rates_like_its_database_correction() -> None:
+    """Consistent corrections: A.1's hourly rates give $18.02 a task, as A.2's give $13.98."""
+    for result in seed.reproduce("seed"):
+        app = next(line for line in result.lines if line.component == bill.APP)
+        tasks = result.table.quantities[bill.APP]["tasks"]
+        assert app.printed == tasks * D("18.00") and app.computed == tasks * D("18.02")
+        assert (result.table.section, bill.APP) in seed.ERRATA
+    # The note about the PoC's single fixed task is for PoC rows only.
+    assert "PoC" not in seed.WHY[bill.APP] and "1 fixed task" in seed.WHY_POC[bill.APP]
+    assert "$18.02" in seed.WHY[bill.APP]
 
 
 def test_reproduction_renders_errata_without_synthesizing() -> None:
@@ -135,8 +148,11 @@ def test_db_t4g_small_multi_az_20_gb_by_hand() -> None:
     assert lines["rds.storage.gp3.gb_month"].monthly_usd == D("4.60") == storage
     # 7 days of 5% daily change on 10 GB used = 13.5 GB of backups: under the free 20 GB.
     assert lines["rds.backup.gb_month"].monthly_usd == 0
+    # 20 GB app <-> database a month, half of it across AZs, billed out and in at $0.01/GB.
+    assert lines["data_transfer.cross_az_gb"].monthly_usd == D("0.20")
+    assert "db_cross_az_traffic_fraction" in lines["data_transfer.cross_az_gb"].note
     stack = next(s for s in report.stacks if s.name == "chefs-kiss-t-tenant-a")
-    assert stack.monthly_usd == D("51.32")
+    assert stack.monthly_usd == D("51.52")
 
 
 def test_backup_beyond_the_allocated_size_is_billed(tmp_path: Path) -> None:
@@ -339,6 +355,32 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert rows[0].x86["production"].total_monthly_usd > report.total_monthly_usd
     table = whatif.render_table(rows, ["production"])
     assert table.splitlines()[2].startswith("| 2 | $")
+    # Years 1-3: every rotating key (the platform key and one per restaurant) adds $1/month in
+    # year 2 and again in year 3, and nothing after.
+    years = rows[0].years["production"]
+    assert years[1].total_monthly_usd == report.total_monthly_usd
+    assert years[2].total_monthly_usd - years[1].total_monthly_usd == 3 * D("1.00")
+    assert years[3].total_monthly_usd - years[2].total_monthly_usd == 3 * D("1.00")
+    text = whatif.render_years(rows, ["production"])
+    head, _, line = text.splitlines()
+    assert "year 3 per tenant" in head and "one key per environment: year 3 per tenant" in head
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:2] == ["2", "production"]
+    assert cells[2:5] == [f"${years[n].per_tenant_monthly_usd}" for n in (1, 2, 3)]
+    # One environment key instead of two restaurant keys: $1 less in year 1, $3 in year 3.
+    per_env = [D(c.lstrip("$")) for c in cells[8:11]]
+    assert per_env[0] == (years[1].total_monthly_usd - 1) / 2
+    assert per_env[2] == (years[3].total_monthly_usd - 3) / 2
+    choice = whatif.render_key_choice(rows, ["production"])
+    assert "one per restaurant (2 keys)" in choice and "final snapshot" in choice
+    assert "year 3 $6.00 vs $3.00 (-$3.00)" in choice
+
+
+def test_cli_what_if_shows_years_one_to_three(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ops_main(["cost", "--what-if", "--tenants", "1", "--tier", "production"]) == 0
+    out = capsys.readouterr().out
+    assert "Years 1-3" in out and "| 1 | production |" in out
+    assert "KMS keys (production, 1 tenant): one per restaurant (1 key)" in out
 
 
 def test_optional_services_are_priced_from_their_properties() -> None:
@@ -416,9 +458,10 @@ def test_cli_reproduce_seed_json_without_synthesis(capsys: pytest.CaptureFixture
     assert ops_main(["cost", "--reproduce-seed", "--no-templates", "--json"]) == 0
     tables = {t["section"]: t for t in json.loads(capsys.readouterr().out)}
     assert set(tables) == {"2.2", "2.3", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}
-    assert tables["3.2"]["computed_total_usd"] == 120.17
+    assert tables["3.2"]["computed_total_usd"] == 120.21
     assert tables["3.2"]["printed_total_usd"] == 118.27
-    assert tables["3.7"]["computed_total_usd"] == tables["3.7"]["printed_total_usd"] == 5814.43
+    assert tables["3.7"]["printed_total_usd"] == 5814.43
+    assert tables["3.7"]["computed_total_usd"] == 5814.67  # 12 tasks x $0.02
 
 
 def test_valkey_cache_and_cloudfront_free_tier() -> None:

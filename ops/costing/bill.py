@@ -94,6 +94,10 @@ class Environment:
     prices: PriceTable
     arch_override: str | None = None  # "arm64" / "x86_64": re-price Fargate as another arch
     kms_requests: float = 0.0
+    # Lambda invocations and GB-seconds a month by architecture (scheduled and rotation
+    # functions), priced once per environment against the account's free tier.
+    lambda_requests: float = 0.0
+    lambda_gb_seconds: dict[str, float] = field(default_factory=dict)
     zones: dict[str, bool] = field(default_factory=dict)  # referenced zone id -> alias-only
 
     @property
@@ -252,14 +256,6 @@ def ecs_service(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     if arch != template_arch:
         note += f" (re-priced from {template_arch.upper()})"
     findings: list[Finding] = []
-    table_key = f"fargate.task_month.{int(cpu_units)}_{int(memory_mib)}"
-    hourly = ctx.env.prices.get(f"fargate.linux_{arch}.vcpu_hour")
-    if ctx.env.prices.get(table_key) and (arch == "x86_64" or hourly is None) and not spot:
-        # The seed prices whole tasks per month ($18.00 for 0.5 vCPU / 1 GB).
-        extra = "" if arch == "x86_64" else "; the seed has no ARM64 price, priced as x86"
-        return [
-            Charge(APP, f"Fargate tasks ({size})", tasks, "task-month", table_key, note + extra)
-        ]
     fallback = ("fargate.linux_x86_64.{}",) if arch != "x86_64" else ()
     spot_factor = Decimal(1) - ctx.env.prices.number("fargate.spot_discount", 0.7)
     for share, label, factor, eligible in (
@@ -307,22 +303,45 @@ def ecs_cluster(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     usage = ctx.env.usage
     services = ctx.mentioning(logical_id, "AWS::ECS::Service", "Cluster")
     tasks = sum(ecs_task_count(ctx, sid, s.get("Properties", {}))[0] for sid, s in services)
-    metrics = usage.get("container_insights_metrics_per_cluster") + len(services) * usage.get(
-        "container_insights_metrics_per_service"
-    )
-    if mode == "enhanced":
-        metrics += tasks * usage.get("container_insights_enhanced_metrics_per_task")
     log_gb = tasks * usage.get("container_insights_log_gb_per_task")
     note = f"Container Insights ({mode}): {len(services)} services, {_fmt(tasks)} tasks (estimate)"
+    findings: list[Finding] = []
+    if mode == "enhanced":
+        # AWS prices enhanced observability per observation (one metric sample), not per
+        # custom metric: samples per minute at cluster, service and task level.
+        per_minute = (
+            usage.get("container_insights_observations_per_cluster_minute")
+            + len(services) * usage.get("container_insights_observations_per_service_minute")
+            + tasks * usage.get("container_insights_observations_per_task_minute")
+        )
+        observations = per_minute * ctx.env.hours * 60
+        findings.append(
+            Charge(
+                MONITORING,
+                "Container Insights observations (enhanced)",
+                observations / 1e6,
+                "1M observations",
+                "cloudwatch.container_insights_enhanced_per_million_observations",
+                f"{note}; {_fmt(per_minute)} observations a minute (usage.yaml "
+                "container_insights_observations_per_*_minute)",
+            )
+        )
+    else:
+        metrics = usage.get("container_insights_metrics_per_cluster") + len(services) * usage.get(
+            "container_insights_metrics_per_service"
+        )
+        findings.append(
+            Charge(
+                MONITORING,
+                f"Container Insights metrics ({mode})",
+                metrics,
+                "metric-months",
+                "cloudwatch.metric_month",
+                note + "; priced as custom metrics",
+            )
+        )
     return [
-        Charge(
-            MONITORING,
-            f"Container Insights metrics ({mode})",
-            metrics,
-            "metric-months",
-            "cloudwatch.metric_month",
-            note,
-        ),
+        *findings,
         Charge(
             MONITORING,
             "Container Insights performance logs",
@@ -383,6 +402,24 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
             note,
         )
     )
+    traffic = usage.get("db_app_traffic_gb_per_instance")
+    crossing = traffic * usage.get("db_cross_az_traffic_fraction")
+    if crossing:
+        # The app's tasks run in every AZ of the app subnets, the primary in one: a query from
+        # another AZ is billed out of one AZ and into the other ($0.01/GB each way). The
+        # Multi-AZ standby's replication is not billed.
+        findings.append(
+            Charge(
+                DATA_TRANSFER,
+                "cross-AZ traffic app <-> database",
+                crossing * 2,
+                "GB (each way billed)",
+                "data_transfer.cross_az_gb",
+                f"{_fmt(traffic)} GB a month between app and database (usage.yaml "
+                f"db_app_traffic_gb_per_instance), {_fmt(crossing)} GB of it across AZs "
+                "(db_cross_az_traffic_fraction), billed leaving one AZ and entering the other",
+            )
+        )
     iops = number(props.get("Iops"))
     if storage_type == "gp3" and iops and iops > 3000:
         findings.append(Unpriced(f"gp3 IOPS above the included 3,000 ({_fmt(iops)})"))
@@ -588,18 +625,22 @@ def kms_key(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
         Charge(KEYS, "customer managed key", 1, "key-months", "kms.key_month")
     ]
     age = ctx.env.usage.get("kms_key_age_years")
-    if truthy(props.get("EnableKeyRotation")) and age >= 1:
-        versions = min(2, int(age))
-        findings.append(
-            Charge(
-                KEYS,
-                "rotated key versions",
-                versions,
-                "version-months",
-                "kms.rotated_version_month",
-                f"key {int(age)} years old, yearly rotation",
+    if truthy(props.get("EnableKeyRotation")) and age > 0:
+        period = number(props.get("RotationPeriodInDays")) or 365.0
+        rotations = int(age * 365 // period)
+        versions = min(rotations, int(ctx.env.prices.number("kms.billed_rotations", 2)))
+        if versions:
+            findings.append(
+                Charge(
+                    KEYS,
+                    f"rotated key material ({versions} of {rotations} rotations billed)",
+                    versions,
+                    "version-months",
+                    "kms.rotated_version_month",
+                    f"key {_fmt(age)} years old (year {_fmt(age + 1)}), rotated every "
+                    f"{_fmt(period)} days; only the first two rotations add $1/month",
+                )
             )
-        )
     return findings
 
 
@@ -713,10 +754,13 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
             )
         ]
     rule = usage.match(usage.log_groups, name)
-    quantity = rule["usage"] if rule else "unmatched_log_group_gb"
-    gb = usage.get(quantity)
     infrequent = props.get("LogGroupClass") == "INFREQUENT_ACCESS"
-    note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
+    if rule and "records" in rule:
+        gb, note = _record_log_gb(ctx, logical_id, rule)
+    else:
+        quantity = rule["usage"] if rule else "unmatched_log_group_gb"
+        gb = usage.get(quantity)
+        note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
     return [
         Charge(
             MONITORING,
@@ -737,6 +781,37 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     ]
 
 
+def _record_log_gb(ctx: Context, logical_id: str, rule: Mapping[str, str]) -> tuple[float, str]:
+    """GB of a log of one record per request (WAF): records x bytes, less redacted headers.
+
+    A WAF logging configuration that redacts a header (`RedactedFields: SingleHeader`) writes
+    REDACTED instead of its value: usage.yaml `waf_log_redacted_<header>_bytes` is what that
+    saves on an average record (0 for a header it does not name).
+    """
+    usage = ctx.env.usage
+    records = usage.get(rule["records"])
+    record_bytes = usage.get(rule["record_bytes"])
+    redacted: list[str] = []
+    for _, config in ctx.mentioning(
+        logical_id, "AWS::WAFv2::LoggingConfiguration", "LogDestinationConfigs"
+    ):
+        for field_spec in config.get("Properties", {}).get("RedactedFields") or []:
+            header = dict(field_spec.get("SingleHeader") or {}).get("Name")
+            if isinstance(header, str):
+                redacted.append(header.lower())
+    saved = 0.0
+    for header in redacted:
+        key = f"waf_log_redacted_{header.replace('-', '_')}_bytes"
+        saved += usage.get(key) if key in usage.values else 0.0
+    size = max(0.0, record_bytes - saved)
+    note = (
+        f"{_fmt(records)} records (usage.yaml {rule['records']}) x {_fmt(size)} bytes "
+        f"({rule['record_bytes']} {_fmt(record_bytes)}"
+    )
+    note += f" less {_fmt(saved)} for redacted {', '.join(redacted)})" if redacted else ")"
+    return records * size / 1e9, note
+
+
 def flow_log(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     destination = resource.get("Properties", {}).get("LogDestinationType", "cloud-watch-logs")
     gb = _flow_gb_each(ctx.env)
@@ -755,6 +830,117 @@ def flow_log(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     ]
 
 
+def _transition_days(props: Mapping[str, Any]) -> dict[str, float]:
+    """Storage class -> days after creation, from the bucket's enabled lifecycle rules."""
+    days: dict[str, float] = {}
+    for rule in (props.get("LifecycleConfiguration") or {}).get("Rules", []):
+        if rule.get("Status", "Enabled") != "Enabled":
+            continue
+        for transition in rule.get("Transitions", []) or []:
+            when = number(transition.get("TransitionInDays"))
+            kind = transition.get("StorageClass")
+            if when is not None and isinstance(kind, str):
+                days[kind] = min(days.get(kind, when), when)
+    return days
+
+
+def _s3_storage_and_lifecycle(
+    ctx: Context,
+    logical_id: str,
+    props: Mapping[str, Any],
+    rule: Mapping[str, str] | None,
+    gb: float,
+    note: str,
+) -> list[Finding]:
+    """Storage by class and the lifecycle fees of getting there (seed 4.3).
+
+    Uploads arrive at a steady rate and the bucket holds `s3_stock_age_days` of them, so the
+    share of the GB in each class is the share of that age band: Standard until the first
+    transition, Intelligent-Tiering (its frequent tier for 30 days, then its Infrequent Access
+    tier for objects not read) until Glacier IR. Each new object pays one transition request
+    per class it enters, and Intelligent-Tiering a monthly monitoring fee per object it holds.
+    """
+    usage = ctx.env.usage
+    days = _transition_days(props)
+    known = {"INTELLIGENT_TIERING", "GLACIER_IR"}
+    findings: list[Finding] = []
+    if set(days) - known:
+        others = ", ".join(sorted(set(days) - known))
+        findings.append(Unpriced(f"lifecycle transition to {others}: not in the price tables"))
+    if not days.keys() & known:
+        return [
+            *findings,
+            Charge(OBJECT_STORAGE, f"S3 storage {logical_id}", gb, "GB-months",
+                   "s3.standard.gb_month", note),
+        ]  # fmt: skip
+    age = usage.get("s3_stock_age_days")
+    it_day = days.get("INTELLIGENT_TIERING")
+    gir_day = days.get("GLACIER_IR")
+    first = min(d for d in (it_day, gir_day) if d is not None)
+    it_end = min(gir_day if gir_day is not None else age, age)
+
+    def share(start: float | None, end: float) -> float:
+        return max(0.0, min(end, age) - start) / age if start is not None and age > 0 else 0.0
+
+    it_share = share(it_day, it_end) if it_day is not None else 0.0
+    it_frequent = share(it_day, min(it_end, (it_day or 0) + 30)) if it_day is not None else 0.0
+    idle = usage.get("s3_intelligent_tiering_idle_fraction")
+    it_infrequent = (it_share - it_frequent) * idle
+    it_frequent = it_share - it_infrequent
+    gir_share = share(gir_day, age) if gir_day is not None else 0.0
+    standard = 1.0 - it_share - gir_share
+    band = f"{_fmt(age)} days of uploads (usage.yaml s3_stock_age_days)"
+    lines = (
+        ("S3 storage", standard, "s3.standard.gb_month", f"first {_fmt(first)} days"),
+        ("S3 Intelligent-Tiering frequent tier", it_frequent,
+         "s3.intelligent_tiering.gb_month", "30 days after the transition, and objects read"),
+        ("S3 Intelligent-Tiering infrequent tier", it_infrequent,
+         "s3.intelligent_tiering.infrequent_gb_month",
+         f"not read for 30 days: {_fmt(idle * 100)}% (s3_intelligent_tiering_idle_fraction)"),
+        ("S3 Glacier IR storage", gir_share, "s3.glacier_ir.gb_month",
+         f"after day {_fmt(gir_day or 0)}"),
+    )  # fmt: skip
+    for label, fraction, key, why in lines:
+        if fraction > 0 or key == "s3.standard.gb_month":
+            findings.append(
+                Charge(OBJECT_STORAGE, f"{label} {logical_id}", gb * fraction, "GB-months", key,
+                       f"{note}; {_fmt(round(fraction * 100, 1))}% of {band}: {why}")
+            )  # fmt: skip
+    if not rule or "objects" not in rule:
+        return [
+            *findings,
+            Unpriced("lifecycle transitions and Intelligent-Tiering monitoring: no object count "
+                     "(name one with objects: in the usage.yaml buckets rule)"),
+        ]  # fmt: skip
+    new_objects = usage.get(rule["objects"])
+    small = usage.get("s3_fraction_objects_under_128kb")
+    eligible = new_objects * (1 - small)  # S3 does not transition (or monitor) under 128 KB
+    size_kb = gb * DAYS_PER_MONTH / age / new_objects * 1e6 if new_objects and age else 0.0
+    count_note = (
+        f"{_fmt(new_objects)} new objects a month (usage.yaml {rule['objects']}), "
+        f"{_fmt(round(small * 100))}% under 128 KB; implied average object "
+        f"{_fmt(round(size_kb))} KB"
+    )
+    for start, label, key in (
+        (it_day, "Intelligent-Tiering", "s3.transition.intelligent_tiering_per_1k"),
+        (gir_day, "Glacier IR", "s3.transition.glacier_ir_per_1k"),
+    ):
+        if start is not None and start < age:
+            findings.append(
+                Charge(OBJECT_STORAGE, f"S3 lifecycle transitions into {label}",
+                       eligible / 1000, "1,000 transitions", key,
+                       f"{count_note}: each transitions once, on day {_fmt(start)}")
+            )  # fmt: skip
+    if it_share > 0:
+        held = eligible * (it_end - (it_day or 0)) / DAYS_PER_MONTH
+        findings.append(
+            Charge(OBJECT_STORAGE, "S3 Intelligent-Tiering monitoring", held / 1000,
+                   "1,000 objects", "s3.intelligent_tiering.monitoring_per_1k_objects",
+                   f"{_fmt(round(held))} objects held in Intelligent-Tiering ({count_note})")
+        )  # fmt: skip
+    return findings
+
+
 def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     props = resource.get("Properties", {})
     usage = ctx.env.usage
@@ -762,34 +948,7 @@ def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     quantity = rule["usage"] if rule else "other_bucket_gb"
     gb = usage.get(quantity)
     note = f"usage.yaml {quantity}" + ("" if rule else " (no buckets rule matched)")
-    classes = {
-        t.get("StorageClass")
-        for r in (props.get("LifecycleConfiguration") or {}).get("Rules", [])
-        for t in r.get("Transitions", []) or []
-    }
-    findings: list[Finding] = []
-    glacier = usage.get("s3_fraction_past_glacier_transition") if "GLACIER_IR" in classes else 0.0
-    findings.append(
-        Charge(
-            OBJECT_STORAGE,
-            f"S3 storage {logical_id}",
-            gb * (1 - glacier),
-            "GB-months",
-            "s3.standard.gb_month",
-            note,
-        )
-    )
-    if glacier:
-        findings.append(
-            Charge(
-                OBJECT_STORAGE,
-                f"S3 Glacier IR storage {logical_id}",
-                gb * glacier,
-                "GB-months",
-                "s3.glacier_ir.gb_month",
-                f"lifecycle: {_fmt(glacier * 100)}% past the transition",
-            )
-        )
+    findings: list[Finding] = _s3_storage_and_lifecycle(ctx, logical_id, props, rule, gb, note)
     requests = 0.0
     for kind, key in (("put_requests", "s3.put_per_1k"), ("get_requests", "s3.get_per_1k")):
         if rule and kind in rule:
@@ -848,13 +1007,65 @@ def serverless_application(ctx: Context, logical_id: str, resource: dict) -> lis
     return [Unpriced("serverless application: invocations unknown")]
 
 
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def _schedule_per_month(expression: Any, hours: float) -> float | None:
+    """Runs a month of an EventBridge `rate(...)` expression; None for cron or a token."""
+    match = _RATE.match(str(expression).strip()) if isinstance(expression, str) else None
+    if not match:
+        return None
+    every = int(match.group(1)) * _MINUTES[match.group(2).rstrip("s")]
+    return hours * 60 / every if every else None
+
+
+def _lambda_use(ctx: Context, resource: dict, invocations: float, why: str) -> list[Finding]:
+    props = resource.get("Properties", {})
+    memory_gb = (number(props.get("MemorySize")) or 128) / 1024
+    arch = "arm64" if "arm64" in (props.get("Architectures") or []) else "x86_64"
+    seconds = ctx.env.usage.get("lambda_seconds_per_invocation")
+    gb_seconds = invocations * seconds * memory_gb
+    ctx.env.lambda_requests += invocations
+    ctx.env.lambda_gb_seconds[arch] = ctx.env.lambda_gb_seconds.get(arch, 0.0) + gb_seconds
+    return [
+        Free(
+            f"{why}: {_fmt(round(invocations))} invocations, {_fmt(round(gb_seconds))} GB-seconds "
+            f"({arch}) a month; priced once per environment against the Lambda free tier"
+        )
+    ]
+
+
 def lambda_function(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     for _, other in ctx.resources.items():
         kind = str(other.get("Type", ""))
+        other_props = other.get("Properties", {})
         if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and (
-            logical_id in referenced_ids(other.get("Properties", {}).get("ServiceToken"))
+            logical_id in referenced_ids(other_props.get("ServiceToken"))
         ):
             return [Free("custom-resource handler: runs at deploy time only")]
+        if kind == "AWS::SecretsManager::RotationSchedule" and logical_id in referenced_ids(
+            other_props.get("RotationLambdaARN")
+        ):
+            rules = dict(other_props.get("RotationRules") or {})
+            days = number(rules.get("AutomaticallyAfterDays")) or 30
+            # Four steps per rotation: createSecret, setSecret, testSecret, finishSecret.
+            return _lambda_use(ctx, resource, 4 * DAYS_PER_MONTH / days, "secret rotation")
+    runs = 0.0
+    for _, other in ctx.resources.items():
+        other_props = other.get("Properties", {})
+        if other.get("Type") == "AWS::Events::Rule" and any(
+            logical_id in referenced_ids(target.get("Arn"))
+            for target in other_props.get("Targets") or []
+        ):
+            per_month = _schedule_per_month(other_props.get("ScheduleExpression"), ctx.env.hours)
+            if per_month is None:
+                return [
+                    Unpriced("Lambda on an event pattern or cron schedule: invocations unknown")
+                ]
+            runs += per_month
+    if runs:
+        return _lambda_use(ctx, resource, runs, "scheduled function")
     return [Unpriced("Lambda function: invocations and duration unknown")]
 
 
@@ -1060,6 +1271,40 @@ def stack_findings(env: Environment, stack: str) -> list[Finding]:
     return findings
 
 
+def _lambda_charges(env: Environment) -> list[Finding]:
+    """The environment's scheduled and rotation Lambdas, less the account's free tier (applied
+    here in full: other Lambdas in the account would share it)."""
+    prices = env.prices
+    free_requests = float(prices.number("lambda.free_requests", 0))
+    free_gb_seconds = float(prices.number("lambda.free_gb_seconds", 0))
+    found: list[Finding] = [
+        Charge(
+            OTHER,
+            "Lambda requests (scheduled and rotation functions)",
+            max(0.0, env.lambda_requests - free_requests) / 1e6,
+            "1M requests",
+            "lambda.requests_per_million",
+            f"{_fmt(round(env.lambda_requests))} requests, {_fmt(free_requests)} free a month",
+        )
+    ]
+    for arch in sorted(env.lambda_gb_seconds):
+        used = env.lambda_gb_seconds[arch]
+        billable = max(0.0, used - free_gb_seconds)
+        free_gb_seconds = max(0.0, free_gb_seconds - used)
+        found.append(
+            Charge(
+                OTHER,
+                f"Lambda compute ({arch})",
+                billable,
+                "GB-seconds",
+                f"lambda.{arch}.gb_second",
+                f"{_fmt(round(used))} GB-seconds (usage.yaml lambda_seconds_per_invocation), "
+                "after the free 400,000 GB-seconds",
+            )
+        )
+    return found
+
+
 def environment_findings(env: Environment) -> list[Finding]:
     """Environment-wide usage (egress, app metrics, API calls, DNS): on the anchor stack.
 
@@ -1117,6 +1362,8 @@ def environment_findings(env: Environment) -> list[Finding]:
                 f"{_fmt(free_requests)} free",
             )
         )
+    if env.lambda_requests:
+        found += _lambda_charges(env)
     created = env.count("AWS::Route53::HostedZone")
     for index, (zone, alias_only) in enumerate(sorted(env.zones.items())):
         found.append(

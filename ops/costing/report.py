@@ -123,6 +123,11 @@ class CostReport:
     stacks: list[StackCost]
     commitments: tuple[str, ...] = ()
     arch_override: str | None = None
+    key_age_years: float = 0.0  # age of the KMS keys: year N of the environment is N - 1
+
+    @property
+    def year(self) -> int:
+        return int(self.key_age_years) + 1
 
     @property
     def total_monthly_usd(self) -> Decimal:
@@ -162,6 +167,8 @@ class CostReport:
             "profile": self.profile,
             "prices": {"name": self.prices.name, "date": self.prices.date},
             "commitments": list(self.commitments),
+            "year": self.year,
+            "kms_key_age_years": self.key_age_years,
             "tenants": self.tenants,
             "total_monthly_usd": float(self.total_monthly_usd),
             "shared_monthly_usd": float(self.shared_monthly_usd),
@@ -318,12 +325,21 @@ def estimate_templates(
     profile: str | None = None,
     commitments: Sequence[str] = (),
     arch: str | None = None,
+    year: int | None = None,
 ) -> CostReport:
-    """Price the stacks of `env` among `templates` (stack name -> CloudFormation template)."""
+    """Price the stacks of `env` among `templates` (stack name -> CloudFormation template).
+
+    `year`: the environment's year of operation; it sets the age of its KMS keys (year N:
+    N - 1 yearly rotations, of which AWS bills the first two). None: usage.yaml's
+    `kms_key_age_years` (0, year 1).
+    """
     selected = select_environment(templates, env)
     table = prices if isinstance(prices, PriceTable) else load_prices(prices)
     tenant_names = tuple(n for n in selected if "-tenant-" in n)
-    usage: Usage = load_usage(profile or detect_profile(selected), len(tenant_names), usage_path)
+    overrides = {"kms_key_age_years": float(check_year(year) - 1)} if year is not None else None
+    usage: Usage = load_usage(
+        profile or detect_profile(selected), len(tenant_names), usage_path, overrides
+    )
     if arch not in (None, "arm64", "x86_64"):
         raise CostInputError(f"--arch {arch!r}: allowed: arm64, x86_64")
     anchor = next(iter(selected))
@@ -364,7 +380,21 @@ def estimate_templates(
         stacks=stacks,
         commitments=tuple(commitments),
         arch_override=arch,
+        key_age_years=usage.get("kms_key_age_years"),
     )
+
+
+MAX_YEAR = 10
+
+
+def check_year(year: int) -> int:
+    """`--year N`: an integer from 1 (keys new) to MAX_YEAR; an error says what is allowed."""
+    if isinstance(year, bool) or not isinstance(year, int) or not 1 <= year <= MAX_YEAR:
+        raise CostInputError(
+            f"--year {year!r}: not a year of operation; allowed: an integer from 1 (the first "
+            f"year: KMS keys not yet rotated) to {MAX_YEAR}"
+        )
+    return year
 
 
 def read_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
@@ -389,6 +419,7 @@ def estimate(
     profile: str | None = None,
     commitments: Sequence[str] = (),
     arch: str | None = None,
+    year: int | None = None,
 ) -> CostReport:
     """Monthly cost of environment `env` as synthesized in `assembly_dir` (e.g. cdk.out)."""
     return estimate_templates(
@@ -399,6 +430,7 @@ def estimate(
         profile=profile,
         commitments=commitments,
         arch=arch,
+        year=year,
     )
 
 
@@ -472,10 +504,16 @@ def diff(
     *,
     usage_path: Path | None = None,
     commitments: Sequence[str] = (),
+    year: int | None = None,
 ) -> CostDiff:
     """Monthly cost difference of `env` between two synthesized assemblies (base -> head)."""
     table = prices if isinstance(prices, PriceTable) else load_prices(prices)
-    kwargs: dict[str, Any] = {"prices": table, "usage_path": usage_path, "commitments": commitments}
+    kwargs: dict[str, Any] = {
+        "prices": table,
+        "usage_path": usage_path,
+        "commitments": commitments,
+        "year": year,
+    }
     return diff_reports(estimate(base_dir, env, **kwargs), estimate(head_dir, env, **kwargs))
 
 
@@ -495,7 +533,8 @@ def usd(value: Decimal | float | None, *, sign: bool = False) -> str:
 def render_report(report: CostReport, *, lines: bool = False) -> str:
     out = [
         f"Monthly cost of environment {report.env!r} ({report.profile} profile, "
-        f"{report.tenants} tenants), {report.prices.name} prices of {report.prices.date}"
+        f"{report.tenants} tenants, year {report.year}), {report.prices.name} prices of "
+        f"{report.prices.date}"
         + (f", commitments: {', '.join(report.commitments)}" if report.commitments else ""),
         "",
         f"{'stack':<52} {'monthly':>12}",
@@ -617,3 +656,25 @@ def nat_versus_endpoints(
     hours = report.prices.hours_per_month
     endpoints = money(len(services) * azs * hours * az_price.usd) + money(gb * gb_price.usd)
     return nat, endpoints
+
+
+def kms_key_per_environment(report: CostReport) -> tuple[Decimal, Decimal, int]:
+    """(monthly cost of the tenant stacks' own KMS keys, of one environment key for all tenant
+    data instead, number of tenant keys), in the report's year (key age).
+
+    Requests are the same either way (the same secrets are read, the same objects written), so
+    only the key-months and their rotated versions differ.
+    """
+    tenant_kms = [
+        ln for ln in report.lines if ln.resource_type == "AWS::KMS::Key" and "-tenant-" in ln.stack
+    ]
+    keys = len({(ln.stack, ln.resource) for ln in tenant_kms})
+    own = sum((ln.monthly_usd for ln in tenant_kms), Decimal(0))
+    key_price = report.prices.get("kms.key_month")
+    rotated_price = report.prices.get("kms.rotated_version_month")
+    if not keys or key_price is None:
+        return own, own, keys
+    rotations = int(report.key_age_years)  # yearly rotation
+    billed = min(rotations, int(report.prices.number("kms.billed_rotations", 2)))
+    shared = key_price.usd + (rotated_price.usd * billed if rotated_price else Decimal(0))
+    return own, money(shared), keys

@@ -159,32 +159,56 @@ SEED_TABLES: tuple[SeedTable, ...] = (
 )  # fmt: skip
 
 # Where the seed's printed figure is not its own arithmetic: (section, component) -> why.
+_FARGATE = "0.5 vCPU / 1 GB at A.1's own hourly rates is $18.02 a task-month, not $18.00"
 ERRATA: dict[tuple[str, str], str] = {
+    **{
+        (section, bill.APP): f"{tasks} x $18.02 = ${tasks * D('18.02')}: {_FARGATE}"
+        for section, tasks in (
+            ("2.2", 1),
+            ("2.3", 2),
+            ("3.2", 2),
+            ("3.3", 3),
+            ("3.4", 4),
+            ("3.5", 6),
+            ("3.6", 8),
+            ("3.7", 12),
+        )
+    },
     ("2.2", bill.DATABASES): "$11.68 + $2.30 is $13.98, not $14.00",
     ("2.2", bill.MONITORING): (
         "0.5 GB of logs at its own $0.50/GB is $0.25; it says 'free tier' here only "
         "(2.3 charges 2 GB = $1.00, below AWS's real 5 GB free tier)"
     ),
-    ("2.2", "total"): "the lines add up to $55.51 with the two corrections above",
+    ("2.2", "total"): "the lines add up to $55.53 with the three corrections above",
     ("2.3", bill.DATABASES): "5 x $13.98 is $69.90 (it carries 2.2's $14.00 rounding error)",
-    ("2.3", "total"): "the lines add up to $132.76 with the database correction",
-    ("2.3", "per_tenant"): "$132.76 / 5 = $26.55",
-    ("3.2", "total"): "$118.27 leaves out its own $1.90 backup line: the lines add up to $120.17",
-    ("3.2", "per_tenant"): "$120.17 for one tenant",
+    ("2.3", "total"): "the lines add up to $132.80 with the Fargate and database corrections",
+    ("2.3", "per_tenant"): "$132.80 / 5 = $26.56",
+    ("3.2", "total"): "$118.27 leaves out its own $1.90 backup line: the lines add up to $120.17, "
+    "$120.21 with the Fargate correction",
+    ("3.2", "per_tenant"): "$120.21 for one tenant",
+    ("3.3", "total"): "+$0.06 Fargate correction: $357.69",
+    ("3.3", "per_tenant"): "$357.69 / 5 = $71.54",
+    ("3.4", "total"): "+$0.08 Fargate correction: $660.41",
+    ("3.4", "per_tenant"): "$660.41 / 10 = $66.04",
+    ("3.5", "total"): "+$0.12 Fargate correction: $1,536.55",
+    ("3.6", "total"): "+$0.16 Fargate correction: $2,968.59",
+    ("3.7", "total"): "+$0.24 Fargate correction: $5,814.67",
+    ("3.7", "per_tenant"): "$5,814.67 / 100 = $58.15",
 }
 
 # Errors in the seed's summaries and prose, checked in tests/test_cost.py.
 SUMMARY_ERRATA: tuple[str, ...] = (
     "6.1 / 10.1, 1 tenant: production $118 and per-tenant $118.00 carry 3.2's missing backup "
-    "line ($120.17); $118.00 does not even match 3.2's own $118.27",
-    "10.1, 1 tenant: the PoC to production increase is +$64.66 (+116%) with corrected totals "
-    "($55.51 -> $120.17), not +$63 (+114%)",
+    "line ($120.17; $120.21 with the Fargate correction); $118.00 does not even match 3.2's own "
+    "$118.27",
+    "10.1, 1 tenant: the PoC to production increase is +$64.68 (+116%) with corrected totals "
+    "($55.53 -> $120.21), not +$63 (+114%)",
     "6.1 / 10.1, PoC at 10/25/50/100 tenants ($238 / $553 / $1,068 / $2,093): no itemized table "
     "supports them; the seed's own PoC rates give less (see the what-if table)",
     "Executive summary: '$85-$95 for a single tenant' and '$2,850-$3,100 for 100 tenants' "
     "contradict its own tables ($118.27 and $5,814.43)",
-    "A.1: 0.5 vCPU / 1 GB at its own hourly rates is $18.02 per month, not $18.00 (every Fargate "
-    "line uses $18.00)",
+    "A.1: 0.5 vCPU / 1 GB at its own hourly rates is $18.02 per month, not $18.00; every Fargate "
+    "line uses $18.00, so every table's Fargate line and total are corrected above",
     "4.2: db.t4g.micro Multi-AZ '~$28' and db.t4g.medium Multi-AZ '~$98' are not its A.2 prices "
     "($23.36 + $2.30 = $25.66 and $93.44 + $2.30 = $95.74); the 60/30/10 mix at 50 tenants is "
     "$1,983.80, a saving of $467.20, not $2,065 / $386",
@@ -233,8 +257,12 @@ def compute_line(table: PriceTable, component: str, q: Mapping[str, Any]) -> tup
     hours = table.hours_per_month
     p = lambda key: _price(table, key)  # noqa: E731
     if component == bill.APP:
-        each = p("fargate.task_month.512_1024")
-        return money(q["tasks"] * each), f"{q['tasks']} x ${each}"
+        # 0.5 vCPU / 1 GB at A.1's own hourly rates: $18.02 a month (A.1's table rounds it to
+        # $18.00, and every seed table uses $18.00): the same correction as 2.2's $13.98.
+        vcpu = money(D("0.5") * p("fargate.linux_x86_64.vcpu_hour") * hours)
+        gb = money(D(1) * p("fargate.linux_x86_64.gb_hour") * hours)
+        each = vcpu + gb
+        return q["tasks"] * each, f"{q['tasks']} x ${each} (${vcpu} vCPU + ${gb} memory)"
     if component == bill.DATABASES:
         factor = p("rds.multi_az_instance_factor") if q["multi_az"] else D(1)
         storage_factor = p("rds.multi_az_storage_factor") if q["multi_az"] else D(1)
@@ -293,7 +321,7 @@ def reproduce(prices: str | PriceTable = "seed") -> list[TableResult]:
 
 WHY: dict[str, str] = {
     bill.APP: "ARM64 (Graviton) Fargate, $14.42 per 0.5 vCPU / 1 GB task-month against the seed's "
-    "x86 $18.00; task count is the template's minimum (PoC: 1 fixed task)",
+    "x86 $18.02; task count is the template's autoscaling minimum",
     bill.DATABASES: "Multi-AZ storage is billed for both copies (+$2.30 per 20 GB database); "
     "instance prices unchanged",
     bill.LOAD_BALANCER: "same ALB hours and LCU assumption (usage.yaml alb_lcu_hours)",
@@ -314,6 +342,8 @@ WHY: dict[str, str] = {
     bill.OTHER: "not in the seed: WAF web ACL, rules and inspected requests",
 }
 WHY_POC: dict[str, str] = {
+    bill.APP: "ARM64 (Graviton) Fargate, $14.42 per 0.5 vCPU / 1 GB task-month against the seed's "
+    "x86 $18.02; PoC: 1 fixed task",
     bill.DATABASES: "single-AZ db.t4g.micro at the seed's own prices",
     bill.DNS: "the PoC profile has no domain: no zone, no queries",
     bill.MONITORING: "template-derived logs (app, DB, flow logs) within the 5 GB free tier; no "

@@ -181,7 +181,14 @@ class Usage:
         return None
 
 
-def load_usage(profile: str, tenants: int, path: Path | None = None) -> Usage:
+def load_usage(
+    profile: str,
+    tenants: int,
+    path: Path | None = None,
+    overrides: Mapping[str, float] | None = None,
+) -> Usage:
+    """The usage file for one profile and tenant count; `overrides` replace quantities (the
+    CLI's `--year N` sets `kms_key_age_years`)."""
     path = path or DEFAULT_USAGE
     if not path.is_file():
         raise CostInputError(f"usage file {path}: not found")
@@ -194,7 +201,11 @@ def load_usage(profile: str, tenants: int, path: Path | None = None) -> Usage:
         raise CostInputError(
             f"{path}: profiles.{profile}: missing (known profiles: {', '.join(sorted(profiles))})"
         )
-    values = {**dict(data.get("per_resource", {})), **dict(profiles[profile])}
+    values = {
+        **dict(data.get("per_resource", {})),
+        **dict(profiles[profile]),
+        **dict(overrides or {}),
+    }
     usage = Usage(
         profile=profile,
         tenants=tenants,
@@ -207,6 +218,20 @@ def load_usage(profile: str, tenants: int, path: Path | None = None) -> Usage:
         usage.get(name)
     for section, rules in (("log_groups", usage.log_groups), ("buckets", usage.buckets)):
         for index, rule in enumerate(rules):
-            if "match" not in rule or "usage" not in rule:
-                raise CostInputError(f"{path}: {section}[{index}]: needs 'match' and 'usage'")
+            where = f"{path}: {section}[{index}]"
+            per_record = section == "log_groups" and "records" in rule
+            needed = ("match", "records", "record_bytes") if per_record else ("match", "usage")
+            missing = [key for key in needed if key not in rule]
+            if missing:
+                raise CostInputError(
+                    f"{where}: needs {', '.join(repr(k) for k in needed)} (missing "
+                    f"{', '.join(repr(k) for k in missing)}); a log group takes either usage: "
+                    "(GB a month) or records: and record_bytes: (one record per request)"
+                )
+            for key, name in rule.items():
+                if key != "match" and name not in values:
+                    raise CostInputError(
+                        f"{where}.{key}: {name!r} is not a quantity in profiles.{profile} or "
+                        "per_resource"
+                    )
     return usage

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from ops.costing import bill
 from ops.costing.report import (
     ENDPOINT_SERVICES,
     CostReport,
     estimate,
+    kms_key_per_environment,
     money,
     nat_versus_endpoints,
     usd,
@@ -28,6 +30,7 @@ WHATIF_ENV = "whatif"
 TIERS = ("poc", "production")
 SIZES = ("small", "medium", "large")
 MAX_TENANTS = 500
+YEARS = (1, 2, 3)  # KMS keys rotate yearly; AWS bills the first two rotations, then no more
 
 
 def parse_tenants(text: str) -> list[int]:
@@ -91,6 +94,7 @@ class WhatIfRow:
     mixed: dict[str, CostReport] = field(default_factory=dict)  # tier -> report with size mix
     x86: dict[str, CostReport] = field(default_factory=dict)  # tier -> re-priced as x86
     seconds: dict[str, float] = field(default_factory=dict)
+    years: dict[str, dict[int, CostReport]] = field(default_factory=dict)  # tier -> year -> report
 
 
 def run(
@@ -102,17 +106,24 @@ def run(
     size_mix: Mapping[str, float] | None = None,
     commitments: Sequence[str] = (),
     progress: bool = False,
+    year: int | None = None,
 ) -> list[WhatIfRow]:
+    """Synthesize and price each tenant count and tier; `year` picks the year of the main
+    reports (None: usage.yaml's key age, year 1), and every row also has years 1-3."""
     rows = []
     for count in tenant_counts:
         row = WhatIfRow(count)
         for tier in tiers:
             with tempfile.TemporaryDirectory(prefix=f"cost-{tier}-{count}-") as tmp:
                 row.seconds[tier] = synthesize(count, tier, Path(tmp))
-                kwargs = {"usage_path": usage_path, "commitments": commitments}
+                kwargs = {"usage_path": usage_path, "commitments": commitments, "year": year}
                 row.reports[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
                 other = "x86_64" if _arch(row.reports[tier]) == "arm64" else "arm64"
                 row.x86[tier] = estimate(tmp, WHATIF_ENV, prices, arch=other, **kwargs)  # type: ignore[arg-type]
+                row.years[tier] = {
+                    n: estimate(tmp, WHATIF_ENV, prices, **{**kwargs, "year": n})  # type: ignore[arg-type]
+                    for n in YEARS
+                }
             if size_mix and tier == _mix_tier(tiers):
                 with tempfile.TemporaryDirectory(prefix=f"cost-{tier}-{count}-mix-") as tmp:
                     synthesize(count, tier, Path(tmp), size_mix)
@@ -182,6 +193,66 @@ def render_table(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def _kms_lines(report: CostReport) -> Decimal:
+    return sum((ln.monthly_usd for ln in report.lines if ln.component == bill.KEYS), Decimal(0))
+
+
+def render_years(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
+    """Markdown: per-tenant cost in years 1-3 (KMS key rotations), and the same with one KMS
+    key per environment for all tenant data instead of one per restaurant."""
+    head = ["tenants", "tier"]
+    head += [f"year {n} per tenant" for n in YEARS]
+    head += [f"KMS year {n}" for n in YEARS]
+    head += [f"one key per environment: year {n} per tenant" for n in YEARS]
+    out = ["| " + " | ".join(head) + " |", "| ---: | --- |" + " ---: |" * (len(head) - 2)]
+    for row in rows:
+        for tier in tiers:
+            by_year = row.years.get(tier)
+            if not by_year:
+                continue
+            cells = [str(row.tenants), tier]
+            cells += [usd(by_year[n].per_tenant_monthly_usd) for n in YEARS]
+            cells += [usd(_kms_lines(by_year[n])) for n in YEARS]
+            for n in YEARS:
+                report = by_year[n]
+                own, shared, _ = kms_key_per_environment(report)
+                total = report.total_monthly_usd - own + shared
+                cells.append(usd(money(total / report.tenants)))
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def render_key_choice(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
+    """One KMS key per restaurant against one per environment, at the largest tenant count."""
+    row = rows[-1]
+    tier = _mix_tier(tiers)
+    by_year = row.years.get(tier)
+    if not by_year:
+        return ""
+    parts = []
+    for n in YEARS:
+        own, shared, _ = kms_key_per_environment(by_year[n])
+        parts.append(f"year {n} {usd(own)} vs {usd(shared)} ({usd(shared - own, sign=True)})")
+    _, _, keys = kms_key_per_environment(by_year[YEARS[0]])
+    return (
+        f"KMS keys ({tier}, {_plural(row.tenants, 'tenant')}): one per restaurant "
+        f"({_plural(keys, 'key')}) against one "
+        f"environment key for all tenant data: {'; '.join(parts)} a month. A key per restaurant "
+        "keeps a grant, a key-policy mistake or a compromised role to one restaurant's data, "
+        "lets offboarding destroy exactly that restaurant's key (crypto-shredding its final "
+        "snapshot), and audit trails name the restaurant; but each retained key keeps billing "
+        "after offboarding, and restoring a final snapshot needs that restaurant's key to be "
+        "kept (not pending deletion). One environment key makes every final snapshot restorable "
+        "while the environment lives, with no per-restaurant key to keep, but one key policy "
+        "then covers every restaurant and a single restaurant's data can no longer be "
+        "destroyed by deleting a key. What-if only: the default stays one key per restaurant."
+    )
+
+
 def render_alternatives(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
     """NAT gateways against interface endpoints, at the largest tenant count of each tier."""
     out = []
@@ -212,6 +283,9 @@ def rows_json(rows: Sequence[WhatIfRow]) -> list[dict]:
                 "other_arch_total_monthly_usd": float(row.x86[tier].total_monthly_usd),
                 "synth_seconds": round(row.seconds[tier], 2),
                 "unpriced": len(report.unpriced),
+                "years": {
+                    str(n): _year_json(r) for n, r in sorted(row.years.get(tier, {}).items())
+                },
             }
             if tier in row.mixed:
                 entry["tiers"][tier]["size_mix_total_monthly_usd"] = float(
@@ -219,6 +293,21 @@ def rows_json(rows: Sequence[WhatIfRow]) -> list[dict]:
                 )
         result.append(entry)
     return result
+
+
+def _year_json(report: CostReport) -> dict:
+    own, shared, keys = kms_key_per_environment(report)
+    per_env = report.total_monthly_usd - own + shared
+    return {
+        "total_monthly_usd": float(report.total_monthly_usd),
+        "per_tenant_monthly_usd": float(report.per_tenant_monthly_usd or 0),
+        "kms_monthly_usd": float(_kms_lines(report)),
+        "tenant_keys": keys,
+        "one_key_per_environment": {
+            "total_monthly_usd": float(per_env),
+            "per_tenant_monthly_usd": float(money(per_env / report.tenants)),
+        },
+    }
 
 
 def plot(rows: Sequence[WhatIfRow], path: Path, seed_points: Mapping[int, Decimal]) -> None:
@@ -236,11 +325,21 @@ def plot(rows: Sequence[WhatIfRow], path: Path, seed_points: Mapping[int, Decima
             values = [float(row.reports[tier].per_tenant_monthly_usd or 0) for row in rows]
             color, marker = styles[tier]
             ax.plot(
-                counts, values, marker=marker, color=color, label=f"{tier} (templates, current)"
+                counts,
+                values,
+                marker=marker,
+                color=color,
+                label=f"{tier} (templates, current, year 1)",
             )
             for x, y in zip(counts, values, strict=True):
                 ax.annotate(f"${y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 7),
                             ha="center", fontsize=8, color=color)  # fmt: skip
+    if all(row.years.get("production") for row in rows):
+        # Year 3: every key has had the two rotations AWS bills ($2/month more per key).
+        values = [float(row.years["production"][YEARS[-1]].per_tenant_monthly_usd or 0)
+                  for row in rows]  # fmt: skip
+        ax.plot(counts, values, linestyle=":", marker="o", markersize=3, color="#e67e22",
+                label=f"production, year {YEARS[-1]} (KMS rotations billed)")  # fmt: skip
     if seed_points:
         xs = sorted(seed_points)
         ax.plot(xs, [float(seed_points[x]) for x in xs], linestyle="--", marker="x",
