@@ -140,9 +140,9 @@ def collisions_between(environments: Iterable[EnvironmentConfig]) -> Iterator[tu
                     yield (
                         environment.name,
                         (
-                            f"domain.hosted_zone_id: zone {domain.hosted_zone_id!r} is also the zone "
-                            f"of environment {other!r} for {other_name!r}, which is not under the "
-                            f"same parent domain as {domain.name!r}"
+                            f"domain.hosted_zone_id: zone {domain.hosted_zone_id!r} is also the "
+                            f"zone of environment {other!r} for {other_name!r}, which is not "
+                            f"under the same parent domain as {domain.name!r}"
                         ),
                     )
             zones.setdefault(domain.hosted_zone_id, (environment.name, domain.name))

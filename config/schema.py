@@ -662,7 +662,7 @@ class EnvironmentConfig(_Strict):
             if snapshot is not None and snapshot.startswith("arn:"):
                 # RDS User Guide, "Restoring to a DB instance": a snapshot restores in its own
                 # Region; copy it first (CopyDBSnapshot) to restore elsewhere.
-                arn_partition, arn_region, arn_account = rules.check_snapshot_reference(snapshot)
+                arn_partition, arn_region, _ = rules.check_snapshot_reference(snapshot)
                 if arn_partition != partition or arn_region != self.region:
                     raise FieldError(
                         f"{where}.restore_from_snapshot",
