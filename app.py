@@ -10,7 +10,10 @@ npx cdk synth -c config_dir=path/to/environments  # another set of environment f
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -103,13 +106,74 @@ def build_app(
     return app
 
 
-def main() -> int:
+MAX_ERROR_CHARS = 20_000  # a nag report of many findings stays readable; a runaway one is cut
+
+
+def _replace_assembly(staging: Path, outdir: Path) -> None:
+    """Put the new assembly in `outdir` only now that it is complete.
+
+    The CDK CLI keeps its lock files (`synth.lock`, `read.*.lock`) in `outdir` while the app
+    runs, so the directory itself stays and its other entries are swapped: the old ones are
+    moved aside first and put back if a move fails.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+    moved: list[str] = []
+    placed: list[str] = []
     try:
-        app = build_app()
+        for entry in list(outdir.iterdir()):
+            if not entry.name.endswith(".lock"):
+                os.replace(entry, aside / entry.name)
+                moved.append(entry.name)
+        for entry in list(staging.iterdir()):
+            os.replace(entry, outdir / entry.name)
+            placed.append(entry.name)
+    except OSError:
+        for name in placed:  # the previous assembly comes back as it was
+            shutil.rmtree(outdir / name) if (outdir / name).is_dir() else (outdir / name).unlink()
+        for name in moved:
+            os.replace(aside / name, outdir / name)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _capped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text)} characters)"
+
+
+def main() -> int:
+    """Validate, build and synthesize; on any failure the previous cdk.out stays as it was.
+
+    Under the CDK CLI the assembly goes to CDK_OUTDIR (cdk.out). It is synthesized into a
+    sibling temporary directory and moved into place only when synthesis has succeeded, so a
+    config error, a construct error or a cdk-nag finding never leaves a partial assembly.
+    """
+    target = os.environ.get("CDK_OUTDIR")
+    staging: Path | None = None
+    try:
+        context = project_context()
+        if target:
+            outdir = Path(target).absolute()
+            outdir.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+            app = build_app(app=cdk.App(context=context, outdir=str(staging)))
+        else:
+            app = build_app()
+        app.synth()
+        if staging is not None:
+            _replace_assembly(staging, Path(target or "cdk.out").absolute())
+            staging = None
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    app.synth()
+    except Exception as exc:  # a construct check or cdk-nag: a message, not a traceback
+        print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return 0
 
 
