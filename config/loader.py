@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 1024 * 1024  # the example files are ~1 KB; 1,000 restaurants f
 MAX_DEPTH = 32  # the schema nests 4 levels deep
 MAX_NODES = 200_000  # scalars and collections after alias expansion (1,000 restaurants: ~20,000)
 MAX_PROBLEMS = 20  # problems listed per file; the rest are counted
-MAX_LINE = 400  # characters per problem line
+MAX_LINE = 400  # characters of one problem's explanation
 
 
 class ConfigError(ValueError):
@@ -96,7 +96,7 @@ def _describe(file: Path, error: Mapping[str, Any], data: Any) -> str:
         except (KeyError, IndexError, TypeError):
             where = ""
     got = "" if error.get("type") == "missing" else f"; got {rules.short(value)}"
-    return _cap(f"{file}: {field}{where}: {message}{got}")
+    return f"{file}: {_cap(field, 200)}{where}: {_cap(message)}{got}"
 
 
 def _cap(line: str, limit: int = MAX_LINE) -> str:
@@ -225,17 +225,24 @@ def decode_config(path: Path, raw: bytes) -> str:
 
 
 def _check_structure(path: Path, text: str) -> None:
-    """Refuse deep nesting and alias bombs from the event stream, before any node is built."""
+    """Refuse deep nesting, alias bombs and too many restaurants from the event stream, before
+    any node is built (the pure-Python parser takes seconds for 10,000 restaurants)."""
     from ruamel.yaml.events import (
         AliasEvent,
         CollectionEndEvent,
         CollectionStartEvent,
+        MappingStartEvent,
+        NodeEvent,
         ScalarEvent,
+        SequenceStartEvent,
     )
 
+    shown = _display(path)
     sizes: dict[str, int] = {}
-    stack: list[list[Any]] = []  # [anchor, expanded node count] per open collection
+    # One entry per open collection: [anchor, expanded node count, direct children, role]
+    stack: list[list[Any]] = []
     total = 0
+    restaurants_next = False
 
     def add(count: int, line: int) -> None:
         nonlocal total
@@ -247,12 +254,26 @@ def _check_structure(path: Path, text: str) -> None:
             grown = total
         if grown > MAX_NODES or total > MAX_NODES:
             raise ConfigError(
-                f"{_display(path)}: line {line}: more than {MAX_NODES} values once aliases are "
+                f"{shown}: line {line}: more than {MAX_NODES} values once aliases are "
                 "expanded; allowed: fewer (is this an alias bomb?)"
             )
 
     for event in YAML(typ="safe", pure=True).parse(text):
         line = (event.start_mark.line + 1) if event.start_mark else 0
+        role = None
+        if isinstance(event, NodeEvent) and stack:
+            parent = stack[-1]
+            parent[2] += 1
+            if parent[3] == "top" and parent[2] % 2 == 1:  # a key of the top-level mapping
+                restaurants_next = isinstance(event, ScalarEvent) and event.value == "restaurants"
+            elif parent[3] == "top":
+                role = "restaurants" if restaurants_next else None
+                restaurants_next = False
+            elif parent[3] == "restaurants" and parent[2] > MAX_RESTAURANTS:
+                raise ConfigError(
+                    f"{shown}: line {line}: restaurants: more than {MAX_RESTAURANTS}; allowed: "
+                    f"at most {MAX_RESTAURANTS} per environment (docs/scale.md)"
+                )
         if isinstance(event, AliasEvent):
             add(sizes.get(event.anchor, 1), line)
         elif isinstance(event, ScalarEvent):
@@ -262,12 +283,16 @@ def _check_structure(path: Path, text: str) -> None:
         elif isinstance(event, CollectionStartEvent):
             if len(stack) >= MAX_DEPTH:
                 raise ConfigError(
-                    f"{_display(path)}: line {line}: nested more than {MAX_DEPTH} levels deep; "
+                    f"{shown}: line {line}: nested more than {MAX_DEPTH} levels deep; "
                     "allowed: the settings of the configuration reference"
                 )
-            stack.append([event.anchor, 1])
+            if not stack and isinstance(event, MappingStartEvent):
+                role = "top"
+            elif role == "restaurants" and not isinstance(event, SequenceStartEvent):
+                role = None
+            stack.append([event.anchor, 1, 0, role])
         elif isinstance(event, CollectionEndEvent):
-            anchor, count = stack.pop()
+            anchor, count, _, _ = stack.pop()
             if anchor:
                 sizes[anchor] = count
             add(count, line)
