@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from config import ConfigError, load_environment, load_environments
-from config import rules
+from config import ConfigError, load_environment, load_environments, rules
 from config.loader import MAX_FILE_BYTES, MAX_PROBLEMS
 from config.names import physical_names
 from config.profiles import service_capacity
@@ -139,7 +138,7 @@ def test_region_list_matches_the_cdk_region_facts() -> None:
         for r in region_info.RegionInfo.regions
         if r.partition in ("aws", "aws-cn", "aws-us-gov")
     }
-    assert rules.REGION_PARTITIONS == known
+    assert known == rules.REGION_PARTITIONS
 
 
 def test_snapshot_arn_of_another_region_is_refused(tmp_path: Path) -> None:
