@@ -130,8 +130,10 @@ class AppConfig(_Strict):
 
     image: str = Field(
         default=DEFAULT_APP_IMAGE,
-        description="Container image of the app. The default is a public multi-arch image that "
-        "serves HTTP on port 80, so a first deploy works before the real app exists.",
+        description="Container image of the app: `[registry/]repository[:tag]`, optionally "
+        "pinned by digest (`...@sha256:<64 hex>`), at most 255 characters. The default is a "
+        "public multi-arch image that serves HTTP on port 80, so a first deploy works before "
+        "the real app exists.",
     )
     cpu_architecture: CpuArchitecture = Field(
         default="arm64",
@@ -225,10 +227,12 @@ class AlertsConfig(_Strict):
     """Who hears about alarms (seed 9.2): one SNS topic per severity."""
 
     warning_emails: tuple[str, ...] = Field(
-        default=(), description="Addresses subscribed to warning alarms."
+        default=(), description="Addresses subscribed to warning alarms, each listed once."
     )
     critical_emails: tuple[str, ...] = Field(
-        default=(), description="Addresses subscribed to critical alarms."
+        default=(),
+        description="Addresses subscribed to critical alarms; the production profile needs at "
+        "least one.",
     )
 
     @field_validator("warning_emails", "critical_emails", mode="before")

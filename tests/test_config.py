@@ -165,7 +165,7 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     ("field", "value", "expected"),
     [
         ("account", "12345", "12-digit AWS account id"),
-        ("region", "mars-1", "not an AWS Region"),
+        ("region", "mars-1", "not a known AWS region name"),
         ("profile", "staging", "'poc' or 'production'"),
     ],
 )

@@ -1,0 +1,147 @@
+"""Issue 12 through the real CDK CLI: a failed synth leaves cdk.out exactly as it was, and an
+environment with an account id synthesizes offline (no lookup, no cdk.context.json)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_cdk_cli import CDK, NODE22, PROJECT
+
+SMALL = "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: solo\n    tier: poc\n"
+
+
+def run_cdk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` in `workdir` (its own cdk.json pointing at the project's app.py), with no
+    AWS credentials or configuration at all: any lookup would fail or hang."""
+    venv_python = Path(os.environ.get("VIRTUAL_ENV", PROJECT / ".venv")) / "bin" / "python"
+    (workdir / "cdk.json").write_text(
+        json.dumps({"app": f"{venv_python} {PROJECT / 'app.py'}"}), encoding="utf-8"
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key != "CDK_OUTDIR"
+    }
+    env.update(
+        {
+            "PATH": os.pathsep.join([str(venv_python.parent), str(NODE22), env.get("PATH", "")]),
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+            "PYTHONPATH": str(PROJECT),
+        }
+    )
+    return subprocess.run(
+        [str(CDK), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def tree(directory: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `directory` -> (sha256, mode): what "exactly as it was" means."""
+    found: dict[str, tuple[str, int]] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[str(path.relative_to(directory))] = (digest, path.stat().st_mode)
+    return found
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """A successful `cdk synth` of one small environment into workdir/cdk.out."""
+    workdir = tmp_path_factory.mktemp("synth")
+    config = workdir / "envs"
+    config.mkdir()
+    (config / "small.yaml").write_text(SMALL, encoding="utf-8")
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, {"tree": tree(workdir / "cdk.out")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
+        (
+            SMALL.replace("region: us-east-1", "region: us-est-1"),
+            "region: not a known AWS region name",
+        ),
+        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 13: not UTF-8"),
+        ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
+    ],
+)
+def test_a_failed_synth_leaves_cdk_out_as_it_was(
+    synthesized: tuple[Path, dict[str, object]], text: str | bytes, expected: str
+) -> None:
+    workdir, state = synthesized
+    before = tree(workdir / "cdk.out")
+    assert before == state["tree"] and any(n.endswith(".template.json") for n in before)
+    config = workdir / "bad"
+    config.mkdir(exist_ok=True)
+    path = config / "small.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode != 0
+    assert "configuration error:" in result.stderr and expected in result.stderr
+    assert "small.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(workdir / "cdk.out") == before, "cdk.out changed after a failed synth"
+    leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
+    assert leftovers == [], leftovers
+
+
+def test_a_successful_synth_replaces_the_previous_assembly_whole(
+    synthesized: tuple[Path, dict[str, object]],
+) -> None:
+    workdir, _ = synthesized
+    stale = workdir / "cdk.out" / "chefs-kiss-old-platform.template.json"
+    stale.write_text("{}", encoding="utf-8")
+    config = workdir / "two"
+    config.mkdir(exist_ok=True)
+    (config / "small.yaml").write_text(SMALL + "  - slug: duo\n    tier: poc\n", encoding="utf-8")
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = set(tree(workdir / "cdk.out"))
+    assert "chefs-kiss-small-tenant-duo.template.json" in names
+    assert stale.name not in names, "a file of the previous assembly was left behind"
+    assert not any(n.endswith(".lock") for n in names)
+
+
+def test_an_account_id_synthesizes_offline_without_a_lookup(tmp_path: Path) -> None:
+    config = tmp_path / "envs"
+    config.mkdir()
+    (config / "acct.yaml").write_text(
+        SMALL.replace("region: us-east-1", "account: '123456789012'\nregion: us-east-1"),
+        encoding="utf-8",
+    )
+    result = run_cdk(tmp_path, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "cdk.context.json").exists(), "a context lookup was recorded"
+    manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text(encoding="utf-8"))
+    assert "missing" not in manifest, manifest.get("missing")
+    template = json.loads(
+        (tmp_path / "cdk.out" / "chefs-kiss-acct-platform.template.json").read_text("utf-8")
+    )
+    zones = {
+        json.dumps(r["Properties"]["AvailabilityZone"], sort_keys=True)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::Subnet"
+    }
+    assert zones == {
+        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}, sort_keys=True) for i in (0, 1)
+    }
+    artifact = manifest["artifacts"]["chefs-kiss-acct-platform"]
+    assert artifact["environment"] == "aws://123456789012/us-east-1"
