@@ -75,8 +75,8 @@ def check_region(value: str) -> str:
         close = [r for r in REGION_PARTITIONS if r.split("-")[0] == value.split("-")[0]]
         hint = f" (did you mean one of {', '.join(close[:6])}?)" if close else ""
         raise ValueError(
-            f"not a known AWS region name{hint}; allowed: a Region of the aws, aws-cn or aws-us-gov "
-            "partition such as 'us-east-1'"
+            f"not a known AWS region name{hint}; allowed: a Region of the aws, aws-cn or "
+            "aws-us-gov partition such as 'us-east-1'"
         )
     return value
 
