@@ -16,14 +16,17 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import aws_cdk as cdk
+from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
-from constructs.compliance import DEFAULT_NAG_PACKS, register_nag_packs
 from stacks import naming
-from stacks.platform_stack import PlatformStack
-from stacks.tenant_stack import TenantStack
+
+# aws_cdk starts a Node.js runtime (seconds): imported only once the config has validated, so a
+# config error is reported at once and nothing of CDK runs (or writes) before it.
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+    from stacks.platform_stack import PlatformStack
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -36,6 +39,11 @@ def project_context() -> dict[str, object]:
 
 def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformStack:
     """Compose the stacks of one environment into `app`."""
+    import aws_cdk as cdk
+
+    from stacks.platform_stack import PlatformStack
+    from stacks.tenant_stack import TenantStack
+
     stack_env = None
     if environment.account or environment.region:
         stack_env = cdk.Environment(account=environment.account, region=environment.region)
@@ -86,10 +94,19 @@ def build_app(
     environments: Iterable[EnvironmentConfig] | None = None,
     config_dir: Path | None = None,
     only: Sequence[str] | None = None,
-    nag_packs: Sequence[str] = DEFAULT_NAG_PACKS,
+    nag_packs: Sequence[str] | None = None,
     app: cdk.App | None = None,
 ) -> cdk.App:
-    """Build the whole app. Tests pass `environments` (generated) or `config_dir`."""
+    """Build the whole app. Tests pass `environments` (generated) or `config_dir`.
+
+    `nag_packs`: the packs to register; None means constructs.compliance.DEFAULT_NAG_PACKS.
+    """
+    import aws_cdk as cdk
+
+    from constructs.compliance import DEFAULT_NAG_PACKS, register_nag_packs
+
+    if nag_packs is None:
+        nag_packs = DEFAULT_NAG_PACKS
     # The CLI passes cdk.json's context too, and its -c values win over these.
     app = app or cdk.App(context=project_context())
     if environments is None:
@@ -143,6 +160,24 @@ def _capped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text)} characters)"
 
 
+def _load_from_cli_context() -> list[EnvironmentConfig] | None:
+    """The environments `-c environments=` / `-c config_dir=` select, validated before CDK
+    starts; None if the context cannot be read here (build_app then loads them)."""
+    context: dict[str, Any] = {}
+    try:
+        context.update(json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}"))
+        overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")  # the CLI's large contexts
+        if overflow:
+            context.update(json.loads(Path(overflow).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None  # build_app reads the context as CDK parses it
+    selected = context.get("environments")
+    names = [n for n in str(selected).split(",") if n] if selected else None
+    directory = context.get("config_dir")
+    kwargs = {"directory": Path(str(directory))} if directory else {}
+    return load_environments(names=names, **kwargs)
+
+
 def main() -> int:
     """Validate, build and synthesize; on any failure the previous cdk.out stays as it was.
 
@@ -153,14 +188,19 @@ def main() -> int:
     target = os.environ.get("CDK_OUTDIR")
     staging: Path | None = None
     try:
+        environments = _load_from_cli_context()
+        import aws_cdk as cdk
+
         context = project_context()
         if target:
             outdir = Path(target).absolute()
             outdir.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-            app = build_app(app=cdk.App(context=context, outdir=str(staging)))
+            app = build_app(
+                environments=environments, app=cdk.App(context=context, outdir=str(staging))
+            )
         else:
-            app = build_app()
+            app = build_app(environments=environments)
         app.synth()
         if staging is not None:
             _replace_assembly(staging, Path(target or "cdk.out").absolute())

@@ -59,27 +59,50 @@ def tree(directory: Path) -> dict[str, tuple[str, int]]:
     return found
 
 
+ACCOUNT = SMALL.replace("region: us-east-1", "account: '123456789012'\nregion: us-east-1")
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
-    """A successful `cdk synth` of one small environment into workdir/cdk.out."""
+    """A successful `cdk synth` of one small environment with an account id into
+    workdir/cdk.out, offline: the base of the tests below."""
     workdir = tmp_path_factory.mktemp("synth")
     config = workdir / "envs"
     config.mkdir()
-    (config / "small.yaml").write_text(SMALL, encoding="utf-8")
+    (config / "small.yaml").write_text(ACCOUNT, encoding="utf-8")
     result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir, {"tree": tree(workdir / "cdk.out")}
+
+
+def test_an_account_id_synthesizes_offline_without_a_lookup(
+    synthesized: tuple[Path, dict[str, object]],
+) -> None:
+    workdir, _ = synthesized
+    assert not (workdir / "cdk.context.json").exists(), "a context lookup was recorded"
+    manifest = json.loads((workdir / "cdk.out" / "manifest.json").read_text(encoding="utf-8"))
+    assert "missing" not in manifest, manifest.get("missing")
+    artifact = manifest["artifacts"]["chefs-kiss-small-platform"]
+    assert artifact["environment"] == "aws://123456789012/us-east-1"
+    template = json.loads(
+        (workdir / "cdk.out" / "chefs-kiss-small-platform.template.json").read_text("utf-8")
+    )
+    zones = {
+        json.dumps(r["Properties"]["AvailabilityZone"], sort_keys=True)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::Subnet"
+    }
+    assert zones == {
+        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}, sort_keys=True) for i in (0, 1)
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
-        (
-            SMALL.replace("region: us-east-1", "region: us-est-1"),
-            "region: not a known AWS region name",
-        ),
-        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 13: not UTF-8"),
+        (SMALL.replace("region: us-east-1", "region: us-est-1"), "not a known AWS region name"),
+        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
         ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
     ],
 )
@@ -118,30 +141,5 @@ def test_a_successful_synth_replaces_the_previous_assembly_whole(
     assert "chefs-kiss-small-tenant-duo.template.json" in names
     assert stale.name not in names, "a file of the previous assembly was left behind"
     assert not any(n.endswith(".lock") for n in names)
-
-
-def test_an_account_id_synthesizes_offline_without_a_lookup(tmp_path: Path) -> None:
-    config = tmp_path / "envs"
-    config.mkdir()
-    (config / "acct.yaml").write_text(
-        SMALL.replace("region: us-east-1", "account: '123456789012'\nregion: us-east-1"),
-        encoding="utf-8",
-    )
-    result = run_cdk(tmp_path, "synth", "--quiet", "-c", f"config_dir={config}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert not (tmp_path / "cdk.context.json").exists(), "a context lookup was recorded"
-    manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text(encoding="utf-8"))
-    assert "missing" not in manifest, manifest.get("missing")
-    template = json.loads(
-        (tmp_path / "cdk.out" / "chefs-kiss-acct-platform.template.json").read_text("utf-8")
-    )
-    zones = {
-        json.dumps(r["Properties"]["AvailabilityZone"], sort_keys=True)
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::EC2::Subnet"
-    }
-    assert zones == {
-        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}, sort_keys=True) for i in (0, 1)
-    }
-    artifact = manifest["artifacts"]["chefs-kiss-acct-platform"]
-    assert artifact["environment"] == "aws://123456789012/us-east-1"
+    leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
+    assert leftovers == [], leftovers
