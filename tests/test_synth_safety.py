@@ -143,3 +143,38 @@ def test_a_successful_synth_replaces_the_previous_assembly_whole(
     assert not any(n.endswith(".lock") for n in names)
     leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
     assert leftovers == [], leftovers
+
+
+def test_a_cdk_nag_finding_at_synth_leaves_cdk_out_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CDK writes the templates before its validation plugins (cdk-nag) run: without the
+    temporary directory a finding would leave a new, half-checked assembly in cdk.out."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    import app as app_module
+
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text('{"previous": true}', encoding="utf-8")
+    before = tree(outdir)
+    config = tmp_path / "envs"
+    config.mkdir()
+    (config / "small.yaml").write_text(SMALL, encoding="utf-8")
+    real_build_app = app_module.build_app
+
+    def build_with_a_finding(**kwargs: object) -> cdk.App:
+        built = real_build_app(environments=[], app=kwargs["app"])  # type: ignore[arg-type]
+        s3.Bucket(cdk.Stack(built, "chefs-kiss-probe"), "Unlogged")  # AwsSolutions-S1 etc.
+        return built
+
+    monkeypatch.setattr(app_module, "build_app", build_with_a_finding)
+    monkeypatch.setenv("CDK_OUTDIR", str(outdir))
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({"config_dir": str(config)}))
+    assert app_module.main() == 1
+    err = capsys.readouterr().err
+    assert err.startswith("synthesis failed:") and "AwsSolutions-S1" in err
+    assert "Traceback" not in err
+    assert tree(outdir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdk.out", "envs"]
