@@ -106,6 +106,7 @@ def _write_config(directory: Path, *, domain: bool, health: str = "/health") -> 
     lines = [f"profile: {profile}", "region: us-east-1", f"app:\n  health_check_path: {health}"]
     if domain:
         lines.append(f"domain:\n  name: {DOMAIN}\n  hosted_zone_id: Z0EXAMPLE")
+        lines.append("alerts:\n  critical_emails: [oncall@example.com]")
     lines.append("restaurants:")
     lines.append("  - {slug: bella, tier: production}\n  - {slug: wok, tier: poc}")
     directory.mkdir(parents=True, exist_ok=True)
