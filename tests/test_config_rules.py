@@ -228,11 +228,11 @@ def test_fargate_cpu_memory_pairs(tmp_path: Path, cpu: int, memory: int) -> None
 
 
 def test_max_tasks_below_the_profile_minimum_is_refused_not_raised(tmp_path: Path) -> None:
-    # 10 production restaurants: the seed's table runs 4 tasks at least.
-    many = [{"slug": f"r{i:02d}", "tier": "production"} for i in range(10)]
+    # 5 restaurants: the seed's table runs 3 tasks at least; max_tasks 1 used to become 3.
+    many = [{"slug": f"r{i:02d}", "tier": "production"} for i in range(5)]
     message = refused(tmp_path, env(restaurants=many, app={"max_tasks": 1}))
-    assert "prod.yaml: app.max_tasks: is below the production profile's minimum" in message
-    assert "(4)" in message and "got 1" in message
+    assert "prod.yaml: app.max_tasks: is below the production profile's minimum for 5" in message
+    assert "(3)" in message and "got 1" in message
 
 
 def test_max_tasks_above_the_minimum_is_kept_as_written(tmp_path: Path) -> None:

@@ -156,3 +156,24 @@ def test_resize_write_refuses_when_a_colleague_saved_meanwhile(
     assert "changed on disk since it was read" in captured.err
     assert path.read_text(encoding="utf-8") == colleague
     assert leftovers(path.parent) == []
+
+
+def test_where_the_owner_cannot_be_kept_by_a_rename_the_file_is_rewritten_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ordinary user editing a colleague's group-writable file cannot chown a new file to the
+    colleague: the content is then rewritten in place (same inode, owner and mode)."""
+    path = make(tmp_path, mode=0o664)
+    os.chown(path, 65534, 65534)
+    inode = path.stat().st_ino
+
+    def refuse_chown(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refuse_chown)
+    cc.write_atomically(path, NEW, path.read_bytes())
+    info = path.stat()
+    assert (info.st_ino, info.st_uid, info.st_gid) == (inode, 65534, 65534)
+    assert stat.S_IMODE(info.st_mode) == 0o664
+    assert path.read_text(encoding="utf-8") == NEW
+    assert leftovers(tmp_path) == []
