@@ -7,6 +7,7 @@ Each rule names the documentation it rests on. Every pattern is matched against 
 
 from __future__ import annotations
 
+import difflib
 import re
 
 # --------------------------------------------------------------------------- regions, partitions
@@ -72,8 +73,8 @@ ACCOUNT_PATTERN = re.compile(r"\d{12}")
 def check_region(value: str) -> str:
     """A Region of a supported partition; the error lists the near misses."""
     if value not in REGION_PARTITIONS:
-        close = [r for r in REGION_PARTITIONS if r.split("-")[0] == value.split("-")[0]]
-        hint = f" (did you mean one of {', '.join(close[:6])}?)" if close else ""
+        close = difflib.get_close_matches(value, REGION_PARTITIONS, n=3, cutoff=0.7)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         raise ValueError(
             f"not a known AWS region name{hint}; allowed: a Region of the aws, aws-cn or "
             "aws-us-gov partition such as 'us-east-1'"
