@@ -181,10 +181,12 @@ class AppConfig(_Strict):
             )
         return value
 
+    # At most MAX_RESTAURANTS: the table extrapolated to 10,000 tenants asks for 800+ tasks,
+    # beyond the default Fargate vCPU quota of an account.
     capacity_tenants: int | None = Field(
         default=None,
         ge=1,
-        le=10000,
+        le=MAX_RESTAURANTS,
         description="Tenant count the task counts are sized for (seed 3.2-3.7 table). Default: the "
         "restaurant count rounded up to the next table row (1, 5, 10, 25, 50, 100, then hundreds), "
         "so adding a restaurant within a row leaves the platform stack unchanged.",

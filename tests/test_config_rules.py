@@ -550,3 +550,9 @@ def test_generated_production_environments_are_valid() -> None:
     environment = generated_environment("bench", 5)
     assert isinstance(environment, EnvironmentConfig)
     assert environment.alerts.critical_emails
+
+
+def test_capacity_is_sized_for_at_most_the_restaurant_limit(tmp_path: Path) -> None:
+    message = refused(tmp_path, env(app={"capacity_tenants": 10_000}))
+    assert "prod.yaml: app.capacity_tenants:" in message and "1000" in message
+    assert "got 10000" in message
