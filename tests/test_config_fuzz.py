@@ -81,6 +81,7 @@ def _load(tmp_path: Path, raw: bytes) -> None:
 
 COMMON = settings(
     max_examples=80,
+    database=None,  # no .hypothesis/ directory in the work tree
     deadline=None,  # the bound is asserted per example above, with a margin for a busy machine
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
