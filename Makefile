@@ -34,7 +34,6 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 synth: install
-	rm -rf cdk.out
 	cdk synth --quiet
 	@echo "synthesized: $$(ls cdk.out/*.template.json | wc -l) stacks in cdk.out/"
 	$(BIN)/python -m ops preflight --all --assembly cdk.out

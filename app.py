@@ -10,17 +10,23 @@ npx cdk synth -c config_dir=path/to/environments  # another set of environment f
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import aws_cdk as cdk
+from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
-from constructs.compliance import DEFAULT_NAG_PACKS, register_nag_packs
 from stacks import naming
-from stacks.platform_stack import PlatformStack
-from stacks.tenant_stack import TenantStack
+
+# aws_cdk starts a Node.js runtime (seconds): imported only once the config has validated, so a
+# config error is reported at once and nothing of CDK runs (or writes) before it.
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+    from stacks.platform_stack import PlatformStack
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -33,6 +39,11 @@ def project_context() -> dict[str, object]:
 
 def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformStack:
     """Compose the stacks of one environment into `app`."""
+    import aws_cdk as cdk
+
+    from stacks.platform_stack import PlatformStack
+    from stacks.tenant_stack import TenantStack
+
     stack_env = None
     if environment.account or environment.region:
         stack_env = cdk.Environment(account=environment.account, region=environment.region)
@@ -83,10 +94,19 @@ def build_app(
     environments: Iterable[EnvironmentConfig] | None = None,
     config_dir: Path | None = None,
     only: Sequence[str] | None = None,
-    nag_packs: Sequence[str] = DEFAULT_NAG_PACKS,
+    nag_packs: Sequence[str] | None = None,
     app: cdk.App | None = None,
 ) -> cdk.App:
-    """Build the whole app. Tests pass `environments` (generated) or `config_dir`."""
+    """Build the whole app. Tests pass `environments` (generated) or `config_dir`.
+
+    `nag_packs`: the packs to register; None means constructs.compliance.DEFAULT_NAG_PACKS.
+    """
+    import aws_cdk as cdk
+
+    from constructs.compliance import DEFAULT_NAG_PACKS, register_nag_packs
+
+    if nag_packs is None:
+        nag_packs = DEFAULT_NAG_PACKS
     # The CLI passes cdk.json's context too, and its -c values win over these.
     app = app or cdk.App(context=project_context())
     if environments is None:
@@ -103,13 +123,97 @@ def build_app(
     return app
 
 
-def main() -> int:
+MAX_ERROR_CHARS = 20_000  # a nag report of many findings stays readable; a runaway one is cut
+
+
+def _replace_assembly(staging: Path, outdir: Path) -> None:
+    """Put the new assembly in `outdir` only now that it is complete.
+
+    The CDK CLI keeps its lock files (`synth.lock`, `read.*.lock`) in `outdir` while the app
+    runs, so the directory itself stays and its other entries are swapped: the old ones are
+    moved aside first and put back if a move fails.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+    moved: list[str] = []
+    placed: list[str] = []
     try:
-        app = build_app()
+        for entry in list(outdir.iterdir()):
+            if not entry.name.endswith(".lock"):
+                os.replace(entry, aside / entry.name)
+                moved.append(entry.name)
+        for entry in list(staging.iterdir()):
+            os.replace(entry, outdir / entry.name)
+            placed.append(entry.name)
+    except OSError:
+        for name in placed:  # the previous assembly comes back as it was
+            shutil.rmtree(outdir / name) if (outdir / name).is_dir() else (outdir / name).unlink()
+        for name in moved:
+            os.replace(aside / name, outdir / name)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _capped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text)} characters)"
+
+
+def _load_from_cli_context() -> list[EnvironmentConfig] | None:
+    """The environments `-c environments=` / `-c config_dir=` select, validated before CDK
+    starts; None if the context cannot be read here (build_app then loads them)."""
+    context: dict[str, Any] = {}
+    try:
+        context.update(json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}"))
+        overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")  # the CLI's large contexts
+        if overflow:
+            context.update(json.loads(Path(overflow).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None  # build_app reads the context as CDK parses it
+    selected = context.get("environments")
+    names = [n for n in str(selected).split(",") if n] if selected else None
+    directory = context.get("config_dir")
+    kwargs = {"directory": Path(str(directory))} if directory else {}
+    return load_environments(names=names, **kwargs)
+
+
+def main() -> int:
+    """Validate, build and synthesize; on any failure the previous cdk.out stays as it was.
+
+    Under the CDK CLI the assembly goes to CDK_OUTDIR (cdk.out). It is synthesized into a
+    sibling temporary directory and moved into place only when synthesis has succeeded, so a
+    config error, a construct error or a cdk-nag finding never leaves a partial assembly.
+    """
+    target = os.environ.get("CDK_OUTDIR")
+    staging: Path | None = None
+    try:
+        environments = _load_from_cli_context()
+        import aws_cdk as cdk
+
+        context = project_context()
+        if target:
+            outdir = Path(target).absolute()
+            outdir.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+            app = build_app(
+                environments=environments, app=cdk.App(context=context, outdir=str(staging))
+            )
+        else:
+            app = build_app(environments=environments)
+        app.synth()
+        if staging is not None:
+            _replace_assembly(staging, Path(target or "cdk.out").absolute())
+            staging = None
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    app.synth()
+    except Exception as exc:  # a construct check or cdk-nag: a message, not a traceback
+        print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return 0
 
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from config.schema import EnvironmentConfig, Restaurant
 
 EXAMPLE_DOMAIN = {"name": "app.chefskiss.example", "hosted_zone_id": "Z0EXAMPLE00000000000"}
+# The production profile needs a critical alert recipient (config/schema.py).
+EXAMPLE_ALERTS = {"critical_emails": ["oncall@chefskiss.example"]}
 
 
 def _spread(count: int, mix: Mapping[str, float]) -> list[str]:
@@ -52,13 +54,13 @@ def generated_environment(
         for index, (tier, size) in enumerate(zip(tiers, sizes, strict=True))
     ]
     with_domain = profile == "production" if domain is None else domain
-    return EnvironmentConfig.model_validate(
-        {
-            "name": name,
-            "profile": profile,
-            "region": "us-east-1",
-            "domain": EXAMPLE_DOMAIN if with_domain else None,
-            "restaurants": restaurants,
-            **settings,
-        }
-    )
+    data: dict[str, object] = {
+        "name": name,
+        "profile": profile,
+        "region": "us-east-1",
+        "domain": EXAMPLE_DOMAIN if with_domain else None,
+        "restaurants": restaurants,
+    }
+    if profile == "production":
+        data["alerts"] = EXAMPLE_ALERTS
+    return EnvironmentConfig.model_validate({**data, **settings})

@@ -93,14 +93,25 @@ class ServiceCapacity:
     sized_for_tenants: int
 
 
+def default_task_bounds(environment: EnvironmentConfig) -> tuple[int, int]:
+    """(min, max) tasks the profile gives the environment before any override."""
+    if environment.profile == "poc":
+        return 1, 1
+    band = environment.app.capacity_tenants or capacity_band(len(environment.restaurants))
+    return task_bounds(band)
+
+
 def service_capacity(environment: EnvironmentConfig) -> ServiceCapacity:
-    """Task counts of the app service: fixed at one for PoC, the seed's table for production."""
+    """Task counts of the app service: fixed at one for PoC, the seed's table for production.
+
+    An explicit `max_tasks` is used as written: the schema refuses one below the minimum, so it
+    is never silently raised.
+    """
     app = environment.app
     band = app.capacity_tenants or capacity_band(len(environment.restaurants))
-    if environment.profile == "poc":
-        low, high = 1, 1
-    else:
-        low, high = task_bounds(band)
+    low, high = default_task_bounds(environment)
     low = app.min_tasks or low
-    high = app.max_tasks or max(high, low)
-    return ServiceCapacity(desired=low, minimum=low, maximum=max(low, high), sized_for_tenants=band)
+    high = app.max_tasks if app.max_tasks is not None else max(high, low)
+    if high < low:  # pragma: no cover - EnvironmentConfig refuses this when it loads
+        raise ValueError(f"app.max_tasks ({high}) is below the minimum task count ({low})")
+    return ServiceCapacity(desired=low, minimum=low, maximum=high, sized_for_tenants=band)

@@ -8,9 +8,11 @@ configuration reference (the README's table is generated from them).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config import rules
 
 # One slug ends up in a stack name (chefs-kiss-<env>-tenant-<slug>, 128 max), an RDS instance
 # identifier (chefs-kiss-<env>-<slug>, 63 max, no "--", no trailing "-"), an IAM role name
@@ -18,9 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # With an environment name of at most 12 characters, 24 keeps every one of them in bounds.
 SLUG_MAX = 24
 ENV_NAME_MAX = 12
-SLUG_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
-ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*$")
-REGION_PATTERN = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+# Always matched with fullmatch: `$` would also match before a final newline ("bella\n").
+SLUG_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]")
+ENV_NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*")
+
+# The most restaurants one environment may hold, checked before anything is synthesized: the
+# count docs/scale.md measured the platform for (subnets, listener rules, dashboards). Beyond it
+# hard limits follow: IAM allows at most 5,000 roles per account (2.6 per restaurant, so about
+# 1,900 restaurants), and each restaurant is two CloudFormation stacks.
+MAX_RESTAURANTS = 1000
 
 Tier = Literal["poc", "production"]
 Profile = Literal["poc", "production"]
@@ -41,18 +49,25 @@ DEFAULT_BACKUP_DAYS_BY_TIER: dict[str, int] = {"poc": 1, "production": 7}
 STORAGE_MIN_GB = 20
 STORAGE_MAX_GB = 65536
 
-# RDS DB snapshot identifiers (manual, or "rds:"-prefixed automated ones), or their ARNs.
-SNAPSHOT_PATTERN = re.compile(
-    r"(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}"
-)
 
 DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
+
+
+class FieldError(ValueError):
+    """A rule broken below the model that checks it: `field` is relative to that model, `value`
+    is what the file says. The loader prints `<file>: <field>: <message>; got <value>`."""
+
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.value = value
 
 
 def validate_slug(value: str) -> str:
     if len(value) < 2 or len(value) > SLUG_MAX:
         raise ValueError(f"must be 2 to {SLUG_MAX} characters long (got {len(value)})")
-    if not SLUG_PATTERN.match(value):
+    if not SLUG_PATTERN.fullmatch(value):
         raise ValueError(
             "allowed: lowercase letters, digits and single hyphens, starting with a letter "
             "and ending with a letter or digit (e.g. 'bella-napoli')"
@@ -61,13 +76,24 @@ def validate_slug(value: str) -> str:
 
 
 def validate_region(value: str) -> str:
-    if not REGION_PATTERN.fullmatch(value):
-        raise ValueError("allowed: an AWS region name such as 'us-east-1'")
+    return rules.check_region(value)
+
+
+def _as_tuple(value: Any) -> Any:
+    """YAML lists arrive as lists; the models keep tuples (frozen, hashable)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _no_bool(value: Any) -> Any:
+    """Literal[1, 2] accepts True even in strict mode (True == 1): refuse booleans."""
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
     return value
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion, so `true` is not the number 1 and "30" is not 30 (issue 12).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DomainConfig(_Strict):
@@ -81,21 +107,20 @@ class DomainConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _domain_name(cls, value: str) -> str:
-        labels = value.split(".")
-        if (
-            len(value) > 200
-            or len(labels) < 2
-            or not all(
-                re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+        """A lowercase DNS name of at most 64 characters (ACM's limit for a certificate's
+        first name, which is this domain)."""
+        reason = rules.check_dns_name(value, max_length=rules.ACM_DOMAIN_MAX)
+        if reason:
+            raise ValueError(
+                f"{reason}; allowed: a lowercase DNS name of at most {rules.ACM_DOMAIN_MAX} "
+                "characters such as 'app.example.com'"
             )
-        ):
-            raise ValueError("allowed: a lowercase DNS name such as 'app.example.com'")
         return value
 
     @field_validator("hosted_zone_id")
     @classmethod
     def _zone_id(cls, value: str) -> str:
-        if not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+        if not rules.HOSTED_ZONE_ID.fullmatch(value):
             raise ValueError("allowed: a Route 53 zone id such as 'Z0123456789ABCDEFGHIJ'")
         return value
 
@@ -105,8 +130,10 @@ class AppConfig(_Strict):
 
     image: str = Field(
         default=DEFAULT_APP_IMAGE,
-        description="Container image of the app. The default is a public multi-arch image that "
-        "serves HTTP on port 80, so a first deploy works before the real app exists.",
+        description="Container image of the app: `[registry/]repository[:tag]`, optionally "
+        "pinned by digest (`...@sha256:<64 hex>`), at most 255 characters. The default is a "
+        "public multi-arch image that serves HTTP on port 80, so a first deploy works before "
+        "the real app exists.",
     )
     cpu_architecture: CpuArchitecture = Field(
         default="arm64",
@@ -116,16 +143,50 @@ class AppConfig(_Strict):
         default=512, description="Task CPU units (512 = 0.5 vCPU, the seed's size)."
     )
     memory_mib: int = Field(
-        default=1024, ge=512, le=30720, description="Task memory in MiB (1024 = the seed's 1 GB)."
+        default=1024,
+        ge=512,
+        le=30720,
+        description="Task memory in MiB (1024 = the seed's 1 GB); a value Fargate allows for "
+        "`cpu` (256: 512-2048; 512: 1024-4096; 1024: 2048-8192; 2048: 4096-16384; "
+        "4096: 8192-30720; in steps of 1024).",
     )
     container_port: int = Field(default=80, ge=1, le=65535, description="Port the app listens on.")
     health_check_path: str = Field(
-        default="/", pattern=r"^/.*", description="HTTP path the load balancer probes."
+        default="/",
+        description="HTTP path the load balancer probes: `/` then up to 1023 printable "
+        "characters, no spaces.",
     )
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu_not_bool(cls, value: Any) -> Any:
+        return _no_bool(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        """A container image reference ECS can pull (tag and/or sha256 digest)."""
+        reason = rules.check_image(value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _health_check_path(cls, value: str) -> str:
+        if not rules.HEALTH_CHECK_PATH.fullmatch(value):
+            raise ValueError(
+                "allowed: a path starting with '/', at most 1024 printable characters without "
+                "spaces (ELB HealthCheckPath), e.g. '/health'"
+            )
+        return value
+
+    # At most MAX_RESTAURANTS: the table extrapolated to 10,000 tenants asks for 800+ tasks,
+    # beyond the default Fargate vCPU quota of an account.
     capacity_tenants: int | None = Field(
         default=None,
         ge=1,
-        le=10000,
+        le=MAX_RESTAURANTS,
         description="Tenant count the task counts are sized for (seed 3.2-3.7 table). Default: the "
         "restaurant count rounded up to the next table row (1, 5, 10, 25, 50, 100, then hundreds), "
         "so adding a restaurant within a row leaves the platform stack unchanged.",
@@ -146,8 +207,20 @@ class AppConfig(_Strict):
     @model_validator(mode="after")
     def _task_bounds(self) -> AppConfig:
         if self.min_tasks and self.max_tasks and self.min_tasks > self.max_tasks:
-            raise ValueError(
-                f"min_tasks ({self.min_tasks}) must not exceed max_tasks ({self.max_tasks})"
+            raise FieldError(
+                "max_tasks",
+                f"must not be below min_tasks ({self.min_tasks})",
+                self.max_tasks,
+            )
+        allowed = rules.FARGATE_MEMORY[self.cpu]
+        if self.memory_mib not in allowed:
+            raise FieldError(
+                "memory_mib",
+                f"Fargate does not offer this memory with cpu {self.cpu}; allowed: "
+                f"{allowed[0]} to {allowed[-1]} MiB"
+                + (f" in steps of {allowed[1] - allowed[0]}" if len(allowed) > 3 else "")
+                + (f" ({', '.join(map(str, allowed))})" if len(allowed) <= 3 else ""),
+                self.memory_mib,
             )
         return self
 
@@ -156,18 +229,34 @@ class AlertsConfig(_Strict):
     """Who hears about alarms (seed 9.2): one SNS topic per severity."""
 
     warning_emails: tuple[str, ...] = Field(
-        default=(), description="Addresses subscribed to warning alarms."
+        default=(), description="Addresses subscribed to warning alarms, each listed once."
     )
     critical_emails: tuple[str, ...] = Field(
-        default=(), description="Addresses subscribed to critical alarms."
+        default=(),
+        description="Addresses subscribed to critical alarms; the production profile needs at "
+        "least one.",
     )
+
+    @field_validator("warning_emails", "critical_emails", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        return _as_tuple(value)
 
     @field_validator("warning_emails", "critical_emails")
     @classmethod
     def _emails(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-                raise ValueError(f"{value!r} is not an email address")
+        """E-mail addresses SNS can subscribe, each once."""
+        seen: dict[str, int] = {}
+        for index, value in enumerate(values):
+            reason = rules.check_email(value)
+            if reason:
+                raise FieldError(f"[{index}]", reason, value)
+            key = value.lower()
+            if key in seen:
+                raise FieldError(
+                    f"[{index}]", f"duplicate of [{seen[key]}]: list each address once", value
+                )
+            seen[key] = index
         return values
 
 
@@ -224,6 +313,31 @@ class NetworkConfig(_Strict):
         "production (one per AZ). 1 in production saves about $36.50/month but an AZ outage "
         "then also cuts the other AZ's egress (image pulls, secret rotation).",
     )
+    availability_zones: tuple[str, ...] | None = Field(
+        default=None,
+        description="Pin the VPC's two Availability Zones by name, e.g. `[us-east-1a, "
+        "us-east-1b]` (names map to different zones in each account). Default: the Region's "
+        "first two zones, resolved by CloudFormation at deploy time (`Fn::GetAZs`), so synth "
+        "never looks them up, with or without `account`. Create-only: changing it replaces "
+        "every subnet.",
+    )
+
+    @field_validator("nat_gateways", mode="before")
+    @classmethod
+    def _nat_not_bool(cls, value: Any) -> Any:
+        return _no_bool(value)
+
+    @field_validator("availability_zones", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        return _as_tuple(value)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _two_zones(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and (len(value) != 2 or value[0] == value[1]):
+            raise ValueError("allowed: exactly two different Availability Zone names")
+        return value
 
 
 class SecurityConfig(_Strict):
@@ -283,20 +397,22 @@ class BackupReplicationConfig(_Strict):
             raise ValueError("allowed: 1 to 35 days")
         return value
 
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _key_arn(cls, value: str) -> str:
+        rules.check_kms_key_arn(value)
+        return value
+
     @model_validator(mode="after")
     def _key_in_region(self) -> BackupReplicationConfig:
-        match = re.fullmatch(
-            r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+", self.kms_key_arn
-        )
-        if not match:
-            raise ValueError(
-                "kms_key_arn: allowed: a KMS key ARN such as "
-                "'arn:aws:kms:us-west-2:123456789012:key/1234abcd-...'"
-            )
-        if match.group(1) != self.region:
-            raise ValueError(
-                f"kms_key_arn: the key must live in the destination region {self.region!r}; "
-                f"got a key in {match.group(1)!r}"
+        # RDS User Guide, "Replicating automated backups to another AWS Region": the KMS key
+        # is one of the destination Region.
+        _, key_region, _ = rules.check_kms_key_arn(self.kms_key_arn)
+        if key_region != self.region:
+            raise FieldError(
+                "kms_key_arn",
+                f"the key must live in the destination region {self.region!r}, not {key_region!r}",
+                self.kms_key_arn,
             )
         return self
 
@@ -366,11 +482,15 @@ class Restaurant(_Strict):
     @field_validator("restore_from_snapshot")
     @classmethod
     def _snapshot(cls, value: str | None) -> str | None:
-        if value is not None and not SNAPSHOT_PATTERN.fullmatch(value):
-            raise ValueError(
-                "allowed: an RDS DB snapshot identifier (letters, digits, hyphens; 'rds:' prefix "
-                "for automated ones) or its ARN arn:aws:rds:<region>:<account>:snapshot:<id>"
-            )
+        if value is not None:
+            rules.check_snapshot_reference(value)
+        return value
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("allowed: 1 to 100 printable characters (no line breaks)")
         return value
 
     @field_validator("allocated_storage_gb")
@@ -391,19 +511,29 @@ class Restaurant(_Strict):
 
     @model_validator(mode="after")
     def _tier_rules(self) -> Restaurant:
-        if self.max_allocated_storage_gb is not None and not (
-            self.allocated_storage_gb < self.max_allocated_storage_gb <= STORAGE_MAX_GB
-        ):
-            raise ValueError(
-                f"max_allocated_storage_gb must be above allocated_storage_gb "
-                f"({self.allocated_storage_gb}) and at most {STORAGE_MAX_GB}"
-            )
+        maximum = self.max_allocated_storage_gb
+        if maximum is not None:
+            # RDS User Guide, "Managing capacity automatically with Amazon RDS storage
+            # autoscaling": the maximum storage threshold must be at least 10% above the
+            # allocated storage ("Invalid max storage size" otherwise), at most the gp3 limit.
+            lowest = -(-self.allocated_storage_gb * 11 // 10)  # ceil(1.1 x allocated)
+            if not lowest <= maximum <= STORAGE_MAX_GB:
+                raise FieldError(
+                    "max_allocated_storage_gb",
+                    f"allowed: {lowest} to {STORAGE_MAX_GB} GiB (at least 10% above "
+                    f"allocated_storage_gb {self.allocated_storage_gb}, RDS storage autoscaling)",
+                    maximum,
+                )
         if self.tier == "production":
             if self.multi_az is False:
-                raise ValueError("multi_az: production restaurants must be Multi-AZ (seed 3.1)")
+                raise FieldError(
+                    "multi_az", "production restaurants must be Multi-AZ (seed 3.1)", False
+                )
             if self.backup_retention_days is not None and self.backup_retention_days < 7:
-                raise ValueError(
-                    "backup_retention_days: production restaurants keep at least 7 days (seed 3.1)"
+                raise FieldError(
+                    "backup_retention_days",
+                    "production restaurants keep at least 7 days (seed 3.1)",
+                    self.backup_retention_days,
                 )
         return self
 
@@ -469,7 +599,7 @@ class EnvironmentConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not 2 <= len(value) <= ENV_NAME_MAX or not ENV_NAME_PATTERN.match(value):
+        if not 2 <= len(value) <= ENV_NAME_MAX or not ENV_NAME_PATTERN.fullmatch(value):
             raise ValueError(
                 f"allowed: 2 to {ENV_NAME_MAX} lowercase letters and digits, starting with a letter"
             )
@@ -478,7 +608,7 @@ class EnvironmentConfig(_Strict):
     @field_validator("account")
     @classmethod
     def _account(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{12}", value):
+        if value is not None and not rules.ACCOUNT_PATTERN.fullmatch(value):
             raise ValueError("allowed: a 12-digit AWS account id, as a quoted string")
         return value
 
@@ -487,36 +617,94 @@ class EnvironmentConfig(_Strict):
     def _region(cls, value: str) -> str:
         return validate_region(value)
 
+    @field_validator("restaurants", mode="before")
+    @classmethod
+    def _restaurant_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and len(value) > MAX_RESTAURANTS:
+            raise ValueError(
+                f"{len(value)} restaurants; allowed: at most {MAX_RESTAURANTS} per environment "
+                "(docs/scale.md: the platform is measured for that many; split the rest into "
+                "another environment)"
+            )
+        return _as_tuple(value)
+
     @field_validator("restaurants")
     @classmethod
     def _unique_slugs(cls, values: tuple[Restaurant, ...]) -> tuple[Restaurant, ...]:
-        seen: set[str] = set()
-        for restaurant in values:
+        seen: dict[str, int] = {}
+        for index, restaurant in enumerate(values):
             if restaurant.slug in seen:
-                raise ValueError(
-                    f"duplicate slug {restaurant.slug!r}: each restaurant needs its own"
+                raise FieldError(
+                    f"[{index}].slug",
+                    f"duplicate of restaurants[{seen[restaurant.slug]}]: each restaurant needs "
+                    "its own slug",
+                    restaurant.slug,
                 )
-            seen.add(restaurant.slug)
+            seen[restaurant.slug] = index
         return values
 
     @model_validator(mode="after")
-    def _replication_leaves_the_region(self) -> EnvironmentConfig:
+    def _regions_and_partitions(self) -> EnvironmentConfig:
+        partition = rules.partition_of(self.region)
         for index, restaurant in enumerate(self.restaurants):
+            where = f"restaurants[{index}]"
             replication = restaurant.backup_replication
-            if replication is not None and replication.region == self.region:
-                raise ValueError(
-                    f"restaurants[{index}].backup_replication.region: must differ from the "
-                    f"environment's region {self.region!r} (it is the disaster-recovery copy)"
+            if replication is not None:
+                if replication.region == self.region:
+                    raise FieldError(
+                        f"{where}.backup_replication.region",
+                        f"must differ from the environment's region {self.region!r} (it is the "
+                        "disaster-recovery copy)",
+                        replication.region,
+                    )
+                if rules.partition_of(replication.region) != partition:
+                    raise FieldError(
+                        f"{where}.backup_replication.region",
+                        f"must be in the environment's partition {partition!r} (RDS replicates "
+                        "backups only within a partition)",
+                        replication.region,
+                    )
+            snapshot = restaurant.restore_from_snapshot
+            if snapshot is not None and snapshot.startswith("arn:"):
+                # RDS User Guide, "Restoring to a DB instance": a snapshot restores in its own
+                # Region; copy it first (CopyDBSnapshot) to restore elsewhere.
+                arn_partition, arn_region, _ = rules.check_snapshot_reference(snapshot)
+                if arn_partition != partition or arn_region != self.region:
+                    raise FieldError(
+                        f"{where}.restore_from_snapshot",
+                        f"the snapshot is in {arn_region!r} ({arn_partition}); RDS restores only "
+                        f"in the snapshot's own Region: copy it to {self.region!r} first",
+                        snapshot,
+                    )
+        zones = self.network.availability_zones
+        for index, zone in enumerate(zones or ()):
+            # EC2 User Guide, "Availability Zones": a zone name is the Region code and a letter.
+            if not re.fullmatch(re.escape(self.region) + "[a-z]", zone):
+                raise FieldError(
+                    f"network.availability_zones[{index}]",
+                    f"allowed: an Availability Zone of {self.region!r} such as '{self.region}a'",
+                    zone,
                 )
         return self
 
     @model_validator(mode="after")
     def _cloudfront_needs_a_certificate(self) -> EnvironmentConfig:
         if self.performance.cloudfront and (self.domain is None or self.region != "us-east-1"):
-            raise ValueError(
-                "performance.cloudfront: needs a domain and region 'us-east-1' (CloudFront "
-                "certificates live in us-east-1; a cross-region certificate is not supported yet)"
+            raise FieldError(
+                "performance.cloudfront",
+                "needs a domain and region 'us-east-1' (CloudFront certificates live in "
+                "us-east-1; a cross-region certificate is not supported yet)",
+                True,
             )
+        reserved = self.platform_record_labels()
+        for index, restaurant in enumerate(self.restaurants):
+            if restaurant.slug in reserved:
+                raise FieldError(
+                    f"restaurants[{index}].slug",
+                    f"{restaurant.slug}.{self.domain.name if self.domain else ''} is a DNS name "
+                    f"the platform uses ({reserved[restaurant.slug]}); choose another slug",
+                    restaurant.slug,
+                )
         return self
 
     @model_validator(mode="after")
@@ -526,16 +714,77 @@ class EnvironmentConfig(_Strict):
             and self.app.min_tasks is not None
             and self.app.min_tasks < 2
         ):
-            raise ValueError(
-                "app.min_tasks: the production profile runs at least 2 tasks (seed 3.1); "
-                f"got {self.app.min_tasks}"
+            raise FieldError(
+                "app.min_tasks",
+                "the production profile runs at least 2 tasks (seed 3.1)",
+                self.app.min_tasks,
             )
         if self.profile == "production" and self.domain is None:
-            raise ValueError(
-                "domain: the production profile serves HTTPS only and needs a domain "
-                "(name and hosted_zone_id)"
+            raise FieldError(
+                "domain",
+                "the production profile serves HTTPS only and needs a domain "
+                "(name and hosted_zone_id)",
+                None,
+            )
+        if self.profile == "production" and not self.alerts.critical_emails:
+            raise FieldError(
+                "alerts.critical_emails",
+                "the production profile needs at least one critical alert recipient (seed 9.2: "
+                "someone must hear that a database is down)",
+                [],
             )
         return self
+
+    @model_validator(mode="after")
+    def _task_bounds_kept(self) -> EnvironmentConfig:
+        """max_tasks is kept as written or refused: never raised to the profile's minimum."""
+        from config.profiles import default_task_bounds
+
+        low, _ = default_task_bounds(self)
+        minimum = self.app.min_tasks or low
+        if self.app.max_tasks is not None and self.app.max_tasks < minimum:
+            source = (
+                "app.min_tasks"
+                if self.app.min_tasks
+                else (
+                    f"the {self.profile} profile's minimum for "
+                    f"{self.app.capacity_tenants or len(self.restaurants)} restaurant(s)"
+                )
+            )
+            raise FieldError(
+                "app.max_tasks",
+                f"is below {source} ({minimum}); allowed: {minimum} or more, or set "
+                "app.min_tasks as well",
+                self.app.max_tasks,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _derived_names(self) -> EnvironmentConfig:
+        """Every name built from the environment and the slugs passes the service's rules."""
+        from config.names import derived_name_problems
+
+        for field, message, value in derived_name_problems(self):
+            raise FieldError(field, message, value)
+        return self
+
+    def platform_record_labels(self) -> dict[str, str]:
+        """DNS labels under the domain that the platform stack itself creates."""
+        if self.performance.cloudfront and self.domain is not None:
+            # constructs/cdn.py: static.<domain> (CloudFront) and origin.<domain> (the ALB).
+            return {"static": "CloudFront static assets", "origin": "CloudFront origin"}
+        return {}
+
+    def dns_names(self) -> dict[str, str]:
+        """Every DNS record name this environment creates -> what it is for."""
+        if self.domain is None:
+            return {}
+        names = {self.domain.name: "the environment's domain (certificate)"}
+        for label, purpose in self.platform_record_labels().items():
+            names[f"{label}.{self.domain.name}"] = purpose
+        for restaurant in self.restaurants:
+            names[f"{restaurant.slug}.{self.domain.name}"] = f"restaurant {restaurant.slug!r}"
+        return names
 
     def restaurant(self, slug: str) -> Restaurant:
         for restaurant in self.restaurants:

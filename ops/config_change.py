@@ -8,9 +8,11 @@ round-trip mode so that comments and layout stay, and the written file is valida
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -18,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from config.loader import ENVIRONMENTS_DIR, ConfigError, parse_environment, read_yaml
+from config.loader import (
+    ENVIRONMENTS_DIR,
+    ConfigError,
+    decode_config,
+    parse_environment,
+    parse_yaml,
+    read_config_bytes,
+    read_yaml,
+)
 from config.schema import EnvironmentConfig, Restaurant
 from ops.assembly import read_assembly
 from ops.planner import Plan, plan_assemblies
@@ -118,11 +128,8 @@ def remove_restaurant_text(text: str, slug: str, path: Path) -> str:
 
 def validate_text(path: Path, text: str) -> EnvironmentConfig:
     """Parse and validate new file content exactly as the loader would read the file."""
-    from ruamel.yaml import YAML
-
     try:
-        data = YAML(typ="safe", pure=True).load(text)
-        return parse_environment(path, data)
+        return parse_environment(path, parse_yaml(path, text))
     except ConfigError as exc:
         raise ChangeError(f"the changed config does not validate:\n{exc}") from None
 
@@ -138,15 +145,86 @@ def unified_diff(path: Path, before: str, after: str) -> str:
     )
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write next to the file and rename: a crash never leaves half a config."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def read_original(path: Path) -> bytes:
+    """The file's bytes as the loader reads them (regular file, size cap): the base of an edit."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        return read_config_bytes(path)
+    except ConfigError as exc:
+        raise ChangeError(str(exc)) from None
+
+
+def encode_like(text: str, original: bytes) -> bytes:
+    """`text` (LF line ends, as ruamel writes it) in the original's line endings and BOM."""
+    if b"\r\n" in original:
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    data = text.encode("utf-8")
+    return codecs.BOM_UTF8 + data if original.startswith(codecs.BOM_UTF8) else data
+
+
+def _permission_message(path: Path, exc: OSError) -> str:
+    return (
+        f"{shown(path)}: cannot write: {exc.strerror or exc} ({exc.filename or path}); "
+        "nothing was changed. Check the permissions of the file and its directory."
+    )
+
+
+def write_atomically(path: Path, text: str, original: bytes | None = None) -> None:
+    """Replace the file's content with `text`, keeping everything else about it.
+
+    - refuses (ChangeError) if the file no longer holds `original`: someone saved it meanwhile;
+    - a symbolic link stays a link: its target is written;
+    - mode, owner and group stay; CRLF line endings and a UTF-8 BOM stay;
+    - written to a temporary file beside the target and renamed over it, so a crash never leaves
+      half a config; where the owner cannot be kept that way (not root, someone else's file),
+      the content is rewritten in place instead;
+    - permission problems are a ChangeError, and no temporary file is left behind.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        before = target.stat()
+        current = target.read_bytes()
+    except OSError as exc:
+        raise ChangeError(_permission_message(path, exc)) from None
+    if original is None:
+        original = current
+    if current != original:
+        raise ChangeError(
+            f"{shown(path)}: changed on disk since it was read (another editor saved it?); "
+            "nothing was written. Run the command again on the new content."
+        )
+    data = encode_like(text, original)
+    mode = stat.S_IMODE(before.st_mode)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+            try:
+                os.fchown(handle.fileno(), before.st_uid, before.st_gid)
+                in_place = False
+            except PermissionError:
+                in_place = (before.st_uid, before.st_gid) != (os.getuid(), os.getgid())
+        if target.read_bytes() != original:  # the last moment to notice a concurrent save
+            raise ChangeError(
+                f"{shown(path)}: changed on disk while the change was prepared; nothing was "
+                "written. Run the command again."
+            )
+        if in_place:
+            with open(target, "r+b") as handle:
+                handle.write(data)
+                handle.truncate()
+        else:
+            os.replace(tmp, target)
+            tmp = None
+    except PermissionError as exc:
+        raise ChangeError(_permission_message(path, exc)) from None
+    except OSError as exc:
+        raise ChangeError(_permission_message(path, exc)) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -233,3 +311,10 @@ def restaurant(environment: EnvironmentConfig, slug: str) -> Restaurant:
 
 def eprint(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def decode_text(path: Path, original: bytes) -> str:
+    try:
+        return decode_config(path, original)
+    except ConfigError as exc:
+        raise ChangeError(str(exc)) from None

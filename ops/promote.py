@@ -149,7 +149,9 @@ def interruption_notes(plan: Plan, stack_name: str, base_templates: Mapping[str,
 def evaluate(request: ChangeRequest, *, write: bool, with_nag: bool = True) -> ChangeReport:
     """Judge (and with `write`, apply) one request. Raises ChangeError / NothingToDo."""
     path, before = cc.load(request.env, request.slug, request.config_dir)
-    text = path.read_text(encoding="utf-8")
+    original = cc.read_original(path)  # the write refuses if the file changes after this
+    text = cc.decode_text(path, original)
+    before = cc.validate_text(path, text)
     new_text = cc.edit_text(text, request.slug, request.edits, path)
     after = cc.validate_text(path, new_text)
     if after == before:
@@ -169,10 +171,11 @@ def evaluate(request: ChangeRequest, *, write: bool, with_nag: bool = True) -> C
     report.interruption = interruption_notes(plan, stack_name, judgement.base_template)
     report.refused = refusals(plan)
     if write and not report.refused:
-        cc.write_atomically(path, new_text)
-        written = cc.validate_text(path, path.read_text(encoding="utf-8"))
+        cc.write_atomically(path, new_text, original)
+        written_bytes = cc.read_original(path)
+        written = cc.validate_text(path, cc.decode_text(path, written_bytes))
         if written != after:  # pragma: no cover - would be a ruamel bug
-            cc.write_atomically(path, text)
+            cc.write_atomically(path, cc.decode_text(path, original), written_bytes)
             raise cc.ChangeError(
                 f"{path}: the written file does not read back as planned; restored"
             )

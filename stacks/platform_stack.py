@@ -94,6 +94,21 @@ class PlatformInterface:
 
 
 class PlatformStack(cdk.Stack):
+    @property
+    def availability_zones(self) -> list[str]:
+        """The VPC's two zones, never a context lookup (issue 12).
+
+        CDK looks the zones up (AWS credentials, cdk.context.json) when a stack has a concrete
+        account and Region. Instead: the zones pinned in `network.availability_zones`, or the
+        Region's first two as CloudFormation resolves them at deploy time (`Fn::GetAZs`), which
+        is exactly what an account-agnostic stack synthesizes, so adding `account:` changes no
+        subnet.
+        """
+        pinned = getattr(self, "_pinned_zones", None)
+        if pinned:
+            return list(pinned)
+        return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(2)]
+
     def __init__(
         self,
         scope: Construct,
@@ -103,6 +118,7 @@ class PlatformStack(cdk.Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self._pinned_zones = environment.network.availability_zones
         env = environment.name
         prefix = naming.name_prefix(env)
         profile = profile_for(environment)
@@ -127,6 +143,16 @@ class PlatformStack(cdk.Stack):
             flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
         )
+        if self._pinned_zones:
+            vpc = self.network.vpc
+            for subnet in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]:
+                acknowledge(
+                    subnet,
+                    "CloudFormation-Validate::W3010",
+                    "The operator pinned these Availability Zones on purpose in "
+                    "network.availability_zones, so that synth never looks zones up (no AWS "
+                    "call with an account id) and the subnets stay in the zones chosen.",
+                )
         # Shared by every tenant database (one group per class, not per tenant: RDS quota 50).
         self.database_parameters = DatabaseParameterGroups(
             self,

@@ -15,6 +15,7 @@ VALID_PROD: dict[str, Any] = {
     "profile": "production",
     "region": "us-east-1",
     "domain": {"name": "app.example.com", "hosted_zone_id": "Z0123456789ABC"},
+    "alerts": {"critical_emails": ["oncall@example.com"]},
     "restaurants": [{"slug": "bella-napoli", "tier": "production"}],
 }
 
@@ -85,7 +86,10 @@ def test_duplicate_slugs(tmp_path: Path) -> None:
         ],
     }
     message = error_for(tmp_path, data)
-    assert "restaurants" in message and "duplicate slug 'taco-loco'" in message
+    assert (
+        "restaurants" in message
+        and "restaurants[1].slug (restaurant 'taco-loco'): duplicate of restaurants[0]" in message
+    )
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
@@ -161,7 +165,7 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     ("field", "value", "expected"),
     [
         ("account", "12345", "12-digit AWS account id"),
-        ("region", "mars-1", "AWS region name"),
+        ("region", "mars-1", "not a known AWS region name"),
         ("profile", "staging", "'poc' or 'production'"),
     ],
 )
@@ -173,12 +177,12 @@ def test_environment_fields(tmp_path: Path, field: str, value: str, expected: st
 def test_region_is_required(tmp_path: Path) -> None:
     data = {k: v for k, v in VALID_PROD.items() if k != "region"}
     message = error_for(tmp_path, data)
-    assert "prod.yaml: region: Field required" in message
+    assert "prod.yaml: region: required: this setting is missing" in message
 
 
 def test_task_bounds_must_be_ordered(tmp_path: Path) -> None:
     message = error_for(tmp_path, {**VALID_PROD, "app": {"min_tasks": 5, "max_tasks": 3}})
-    assert "min_tasks (5) must not exceed max_tasks (3)" in message
+    assert "app.max_tasks: must not be below min_tasks (5); got 3" in message
 
 
 def test_production_needs_two_tasks(tmp_path: Path) -> None:

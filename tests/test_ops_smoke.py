@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from config.schema import DomainConfig, EnvironmentConfig, Restaurant
+from config.schema import AlertsConfig, DomainConfig, EnvironmentConfig, Restaurant
 from ops.__main__ import main
 from ops.smoke import Check, Response, judge, plan_checks, run_checks
 
@@ -96,6 +96,7 @@ def _environment(*, domain: bool, slugs: tuple[str, ...] = ("bella", "wok")) -> 
         profile="production" if domain else "poc",
         region="us-east-1",
         domain=DomainConfig(name=DOMAIN, hosted_zone_id="Z0EXAMPLE") if domain else None,
+        alerts=AlertsConfig(critical_emails=("oncall@example.com",) if domain else ()),
         restaurants=tuple(Restaurant(slug=s, tier="production") for s in slugs),
     )
 
@@ -105,6 +106,7 @@ def _write_config(directory: Path, *, domain: bool, health: str = "/health") -> 
     lines = [f"profile: {profile}", "region: us-east-1", f"app:\n  health_check_path: {health}"]
     if domain:
         lines.append(f"domain:\n  name: {DOMAIN}\n  hosted_zone_id: Z0EXAMPLE")
+        lines.append("alerts:\n  critical_emails: [oncall@example.com]")
     lines.append("restaurants:")
     lines.append("  - {slug: bella, tier: production}\n  - {slug: wok, tier: poc}")
     directory.mkdir(parents=True, exist_ok=True)

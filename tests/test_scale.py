@@ -26,7 +26,7 @@ import aws_cdk as cdk
 import pytest
 
 from app import build_app, project_context
-from config.generated import EXAMPLE_DOMAIN, generated_environment
+from config.generated import EXAMPLE_ALERTS, EXAMPLE_DOMAIN, generated_environment
 from config.schema import EnvironmentConfig
 from constructs.compliance import NAG_PACKS
 from ops.assembly import StackArtifact, read_assembly
@@ -65,6 +65,7 @@ def environments() -> list[EnvironmentConfig]:
             "profile": "production",
             "region": "us-east-1",
             "domain": EXAMPLE_DOMAIN,
+            "alerts": EXAMPLE_ALERTS,
             "restaurants": classes,
             **FIXED_CAPACITY,
         }

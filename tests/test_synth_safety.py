@@ -1,0 +1,180 @@
+"""Issue 12 through the real CDK CLI: a failed synth leaves cdk.out exactly as it was, and an
+environment with an account id synthesizes offline (no lookup, no cdk.context.json)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_cdk_cli import CDK, NODE22, PROJECT
+
+SMALL = "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: solo\n    tier: poc\n"
+
+
+def run_cdk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` in `workdir` (its own cdk.json pointing at the project's app.py), with no
+    AWS credentials or configuration at all: any lookup would fail or hang."""
+    venv_python = Path(os.environ.get("VIRTUAL_ENV", PROJECT / ".venv")) / "bin" / "python"
+    (workdir / "cdk.json").write_text(
+        json.dumps({"app": f"{venv_python} {PROJECT / 'app.py'}"}), encoding="utf-8"
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key != "CDK_OUTDIR"
+    }
+    env.update(
+        {
+            "PATH": os.pathsep.join([str(venv_python.parent), str(NODE22), env.get("PATH", "")]),
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+            "PYTHONPATH": str(PROJECT),
+        }
+    )
+    return subprocess.run(
+        [str(CDK), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def tree(directory: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `directory` -> (sha256, mode): what "exactly as it was" means."""
+    found: dict[str, tuple[str, int]] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[str(path.relative_to(directory))] = (digest, path.stat().st_mode)
+    return found
+
+
+ACCOUNT = SMALL.replace("region: us-east-1", "account: '123456789012'\nregion: us-east-1")
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """A successful `cdk synth` of one small environment with an account id into
+    workdir/cdk.out, offline: the base of the tests below."""
+    workdir = tmp_path_factory.mktemp("synth")
+    config = workdir / "envs"
+    config.mkdir()
+    (config / "small.yaml").write_text(ACCOUNT, encoding="utf-8")
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, {"tree": tree(workdir / "cdk.out")}
+
+
+def test_an_account_id_synthesizes_offline_without_a_lookup(
+    synthesized: tuple[Path, dict[str, object]],
+) -> None:
+    workdir, _ = synthesized
+    assert not (workdir / "cdk.context.json").exists(), "a context lookup was recorded"
+    manifest = json.loads((workdir / "cdk.out" / "manifest.json").read_text(encoding="utf-8"))
+    assert "missing" not in manifest, manifest.get("missing")
+    artifact = manifest["artifacts"]["chefs-kiss-small-platform"]
+    assert artifact["environment"] == "aws://123456789012/us-east-1"
+    template = json.loads(
+        (workdir / "cdk.out" / "chefs-kiss-small-platform.template.json").read_text("utf-8")
+    )
+    zones = {
+        json.dumps(r["Properties"]["AvailabilityZone"], sort_keys=True)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EC2::Subnet"
+    }
+    assert zones == {
+        json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}, sort_keys=True) for i in (0, 1)
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
+        (SMALL.replace("region: us-east-1", "region: us-est-1"), "not a known AWS region name"),
+        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
+        ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
+    ],
+)
+def test_a_failed_synth_leaves_cdk_out_as_it_was(
+    synthesized: tuple[Path, dict[str, object]], text: str | bytes, expected: str
+) -> None:
+    workdir, state = synthesized
+    before = tree(workdir / "cdk.out")
+    assert before == state["tree"] and any(n.endswith(".template.json") for n in before)
+    config = workdir / "bad"
+    config.mkdir(exist_ok=True)
+    path = config / "small.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode != 0
+    assert "configuration error:" in result.stderr and expected in result.stderr
+    assert "small.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(workdir / "cdk.out") == before, "cdk.out changed after a failed synth"
+    leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
+    assert leftovers == [], leftovers
+
+
+def test_a_successful_synth_replaces_the_previous_assembly_whole(
+    synthesized: tuple[Path, dict[str, object]],
+) -> None:
+    workdir, _ = synthesized
+    stale = workdir / "cdk.out" / "chefs-kiss-old-platform.template.json"
+    stale.write_text("{}", encoding="utf-8")
+    config = workdir / "two"
+    config.mkdir(exist_ok=True)
+    (config / "small.yaml").write_text(SMALL + "  - slug: duo\n    tier: poc\n", encoding="utf-8")
+    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = set(tree(workdir / "cdk.out"))
+    assert "chefs-kiss-small-tenant-duo.template.json" in names
+    assert stale.name not in names, "a file of the previous assembly was left behind"
+    assert not any(n.endswith(".lock") for n in names)
+    leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
+    assert leftovers == [], leftovers
+
+
+def test_a_cdk_nag_finding_at_synth_leaves_cdk_out_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CDK writes the templates before its validation plugins (cdk-nag) run: without the
+    temporary directory a finding would leave a new, half-checked assembly in cdk.out."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    import app as app_module
+
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text('{"previous": true}', encoding="utf-8")
+    before = tree(outdir)
+    config = tmp_path / "envs"
+    config.mkdir()
+    (config / "small.yaml").write_text(SMALL, encoding="utf-8")
+    real_build_app = app_module.build_app
+
+    def build_with_a_finding(**kwargs: object) -> cdk.App:
+        built = real_build_app(environments=[], app=kwargs["app"])  # type: ignore[arg-type]
+        s3.Bucket(cdk.Stack(built, "chefs-kiss-probe"), "Unlogged")  # AwsSolutions-S1 etc.
+        return built
+
+    monkeypatch.setattr(app_module, "build_app", build_with_a_finding)
+    monkeypatch.setenv("CDK_OUTDIR", str(outdir))
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({"config_dir": str(config)}))
+    assert app_module.main() == 1
+    err = capsys.readouterr().err
+    assert err.startswith("synthesis failed:") and "AwsSolutions-S1" in err
+    assert "Traceback" not in err
+    assert tree(outdir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdk.out", "envs"]
