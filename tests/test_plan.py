@@ -159,24 +159,25 @@ def test_allow_unblocks_exactly_the_named_resource(pair: Callable[..., Plan]) ->
     assert not by_glob.blocked
 
 
-def test_snapshot_removed_or_changed_on_a_restored_database_replaces_it(
+def test_snapshot_changed_on_a_restored_database_replaces_it_and_removed_does_not(
     example_cdk_out: Path, tmp_path: Path
 ) -> None:
-    """The restore trap: the snapshot id must stay set, unchanged, on every later deploy."""
+    """The restore trap, as the RDS handler judges it (isDBSnapshotIdentifierMutable): another
+    snapshot id restores a new instance; removing the id is an update (since PR #351, 2022)."""
     restored = copy_assembly(example_cdk_out, tmp_path / "restored")
     edit_template(restored, TENANT, _set_db(DBSnapshotIdentifier="snap-1"))
-    for name, edit in {
-        "removed": _set_db(DBSnapshotIdentifier=None),
-        "changed": _set_db(DBSnapshotIdentifier="snap-2"),
-    }.items():
+    for name, edit, action in (
+        ("removed", _set_db(DBSnapshotIdentifier=None), "modify"),
+        ("changed", _set_db(DBSnapshotIdentifier="snap-2"), "replace"),
+    ):
         head = copy_assembly(restored, tmp_path / name)
         edit_template(head, TENANT, edit)
         plan = plan_assemblies(read_assembly(restored), read_assembly(head))
         (database,) = _db(plan)
-        assert database.action == "replace", name
+        assert database.action == action, name
         (change,) = [c for c in database.changes if c.path == "DBSnapshotIdentifier"]
-        assert "must stay set" in change.reason
-        assert plan.blocked
+        assert "RDS handler" in change.reason
+        assert plan.blocked is (action == "replace")
 
 
 def test_documented_in_place_rds_changes_do_not_replace(pair: Callable[..., Plan]) -> None:
