@@ -666,8 +666,8 @@ def plan_assemblies(
             users = sorted(importers.get(export, set()) - {stack.name})
             if export in changed_exports and users:
                 message = (
-                    f"export {export} changes while the deployed (base) "
-                    f"{', '.join(users)} import it: CloudFormation refuses the update"
+                    f"export {export} changes while imported by the deployed (base) "
+                    f"{', '.join(users)}: CloudFormation refuses the update"
                 )
                 stack.notes.append(message)
                 result.blockers.append(f"{stack.name}: {message}")
