@@ -261,6 +261,12 @@ def _rds_storage_encrypted(
             f"create-only (provider schema): {before!r} -> {after!r} is the same effective value, "
             "but CloudFormation compares the template values and replaces the instance",
         )
+    if after is None:
+        return Verdict(
+            REPLACEMENT,
+            "create-only (provider schema): StorageEncrypted removed (an instance restored from a "
+            "snapshot inherits the snapshot's encryption); CloudFormation creates a new instance",
+        )
     direction = "turned off" if old else "turned on"
     return Verdict(
         REPLACEMENT,
