@@ -667,7 +667,8 @@ def plan_assemblies(
             if export in changed_exports and users:
                 message = (
                     f"export {export} changes while imported by the deployed (base) "
-                    f"{', '.join(users)}: CloudFormation refuses the update"
+                    f"{', '.join(users)}: CloudFormation refuses the update (deploy or destroy "
+                    "those stacks without the import first)"
                 )
                 stack.notes.append(message)
                 result.blockers.append(f"{stack.name}: {message}")
