@@ -8,8 +8,9 @@ temporary directory (`--no-resynth`: refuse a stale cdk.out instead). Both sides
 deployed: conditions and intrinsics evaluated, CLI-only metadata ignored, so a plan of `make
 synth` output against a ref synthesized with `python app.py` of the same code is empty.
 
-Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced
-without --allow, or an update that cannot succeed), 2 bad input (missing assembly, unknown ref).
+Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced,
+or its deletion/replace policy weakened, without --allow; or an update that cannot succeed),
+2 bad input (missing assembly, unknown ref, a stale cdk.out with --no-resynth).
 """
 
 from __future__ import annotations
