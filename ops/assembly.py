@@ -53,3 +53,46 @@ def read_assembly(directory: Path) -> dict[str, StackArtifact]:
             environment=artifact.get("environment"),
         )
     return stacks
+
+
+# What an assembly is synthesized from: the app, its constructs and stacks, the config and the
+# CDK context. Directories count too: deleting a file (a restaurant's YAML) changes its folder.
+SOURCE_FILES = ("app.py", "cdk.json", "cdk.context.json", "requirements.txt", "constraints.txt")
+SOURCE_DIRS = ("stacks", "constructs", "config")
+SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+
+
+def _sources(project_dir: Path) -> list[Path]:
+    found = [project_dir / name for name in SOURCE_FILES if (project_dir / name).exists()]
+    for folder in SOURCE_DIRS:
+        root = project_dir / folder
+        if not root.is_dir():
+            continue
+        found.append(root)
+        for path in root.rglob("*"):
+            if "__pycache__" in path.parts:
+                continue
+            if path.is_dir() or path.suffix in SOURCE_SUFFIXES:
+                found.append(path)
+    return found
+
+
+def staleness(directory: Path, project_dir: Path) -> str | None:
+    """Why the assembly in `directory` may not be what `project_dir` synthesizes now, or None.
+
+    An assembly is stale when a source (file or folder, see SOURCE_FILES/SOURCE_DIRS) changed
+    after its manifest.json was written: an edit, a new or deleted restaurant, `ops promote
+    --write`, or a checkout of another commit (git rewrites the files that differ).
+    """
+    manifest = directory / "manifest.json"
+    try:
+        synthesized = manifest.stat().st_mtime
+    except OSError:
+        return f"{directory}: no manifest.json"
+    newer = [p for p in _sources(project_dir) if p.stat().st_mtime > synthesized]
+    if not newer:
+        return None
+    newest = max(newer, key=lambda p: p.stat().st_mtime)
+    shown = newest.relative_to(project_dir) if newest.is_relative_to(project_dir) else newest
+    more = f" (and {len(newer) - 1} more)" if len(newer) > 1 else ""
+    return f"{shown}{more} changed after {directory} was synthesized"

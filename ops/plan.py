@@ -2,10 +2,15 @@
 
 REF is a directory holding a synthesized assembly (manifest.json) or a git ref, synthesized in a
 temporary `git worktree` with this project's Python (`python app.py`, CDK_OUTDIR=<tmp>). Head is
-`--head DIR|REF`, by default `cdk.out` when it exists, else the working tree synthesized afresh.
+`--head DIR|REF` (or `--assembly DIR`), by default the working tree as it is now: `cdk.out` when
+nothing changed since it was synthesized, else the working tree synthesized afresh into a
+temporary directory (`--no-resynth`: refuse a stale cdk.out instead). Both sides are compared as
+deployed: conditions and intrinsics evaluated, CLI-only metadata ignored, so a plan of `make
+synth` output against a ref synthesized with `python app.py` of the same code is empty.
 
-Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced
-without --allow, or an update that cannot succeed), 2 bad input (missing assembly, unknown ref).
+Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced,
+or its deletion/replace policy weakened, without --allow; or an update that cannot succeed),
+2 bad input (missing assembly, unknown ref, a stale cdk.out with --no-resynth).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ops.assembly import AssemblyError, StackArtifact, read_assembly
+from ops.assembly import AssemblyError, StackArtifact, read_assembly, staleness
 from ops.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
 from ops.schemas import schema_source
 from ops.update_rules import NO_CHANGE
@@ -114,19 +119,44 @@ def assembly_for(ref: str, environments: Sequence[str] = ()) -> Iterator[tuple[P
 
 
 @contextlib.contextmanager
-def head_assembly(head: str | None, environments: Sequence[str] = ()) -> Iterator[tuple[Path, str]]:
-    """--head, or cdk.out when present, or the working tree synthesized into a temporary dir."""
+def head_assembly(
+    head: str | None, environments: Sequence[str] = (), *, resynth: bool = True
+) -> Iterator[tuple[Path, str]]:
+    """--head as given, or a fresh head: cdk.out if up to date, else the working tree synthesized.
+
+    A stale cdk.out is never used silently: by default it is re-synthesized (a note on stderr);
+    with resynth=False the plan is refused (PlanInputError, exit 2). An explicit --head DIR is
+    honoured as given, with a warning on stderr when it is older than the working tree.
+    """
     if head is not None:
         with assembly_for(head, environments) as result:
+            path = Path(head)
+            if path.is_dir() and path.resolve().parent == PROJECT_DIR:
+                reason = staleness(path, PROJECT_DIR)
+                if reason:
+                    print(
+                        f"ops plan: warning: --head {head} may be stale: {reason}", file=sys.stderr
+                    )
             yield result
         return
     default = Path("cdk.out")
     if (default / "manifest.json").is_file():
-        yield default, "cdk.out"
-        return
+        reason = staleness(default, PROJECT_DIR)
+        if reason is None:
+            yield default, "cdk.out"
+            return
+        if not resynth:
+            raise PlanInputError(
+                f"cdk.out is stale: {reason}; run `make synth`, or drop --no-resynth to "
+                "synthesize the working tree for this plan"
+            )
+        print(
+            f"ops plan: cdk.out is stale ({reason}): synthesizing the working tree", file=sys.stderr
+        )
+    else:
+        print("ops plan: no cdk.out: synthesizing the working tree", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix="ops-plan-head-"))
     try:
-        print("no cdk.out: synthesizing the working tree", file=sys.stderr)
         yield synthesize(PROJECT_DIR, tmp / "cdk.out", environments), "working tree"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -391,7 +421,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with (
             assembly_for(args.base, environments) as (base_dir, base_label),
-            head_assembly(args.head, environments) as (head_dir, head_label),
+            head_assembly(args.head, environments, resynth=not args.no_resynth) as (
+                head_dir,
+                head_label,
+            ),
         ):
             plan = make_plan(
                 read_assembly(base_dir),
@@ -425,8 +458,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--base", required=True, help="assembly directory or git ref (the 'before')"
     )
+    head = parser.add_mutually_exclusive_group()
+    head.add_argument(
+        "--head",
+        help="assembly directory or git ref (default: the working tree: cdk.out when it is up "
+        "to date, else synthesized afresh)",
+    )
+    head.add_argument(
+        "--assembly",
+        dest="head",
+        metavar="DIR",
+        help="the head assembly directory, used as given (same as --head DIR)",
+    )
     parser.add_argument(
-        "--head", help="assembly directory or git ref (default: cdk.out, else the working tree)"
+        "--no-resynth",
+        action="store_true",
+        help="refuse (exit 2) a stale cdk.out instead of synthesizing the working tree",
     )
     parser.add_argument(
         "--allow",

@@ -5,8 +5,13 @@ changed top-level properties, and an impact per change from the provider schemas
 (ops/schemas.py) and the documented rules (ops/update_rules.py). Replacement propagates: a
 property that references (Ref / Fn::GetAtt / Fn::Sub) a replaced resource, or imports a changed
 export, changes too, so a replaced KMS key replaces the database encrypted with it. A changed
-logical id is a delete plus a create. Deleting or replacing a stateful resource blocks unless
-the caller allows it by name.
+logical id is a delete plus a create. Deleting or replacing a stateful resource, or weakening
+its DeletionPolicy / UpdateReplacePolicy, blocks unless the caller allows it by name.
+
+Both templates are first resolved (ops/intrinsics.py): conditions, Fn::If, Fn::FindInMap,
+Fn::Select/Split/Join/Sub over literals and pseudo parameters, so the effective values are
+compared, a resource whose condition turns false is a deletion, and metadata that only the CDK
+CLI writes (aws:cdk:path, CDKMetadata) never shows as a change.
 """
 
 from __future__ import annotations
@@ -14,21 +19,24 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ops.assembly import StackArtifact
+from ops.intrinsics import resolve_template
 from ops.schemas import DEFAULT_REGION, resource_schema
 from ops.update_rules import (
     INTERRUPTION,
     INTERRUPTION_PROPERTIES,
     NO_CHANGE,
     NO_INTERRUPTION,
-    PHYSICAL_NAME_PROPERTIES,
     REPLACEMENT,
     RULES,
     STATEFUL_TYPES,
+    effective_policy,
+    physical_name_property,
+    weakened_policy,
     worst,
 )
 
@@ -69,6 +77,7 @@ class ResourceChange:
     at_risk: bool = False  # stateful data deleted or swapped for an empty resource
     allowed: bool = False
     failures: list[str] = field(default_factory=list)  # the deploy itself would fail
+    policy_warnings: list[str] = field(default_factory=list)  # weakened deletion/replace policy
 
     @property
     def blockers(self) -> list[str]:
@@ -237,6 +246,18 @@ def _property_verdict(
         verdict = rule(before, after, base_props, head_props)
         return PropertyChange(key, before, after, verdict.impact, verdict.reason, verdict.blocker)
     schema = resource_schema(type_name, region)
+    if key in schema.update_fails:
+        return PropertyChange(
+            key,
+            before,
+            after,
+            REPLACEMENT,
+            "CFN docs / provider schema: changing it on an existing resource makes the update "
+            "request fail (CloudFormation will not replace it)",
+            blocker=f"{key} {_short_json(before)} -> {_short_json(after)}: CFN docs: 'If you "
+            f"change the value of the {key} property on an existing {type_name.split('::')[-1]}, "
+            "the update request fails'; the deploy rolls back",
+        )
     if (key,) in schema.create_only:
         return PropertyChange(key, before, after, REPLACEMENT, "create-only (provider schema)")
     for path in schema.create_only:
@@ -266,6 +287,52 @@ def _property_verdict(
             key, before, after, NO_INTERRUPTION, "no provider schema for this type: assumed update"
         )
     return PropertyChange(key, before, after, NO_INTERRUPTION, "updatable (provider schema)")
+
+
+def _short_json(value: Any) -> str:
+    text = "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _attribute_change(
+    attribute: str,
+    before: Any,
+    after: Any,
+    type_name: str,
+    base: Mapping[str, Any],
+    head: Mapping[str, Any],
+) -> PropertyChange:
+    """Resource attributes: no API call, except a Condition CloudFormation may evaluate false."""
+    if attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+        weaker = weakened_policy(
+            attribute,
+            before,
+            after,
+            type_name,
+            base.get("Properties") or {},
+            head.get("Properties") or {},
+        )
+        if weaker:
+            return PropertyChange(
+                attribute,
+                before,
+                after,
+                NO_INTERRUPTION,
+                f"template attribute, no API call, but WEAKER ({weaker}): a later "
+                f"{'delete' if attribute == 'DeletionPolicy' else 'replacement'} keeps less data",
+            )
+    if attribute == "Condition":
+        return PropertyChange(
+            attribute,
+            before,
+            after,
+            REPLACEMENT,
+            "a condition that cannot be evaluated offline (it depends on the deployed "
+            "environment): if it is false at deploy, CloudFormation deletes the resource",
+        )
+    return PropertyChange(
+        attribute, before, after, NO_INTERRUPTION, "template attribute, no API call"
+    )
 
 
 def _compare_resource(
@@ -303,17 +370,18 @@ def _compare_resource(
                 type_name, key, before, after, base_props, head_props, region
             )
         changes.append(change)
+    warnings: list[str] = []
     for attribute in RESOURCE_ATTRIBUTES:
         before, after = base.get(attribute), head.get(attribute)
         if _canon(before) != _canon(after):
-            changes.append(
-                PropertyChange(
-                    attribute, before, after, NO_INTERRUPTION, "template attribute, no API call"
-                )
-            )
+            change = _attribute_change(attribute, before, after, type_name, base, head)
+            if "WEAKER" in change.reason:
+                warnings.append(f"{attribute} {change.reason.split('(')[1].split(')')[0]}")
+            changes.append(change)
     impact = worst(*(c.impact for c in changes))
     action = "replace" if impact == REPLACEMENT else "modify"
     resource = ResourceChange(logical_id, type_name, action, impact, changes)
+    resource.policy_warnings = warnings
     name = _physical_name(type_name, head_props)
     if (
         action == "replace"
@@ -321,7 +389,7 @@ def _compare_resource(
         and _canon(name) == _canon(_physical_name(type_name, base_props))
     ):
         resource.failures.append(
-            f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} stays the same: CloudFormation "
+            f"{physical_name_property(type_name)} {_canon(name)} stays the same: CloudFormation "
             "cannot replace a custom-named resource (the new one is created first and the name "
             "is taken); the deploy fails and rolls back"
         )
@@ -329,7 +397,8 @@ def _compare_resource(
 
 
 def _physical_name(type_name: str, props: Mapping[str, Any]) -> Any:
-    key = PHYSICAL_NAME_PROPERTIES.get(type_name)
+    """The fixed physical name of a resource (derived from the provider schema), if set."""
+    key = physical_name_property(type_name)
     return props.get(key) if key else None
 
 
@@ -338,8 +407,21 @@ def _mark_stateful(resource: ResourceChange, definition: Mapping[str, Any]) -> N
     if resource.type not in STATEFUL_TYPES:
         return
     resource.stateful = True
+    if resource.action == "modify":
+        if resource.policy_warnings:
+            resource.outcome = (
+                f"{'; '.join(resource.policy_warnings)}: a later delete or replacement of this "
+                f"{STATEFUL_TYPES[resource.type]} keeps less (data risk)"
+            )
+            resource.at_risk = True
+        return
     if resource.action == "remove":
-        policy = str(definition.get("DeletionPolicy", "Delete"))
+        policy = effective_policy(
+            "DeletionPolicy",
+            definition.get("DeletionPolicy"),
+            resource.type,
+            definition.get("Properties") or {},
+        )
         resource.policy = policy
         if policy == "Retain" or policy == "RetainExceptOnCreate":
             resource.outcome = "retained (removed from the stack, not deleted)"
@@ -453,7 +535,7 @@ def plan_stack(
                 _physical_name(type_name, removed[old].get("Properties") or {})
             ):
                 resource.failures.append(
-                    f"{PHYSICAL_NAME_PROPERTIES[type_name]} {_canon(name)} is still used by {old}, "
+                    f"{physical_name_property(type_name)} {_canon(name)} is still used by {old}, "
                     "which CloudFormation deletes only after creating this one: the create fails"
                 )
         stack.resources.append(resource)
@@ -512,9 +594,19 @@ def plan_assemblies(
     if stacks:
         names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in stacks)]
 
+    resolved: dict[tuple[int, str], dict[str, Any]] = {}
+
     def template(assembly: Mapping[str, StackArtifact], name: str) -> dict[str, Any] | None:
+        """The stack's template as deployed (ops/intrinsics.py), resolved once per side."""
         artifact = assembly.get(name)
-        return artifact.template if artifact is not None else None
+        if artifact is None:
+            return None
+        key = (id(assembly), name)
+        if key not in resolved:
+            resolved[key] = resolve_template(
+                artifact.template, stack_name=artifact.name, environment=artifact.environment
+            )
+        return resolved[key]
 
     # Exports first: a changed export changes every importer (fixpoint over stacks).
     changed_exports: set[str] = set()
@@ -560,30 +652,46 @@ def plan_assemblies(
                 f"{stack.name}/{resource.logical_id} ({resource.type}): {resource.action}: "
                 f"{resource.outcome}; pass --allow {stack.name}/{resource.logical_id} if intended"
             )
-    importers = _importers(head, names)
+    # Importers from the base: the deployed stacks hold the imports while the exporter updates
+    # (CFN docs, Fn::ImportValue: "You can't modify or remove an output value that is
+    # referenced by another stack"); CDK deploys the exporting stack first.
+    base_resolved = {n: t for n in base if (t := template(base, n)) is not None}
+    head_resolved = {n: t for n in head if (t := template(head, n)) is not None}
+    importers = _importers(base_resolved)
     for stack in result.stacks:
-        artifact = base.get(stack.name)
-        if artifact is None:
+        exporter = base_resolved.get(stack.name)
+        if exporter is None:
             continue
-        for export in sorted(_exports(artifact.template)):
-            if export in changed_exports and importers.get(export):
-                result.blockers.append(
-                    f"{stack.name}: export {export} changes while imported by "
-                    f"{', '.join(sorted(importers[export]))}: CloudFormation refuses the update"
+        for export in sorted(_exports(exporter)):
+            users = sorted(importers.get(export, set()) - {stack.name})
+            if export in changed_exports and users:
+                message = (
+                    f"export {export} changes while imported by the deployed (base) "
+                    f"{', '.join(users)}: CloudFormation refuses the update (deploy or destroy "
+                    "those stacks without the import first)"
                 )
+                stack.notes.append(message)
+                result.blockers.append(f"{stack.name}: {message}")
+    # An import of a name no stack exports any more fails at deploy (CFN docs, Fn::ImportValue).
+    exported = {name for t in head_resolved.values() for name in _exports(t)}
+    for stack in result.stacks:
+        if stack.action in ("remove", "unchanged") or stack.name not in head_resolved:
+            continue
+        body = head_resolved[stack.name]
+        missing = imports(body.get("Resources")) | imports(body.get("Outputs"))
+        for export in sorted(missing - exported):
+            message = f"imports {export}, which no stack of the head assembly exports"
+            stack.notes.append(message)
+            result.blockers.append(f"{stack.name}: {message}: the deploy fails")
     result.unmatched_allows = [p for p in allow if p not in used]
     return result
 
 
-def _importers(assembly: Mapping[str, StackArtifact], names: Iterable[str]) -> dict[str, set[str]]:
+def _importers(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Export name -> the stacks (of every stack in the assembly) that import it."""
     result: dict[str, set[str]] = {}
-    for name in names:
-        artifact = assembly.get(name)
-        if artifact is None:
-            continue
-        for export in imports(artifact.template.get("Resources")) | imports(
-            artifact.template.get("Outputs")
-        ):
+    for name, body in templates.items():
+        for export in imports(body.get("Resources")) | imports(body.get("Outputs")):
             result.setdefault(export, set()).add(name)
     return result
 

@@ -7,6 +7,12 @@ module holds the documented facts, each with its source, so that a reviewer can 
 - "CFN docs": the AWS::RDS::DBInstance reference in the CloudFormation User Guide ("Update
   requires: ..." per property) and the property descriptions shipped in the schema itself
   (DBSnapshotIdentifier, PerformanceInsightsKMSKeyId, SourceDBInstanceIdentifier, ApplyImmediately).
+- "RDS handler": the AWS::RDS::DBInstance resource provider that CloudFormation runs,
+  github.com/aws-cloudformation/aws-cloudformation-resource-providers-rds (read at 5a410e8,
+  2025-07-29), `ImmutabilityHelper.isChangeMutable`: the update handler returns NotUpdatable for
+  a conditionally create-only change it cannot apply, and CloudFormation then *replaces* the
+  resource (CloudFormation CLI resource-schema docs, conditionalCreateOnlyProperties: "the
+  resource will be replaced if it cannot be updated").
 - "RDS guide": the Amazon RDS User Guide, "Settings for DB instances" (the "Downtime notes" column
   of Modifying an Amazon RDS DB instance) and "Modifying a DB instance to be a Multi-AZ deployment".
 
@@ -45,28 +51,14 @@ STATEFUL_TYPES: dict[str, str] = {
 }
 
 
-# The property that gives a resource its own physical name. CFN docs (e.g. DBInstanceIdentifier):
-# "If you specify a name, you cannot perform updates that require replacement of this resource":
-# the new resource is created before the old one is deleted, and the name is still taken.
-PHYSICAL_NAME_PROPERTIES: dict[str, str] = {
-    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
-    "AWS::RDS::DBCluster": "DBClusterIdentifier",
-    "AWS::RDS::DBParameterGroup": "DBParameterGroupName",
-    "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
-    "AWS::SecretsManager::Secret": "Name",
-    "AWS::KMS::Alias": "AliasName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-    "AWS::EC2::SecurityGroup": "GroupName",
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::ECS::Cluster": "ClusterName",
-    "AWS::CloudWatch::Alarm": "AlarmName",
-    "AWS::CloudWatch::Dashboard": "DashboardName",
-}
+# The property that gives a resource its own physical name is derived from the provider schemas
+# (ops/schemas.py, `name_property`): CFN docs (e.g. DBInstanceIdentifier): "If you specify a
+# name, you cannot perform updates that require replacement of this resource": the new resource
+# is created before the old one is deleted, and the name is still taken.
+def physical_name_property(type_name: str) -> str | None:
+    from ops.schemas import resource_schema
+
+    return resource_schema(type_name).name_property
 
 
 @dataclass(frozen=True)
@@ -85,12 +77,10 @@ _RDS_CLASS_NOTE = (
 INTERRUPTION_PROPERTIES: dict[str, dict[str, str]] = {
     "AWS::RDS::DBInstance": {
         "DBInstanceClass": "CFN docs: Some interruptions. " + _RDS_CLASS_NOTE,
-        "EngineVersion": "CFN docs: Some interruptions (engine upgrade restarts the instance)",
         "StorageType": "CFN docs: Some interruptions (storage conversion; restart for some types)",
         "CACertificateIdentifier": "CFN docs: Some interruptions (restart to load the certificate)",
         "DBParameterGroupName": "CFN docs: Some interruptions (a new parameter group takes effect "
         "after a reboot, which CloudFormation performs when ApplyImmediately is true)",
-        "AvailabilityZone": "CFN docs: Some interruptions (single-AZ instance moves AZ)",
         "LicenseModel": "CFN docs: Some interruptions",
         "Port": "RDS guide: changing the port restarts the instance at once; every client must "
         "follow (security groups, connection strings)",
@@ -117,17 +107,6 @@ def _int(value: Any, default: int) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None  # an intrinsic: unknown until deploy
-
-
-def _key_ref(value: Any) -> Any:
-    """{'Ref': K} and {'Fn::GetAtt': [K, 'Arn']} name the same key: compare by logical id."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return ("key", value["Ref"])
-        getatt = value.get("Fn::GetAtt")
-        if isinstance(getatt, list) and getatt and getatt[-1] in ("Arn", "KeyId"):
-            return ("key", getatt[0])
-    return value
 
 
 RuleFunc = Callable[[Any, Any, Mapping[str, Any], Mapping[str, Any]], Verdict]
@@ -183,37 +162,174 @@ def _rds_allocated_storage(
     )
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
 def _rds_snapshot(before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]) -> Verdict:
-    if not before and after:
-        what = "added to an existing instance: CloudFormation restores a NEW instance from it"
-    elif before and not after:
-        what = "removed: CloudFormation creates a new, EMPTY instance"
-    else:
-        what = "changed: CloudFormation restores a new instance from the other snapshot"
+    """RDS handler isDBSnapshotIdentifierMutable: unchanged, or unset in the new template."""
+    if _empty(after):
+        return Verdict(
+            NO_INTERRUPTION,
+            "RDS handler (isDBSnapshotIdentifierMutable, since PR #351, 2022-11): removing the "
+            "snapshot id from a restored instance is an update, not a restore; the data stays",
+        )
+    what = (
+        "added to an existing instance: CloudFormation restores a NEW instance from it"
+        if _empty(before)
+        else "changed: CloudFormation restores a new instance from the other snapshot"
+    )
     return Verdict(
         REPLACEMENT,
-        f"CFN docs (DBSnapshotIdentifier): {what} and deletes the "
-        "current one; the snapshot id must stay set, unchanged, on every later deploy",
+        f"CFN docs (DBSnapshotIdentifier) and RDS handler: {what} and deletes the current one; "
+        "the snapshot id must stay set, unchanged, on every later deploy (or be removed)",
     )
 
 
 def _rds_pi_key(before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]) -> Verdict:
-    if not before:
+    """RDS handler isPerformanceInsightsKMSKeyIdMutable: previous unset, or exactly equal."""
+    if _empty(before):
         return Verdict(
             NO_INTERRUPTION,
-            "CFN docs: setting a Performance Insights key on an instance without one is an update",
+            "RDS handler: setting a Performance Insights key on an instance without one is an "
+            "update",
         )
-    if not after:
-        return Verdict(
-            NO_INTERRUPTION,
-            "CFN docs: removing PerformanceInsightsKMSKeyId does not replace the instance",
-        )
-    if _key_ref(before) == _key_ref(after):
-        return Verdict(NO_INTERRUPTION, "CFN docs: another identifier format of the same key")
     return Verdict(
         REPLACEMENT,
-        "CFN docs: once Performance Insights is enabled with a KMS key, "
-        "a different key replaces the instance",
+        "RDS handler (isPerformanceInsightsKMSKeyIdMutable): once a Performance Insights key "
+        "is set, any other value, another identifier format of the same key or removing it "
+        "replaces the instance",
+    )
+
+
+def _rds_availability_zone(
+    before: Any, after: Any, _b: Mapping[str, Any], head: Mapping[str, Any]
+) -> Verdict:
+    """RDS handler isAvailabilityZoneChangeMutable: unchanged, or unset on a Multi-AZ target."""
+    multi_az = str(head.get("MultiAZ", "false")).lower() == "true"
+    if _empty(after) and multi_az:
+        return Verdict(
+            NO_INTERRUPTION,
+            "RDS handler (isAvailabilityZoneChangeMutable): dropping the AZ of an instance that "
+            "is Multi-AZ after the deploy is an update",
+        )
+    what = "set" if _empty(before) else "removed" if _empty(after) else "changed"
+    return Verdict(
+        REPLACEMENT,
+        f"RDS handler (isAvailabilityZoneChangeMutable): AvailabilityZone {what} on a single-AZ "
+        "instance is not updatable: CloudFormation creates a new instance in that AZ",
+    )
+
+
+def _restore_source(name: str, *, removed_is_update: bool = True) -> RuleFunc:
+    """RDS handler is<name>Mutable: unchanged or unset in the new template (restore inputs)."""
+
+    def rule(before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]) -> Verdict:
+        if removed_is_update and (_empty(after) or str(after).lower() == "false"):
+            return Verdict(
+                NO_INTERRUPTION,
+                f"RDS handler (is{name}Mutable): unsetting a restore input is an update",
+            )
+        return Verdict(
+            REPLACEMENT,
+            f"RDS handler (is{name}Mutable): a new or different restore input creates a new "
+            "instance restored from it",
+        )
+
+    return rule
+
+
+def _rds_source_instance(
+    before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]
+) -> Verdict:
+    if before and not after:
+        return Verdict(
+            INTERRUPTION,
+            "CFN docs and RDS handler (isSourceDBInstanceIdentifierMutable): removing "
+            "SourceDBInstanceIdentifier promotes the read replica (it restarts)",
+        )
+    return Verdict(REPLACEMENT, "CFN docs: a different replication source replaces the replica")
+
+
+def _rds_storage_encrypted(
+    before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]
+) -> Verdict:
+    old, new = str(before).lower() == "true", str(after).lower() == "true"
+    if old == new:
+        return Verdict(
+            REPLACEMENT,
+            f"create-only (provider schema): {before!r} -> {after!r} is the same effective value, "
+            "but CloudFormation compares the template values and replaces the instance",
+        )
+    if after is None:
+        return Verdict(
+            REPLACEMENT,
+            "create-only (provider schema): StorageEncrypted removed (an instance restored from a "
+            "snapshot inherits the snapshot's encryption); CloudFormation creates a new instance",
+        )
+    direction = "turned off" if old else "turned on"
+    return Verdict(
+        REPLACEMENT,
+        f"create-only (provider schema); RDS guide (Limitations of encrypted DB instances): "
+        f"encryption cannot be {direction} on an existing instance, so CloudFormation creates "
+        "a new one",
+    )
+
+
+def _version(value: Any) -> tuple[int, ...] | None:
+    parts = str(value).split(".")
+    if value is None or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def major_version(engine: str, version: tuple[int, ...]) -> tuple[int, ...]:
+    """RDS guide: PostgreSQL 10+ majors are the first number (16.4 -> 16), older ones and
+    MySQL/MariaDB/others the first two (9.6, 8.0, 8.4)."""
+    if engine.startswith("postgres") and version[0] >= 10:
+        return version[:1]
+    return version[:2]
+
+
+def _rds_engine_version(
+    before: Any, after: Any, _b: Mapping[str, Any], head: Mapping[str, Any]
+) -> Verdict:
+    old, new = _version(before), _version(after)
+    if old is None or new is None:
+        return Verdict(
+            INTERRUPTION,
+            "CFN docs: Some interruptions (engine upgrade restarts the instance); the version "
+            "is not a literal here, so upgrade/downgrade cannot be judged",
+        )
+    engine = str(head.get("Engine", ""))
+    old_major, new_major = major_version(engine, old), major_version(engine, new)
+    common = min(len(old), len(new))  # "16" and "16.4": the same major, not a downgrade
+    if new[:common] < old[:common]:
+        return Verdict(
+            INTERRUPTION,
+            f"engine downgrade {before} -> {after}",
+            blocker=f"EngineVersion {before} -> {after}: RDS cannot downgrade an engine "
+            "(ModifyDBInstance accepts only upgrade targets); the update fails and rolls back",
+        )
+    if new_major != old_major:
+        if str(head.get("AllowMajorVersionUpgrade", "false")).lower() != "true":
+            return Verdict(
+                INTERRUPTION,
+                f"major upgrade {before} -> {after} without AllowMajorVersionUpgrade",
+                blocker=f"EngineVersion {before} -> {after} is a major upgrade and "
+                "AllowMajorVersionUpgrade is not true: CFN docs (AllowMajorVersionUpgrade: "
+                "'Major version upgrades must be allowed when specifying a value for the "
+                "EngineVersion parameter that is a different major version'); the update fails",
+            )
+        return Verdict(
+            INTERRUPTION,
+            f"CFN docs: Some interruptions. RDS guide: a major upgrade {before} -> {after} takes "
+            "the instance offline for the whole upgrade (pg_upgrade); the parameter group's "
+            "family must match the new major version",
+        )
+    return Verdict(
+        INTERRUPTION,
+        f"CFN docs: Some interruptions (minor upgrade {before} -> {after} restarts the instance)",
     )
 
 
@@ -223,27 +339,9 @@ def _rds_engine(before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str,
     return Verdict(REPLACEMENT, "CFN docs: a different engine creates a new instance")
 
 
-def _rds_source_instance(
-    before: Any, after: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]
-) -> Verdict:
-    if before and not after:
-        return Verdict(
-            INTERRUPTION,
-            "CFN docs: removing SourceDBInstanceIdentifier promotes the read replica (it restarts)",
-        )
-    return Verdict(REPLACEMENT, "CFN docs: a different replication source replaces the replica")
-
-
 def _in_place(reason: str) -> RuleFunc:
     def rule(_x: Any, _y: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]) -> Verdict:
         return Verdict(NO_INTERRUPTION, reason)
-
-    return rule
-
-
-def _replaces(reason: str) -> RuleFunc:
-    def rule(_x: Any, _y: Any, _b: Mapping[str, Any], _a: Mapping[str, Any]) -> Verdict:
-        return Verdict(REPLACEMENT, reason)
 
     return rule
 
@@ -321,16 +419,59 @@ RULES: dict[str, dict[str, RuleFunc]] = {
         "PreferredMaintenanceWindow": _in_place("CFN docs: No interruption"),
         "DeletionProtection": _in_place("CFN docs: No interruption"),
         "MaxAllocatedStorage": _in_place("CFN docs: No interruption"),
-        "RestoreTime": _replaces("CFN docs: point-in-time restore settings create a new instance"),
-        "UseLatestRestorableTime": _replaces(
-            "CFN docs: point-in-time restore settings create a new instance"
+        "AvailabilityZone": _rds_availability_zone,
+        "EngineVersion": _rds_engine_version,
+        "StorageEncrypted": _rds_storage_encrypted,
+        "RestoreTime": _restore_source("RestoreTime"),
+        "UseLatestRestorableTime": _restore_source("UseLatestRestorableTime"),
+        "SourceDBInstanceAutomatedBackupsArn": _restore_source(
+            "SourceDBInstanceAutomatedBackupsArn"
         ),
-        "SourceDBInstanceAutomatedBackupsArn": _replaces("CFN docs: restore source"),
-        "SourceDbiResourceId": _replaces("CFN docs: restore source"),
-        "SourceDBClusterIdentifier": _replaces("CFN docs: restore source"),
+        "SourceDbiResourceId": _restore_source("SourceDbiResourceId"),
+        "SourceDBClusterIdentifier": _restore_source("SourceDBClusterIdentifier"),
     },
     "AWS::RDS::DBParameterGroup": {"Parameters": _parameter_group_parameters},
 }
+
+
+# DeletionPolicy / UpdateReplacePolicy strength. CFN docs (DeletionPolicy attribute): without the
+# attribute a resource is deleted, "Exception: The default policy is Snapshot for
+# AWS::RDS::DBCluster resources and for AWS::RDS::DBInstance resources that don't specify the
+# DBClusterIdentifier property". The UpdateReplacePolicy page documents no such exception, so an
+# absent UpdateReplacePolicy counts as Delete (the cautious reading).
+POLICY_STRENGTH = {"Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2}
+
+
+def effective_policy(
+    attribute: str, value: Any, type_name: str, properties: Mapping[str, Any]
+) -> str:
+    if isinstance(value, str) and value in POLICY_STRENGTH:
+        return value
+    if (
+        attribute == "DeletionPolicy"
+        and type_name in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+        and (type_name == "AWS::RDS::DBCluster" or "DBClusterIdentifier" not in properties)
+    ):
+        return "Snapshot"
+    return "Delete"
+
+
+def weakened_policy(
+    attribute: str,
+    before: Any,
+    after: Any,
+    type_name: str,
+    base_props: Mapping[str, Any],
+    head_props: Mapping[str, Any],
+) -> str | None:
+    """'Retain -> Delete' when a stateful resource's policy now keeps less, else None."""
+    if type_name not in STATEFUL_TYPES:
+        return None
+    old = effective_policy(attribute, before, type_name, base_props)
+    new = effective_policy(attribute, after, type_name, head_props)
+    if POLICY_STRENGTH[new] < POLICY_STRENGTH[old]:
+        return f"{old} -> {new}"
+    return None
 
 
 def known_property_classes() -> dict[str, dict[str, list[str]]]:

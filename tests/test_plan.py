@@ -159,24 +159,25 @@ def test_allow_unblocks_exactly_the_named_resource(pair: Callable[..., Plan]) ->
     assert not by_glob.blocked
 
 
-def test_snapshot_removed_or_changed_on_a_restored_database_replaces_it(
+def test_snapshot_changed_on_a_restored_database_replaces_it_and_removed_does_not(
     example_cdk_out: Path, tmp_path: Path
 ) -> None:
-    """The restore trap: the snapshot id must stay set, unchanged, on every later deploy."""
+    """The restore trap, as the RDS handler judges it (isDBSnapshotIdentifierMutable): another
+    snapshot id restores a new instance; removing the id is an update (since PR #351, 2022)."""
     restored = copy_assembly(example_cdk_out, tmp_path / "restored")
     edit_template(restored, TENANT, _set_db(DBSnapshotIdentifier="snap-1"))
-    for name, edit in {
-        "removed": _set_db(DBSnapshotIdentifier=None),
-        "changed": _set_db(DBSnapshotIdentifier="snap-2"),
-    }.items():
+    for name, edit, action in (
+        ("removed", _set_db(DBSnapshotIdentifier=None), "modify"),
+        ("changed", _set_db(DBSnapshotIdentifier="snap-2"), "replace"),
+    ):
         head = copy_assembly(restored, tmp_path / name)
         edit_template(head, TENANT, edit)
         plan = plan_assemblies(read_assembly(restored), read_assembly(head))
         (database,) = _db(plan)
-        assert database.action == "replace", name
+        assert database.action == action, name
         (change,) = [c for c in database.changes if c.path == "DBSnapshotIdentifier"]
-        assert "must stay set" in change.reason
-        assert plan.blocked
+        assert "RDS handler" in change.reason
+        assert plan.blocked is (action == "replace")
 
 
 def test_documented_in_place_rds_changes_do_not_replace(pair: Callable[..., Plan]) -> None:
@@ -443,3 +444,48 @@ def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
         ["git", "worktree", "list"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout
     assert str(seen[0]) not in worktrees
+
+
+def test_cdk_diff_and_the_plan_on_the_cases_the_schemas_do_not_decide(
+    example_cdk_out: Path, tmp_path: Path
+) -> None:
+    """Where `cdk diff` says "may cause replacement" the plan decides by the RDS handler's rule;
+    where it shows a plain update of a KMS immutable or a major upgrade, the plan refuses the
+    deploy; a resource gaining a false condition, which `cdk diff` shows as a new attribute, is
+    a deletion in the plan."""
+
+    def edit(template: dict[str, Any]) -> None:
+        props = db_props(template)
+        props.update(
+            AvailabilityZone="us-east-1a", DBSnapshotIdentifier="snap-1", EngineVersion="19"
+        )
+        template["Resources"][only_id(template, DB)]["DeletionPolicy"] = "Delete"
+        key = only_id(template, "AWS::KMS::Key")
+        template["Resources"][key]["Properties"].update(KeySpec="RSA_2048", MultiRegion=True)
+        template.setdefault("Conditions", {})["Elsewhere"] = {
+            "Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-3"]
+        }
+        template["Resources"][alarm_id]["Condition"] = "Elsewhere"
+
+    base_template = json.loads(template_path(example_cdk_out, TENANT).read_text())
+    alarm_id = sorted(resources_of_type(base_template, "AWS::CloudWatch::Alarm"))[0]
+    head = copy_assembly(example_cdk_out, tmp_path / "head")
+    edit_template(head, TENANT, edit)
+    output = _cdk_diff(head, TENANT, template_path(example_cdk_out, TENANT))
+    cli = {m.group(1): m.group(2) for m in _MARKER.finditer(output)}
+    plan = plan_assemblies(read_assembly(example_cdk_out), read_assembly(head))
+    (database,) = _db(plan)
+    ours = {c.path: c for c in database.changes}
+    assert cli["AvailabilityZone"] == cli["DBSnapshotIdentifier"] == "may cause replacement"
+    assert ours["AvailabilityZone"].impact == ours["DBSnapshotIdentifier"].impact == REPLACEMENT
+    assert cli["EngineVersion"] is None and ours["EngineVersion"].blocker  # major, not allowed
+    assert "DeletionPolicy" in cli and "DeletionPolicy" in ours
+    key = next(r for r in plan.stack(TENANT).resources if r.type == "AWS::KMS::Key")
+    for prop in ("KeySpec", "MultiRegion"):
+        assert cli[prop] is None, output  # the CLI's spec sees an update...
+        change = next(c for c in key.changes if c.path == prop)
+        assert "update request fails" in (change.blocker or "")  # ...the schema text does not
+    assert "Condition" in cli
+    (alarm,) = [r for r in plan.stack(TENANT).resources if r.logical_id == alarm_id]
+    assert alarm.action == "remove"
+    assert plan.blocked

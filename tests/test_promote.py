@@ -258,10 +258,11 @@ def test_restored_database_keeps_the_logical_id_and_the_trap_is_blocked(
     ]
     assert secrets == [naming.tenant_secret_name("rs", "restored")]
 
-    # The trap: a later deploy without the field replaces the restored database.
+    # The trap: a later deploy with another snapshot id replaces the restored database
+    # (removing the id alone is an update for the RDS handler; see tests/test_plan_rules.py).
     stack = naming.tenant_stack_name("rs", "restored")
     head = copy_assembly(outdir, tmp_path / "head")
-    edit_template(head, stack, lambda t: db_props(t).pop("DBSnapshotIdentifier") and None)
+    edit_template(head, stack, lambda t: db_props(t).update(DBSnapshotIdentifier="snap-2"))
     plan = plan_assemblies(read_assembly(outdir), read_assembly(head))
     assert plan.blocked
     assert [r.action for r in plan.stack(stack).resources if r.type == DB] == ["replace"]
