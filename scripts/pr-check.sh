@@ -8,6 +8,7 @@
 #
 # Exit: 0 nothing blocks (also: no change); 1 a stateful resource would be deleted or replaced
 # (0 with ALLOW_STATEFUL=true, the `allow-stateful-changes` label); 2 bad input or a failed step.
+# (Through `make pr-check`, any non-zero exit becomes make's 2; the comment's last line keeps it.)
 set -uo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -105,7 +106,7 @@ fi
   echo
   echo "Base and head synthesized by \`scripts/synth-ref.sh\`; offline, no AWS call."
   cat "$work/body.md"
-  printf '\n<sub>make pr-check exit %s</sub>\n' "$status"
+  printf '\n<sub>pr-check exit %s (0 nothing blocks, 1 blocked, 2 a check failed)</sub>\n' "$status"
 } >"$work/comment.md"
 cp "$work/comment.md" "$comment"
 cat "$comment"
