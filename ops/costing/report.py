@@ -498,11 +498,16 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap at spaces only: a log group name or an ARN is never cut (it may overrun instead)."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+
+
 def _priced_line_rows(line: CostLine, component_width: int, unit_width: int) -> list[str]:
     """One `--lines` row; a long component, item or unit wraps at words onto more rows."""
-    component = textwrap.wrap(line.component, component_width) or [""]
-    item = textwrap.wrap(line.item, 60) or [""]
-    unit = textwrap.wrap(line.unit, unit_width) or [""]
+    component = _wrap(line.component, component_width)
+    item = _wrap(line.item, 60)
+    unit = _wrap(line.unit, unit_width)
     rows = [
         f"    {component[0]:<{component_width}} {item[0]:<60} "
         f"{line.quantity:>12,.2f} {unit[0]:<{unit_width}} {usd(line.monthly_usd):>10}"
