@@ -20,6 +20,8 @@ BASE ?=
 COMMENT ?= comment.md
 ALLOW_STATEFUL ?=
 CDK_CONCURRENCY ?= 10
+# What `cdk deploy --outputs-file` writes and `ops smoke` reads (the load balancer's DNS name).
+OUTPUTS ?= cdk-outputs-$(ENV).json
 # The CDK selector of one environment's stacks, from the naming module (expanded by the shell).
 STACKS = $$($(BIN)/python -c 'import sys; from stacks import naming; print(naming.name_prefix(sys.argv[1]) + "-*")' $(ENV))
 
@@ -108,10 +110,10 @@ diff: install require-env
 
 deploy-assembly: install require-env
 	cdk deploy --app $(ASSEMBLY) "$(STACKS)" \
-		--require-approval never --concurrency $(CDK_CONCURRENCY) --outputs-file cdk-outputs-$(ENV).json
+		--require-approval never --concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS)
 
 smoke: install require-env
-	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file cdk-outputs-$(ENV).json
+	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS)
 
 # From a laptop: the documented order, stopping at the first step that fails.
 deploy: require-env synth

@@ -20,7 +20,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import yaml
 from config.loader import load_environments
 from ops.__main__ import build_parser
 from stacks import naming
+from tests.test_ops_smoke import Behaviour, _serve
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -569,3 +570,32 @@ def test_pr_check_blocks_a_database_replacement_unless_allowed(pr_repo: Path) ->
     code, comment, output = _pr_check(pr_repo, "ALLOW_STATEFUL=true")
     assert code == 0, output
     assert "Allowed by the `allow-stateful-changes` label" in comment
+
+
+# The deploy job's last step, offline --------------------------------------------------------------
+
+
+@pytest.fixture
+def load_balancer() -> Iterator[tuple[Behaviour, int]]:
+    """The suite's local HTTP server (tests/test_ops_smoke.py), on 127.0.0.1."""
+    behaviour = Behaviour()
+    for port in _serve(behaviour, None):
+        yield behaviour, port
+
+
+def test_make_smoke_checks_the_load_balancer_named_in_the_outputs_file(
+    load_balancer: tuple[Behaviour, int], tmp_path: Path
+) -> None:
+    """`make smoke ENV=dev` as the deploy job runs it, against a local server standing in for the
+    load balancer (the outputs file is what `make deploy-assembly` has cdk write)."""
+    behaviour, port = load_balancer
+    outputs = tmp_path / "cdk-outputs-dev.json"
+    stack = naming.platform_stack_name("dev")
+    outputs.write_text(json.dumps({stack: {"LoadBalancerDnsName": f"127.0.0.1:{port}"}}))
+    result = subprocess.run(
+        ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/1 checks passed in dev" in result.stdout
+    assert [host for host, _ in behaviour.seen] == ["127.0.0.1"]
