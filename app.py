@@ -201,10 +201,12 @@ def main() -> int:
             )
         else:
             app = build_app(environments=environments)
-        app.synth()
+        assembly = app.synth()
         if staging is not None:
             _replace_assembly(staging, Path(target or "cdk.out").absolute())
             staging = None
+        else:  # synthesized in place: drop what an earlier, wider synthesis left
+            remove_stale_templates(Path(assembly.directory))
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
@@ -215,6 +217,28 @@ def main() -> int:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return 0
+
+
+def remove_stale_templates(outdir: Path) -> list[str]:
+    """Delete stack templates, asset and metadata files this synthesis did not write.
+
+    The CLI reuses `cdk.out`: after `cdk synth -c environments=dev`, the other environments'
+    templates from an earlier run would still lie beside the new manifest, and tools that read
+    files (cfn-lint over `cdk.out/*.template.json`, a person) would take them as current."""
+    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    current = {
+        str(where.get(key))
+        for artifact in manifest.get("artifacts", {}).values()
+        for where in (artifact, artifact.get("properties", {}))
+        for key in ("templateFile", "file", "additionalMetadataFile")
+    }
+    removed = []
+    stale = [outdir.glob(f"*.{kind}.json") for kind in ("template", "assets", "metadata")]
+    for path in sorted(p for paths in stale for p in paths):
+        if path.name not in current:
+            path.unlink()
+            removed.append(path.name)
+    return removed
 
 
 if __name__ == "__main__":

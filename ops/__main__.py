@@ -1,26 +1,34 @@
 """`python -m ops <command>`: every module in this package with a `register(subparsers)` is one.
 
 Each command module defines `register(subparsers)` that adds its parser and sets
-`func=<callable(args) -> int>`; every command takes `--json`.
+`func=<callable(args) -> int>`; every command takes `--json`. `python -m ops` alone lists the
+commands. Output piped into a reader that stops early (`| head`) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import ops
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
+EXIT_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops",
         description="Chef's Kiss operations: what the CDK CLI does not do.",
+        epilog="`python -m ops <command> --help` shows a command's options.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for module_info in sorted(pkgutil.iter_modules(ops.__path__), key=lambda m: m.name):
         if module_info.name.startswith("_"):
             continue
@@ -31,10 +39,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_environment_message(exc: ModuleNotFoundError) -> str:
+    """What to do when a dependency is missing: usually the venv is not the Python in use."""
+    in_venv = Path(sys.prefix).resolve() == (PROJECT_DIR / ".venv").resolve()
+    name = exc.name or str(exc)
+    if in_venv or not VENV_PYTHON.exists():
+        how = "run `make install` (it creates .venv and installs requirements-dev.txt)"
+        if in_venv:
+            how = "run `make install` again: .venv lacks it (requirements changed?)"
+        return f"python -m ops: the Python package {name!r} is not installed; {how}."
+    return (
+        f"python -m ops: the Python package {name!r} is missing from {sys.executable}.\n"
+        "The ops tools run in the project's virtual environment. Either activate it once per "
+        "shell:\n    source .venv/bin/activate\nor call its Python directly:\n"
+        f"    .venv/bin/python -m ops {' '.join(sys.argv[1:])}".rstrip()
+    )
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`| head`): no traceback, and no second error at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        print(missing_environment_message(exc), file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
 
 
 if __name__ == "__main__":

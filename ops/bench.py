@@ -281,7 +281,7 @@ def _verdicts(rows: list[Measurement]) -> list[str]:
 
 def summarize_profiles(profile_dir: Path, size: int, top: int = 15) -> str:
     """The hottest functions of the Python side (cumulative) and of Node (self time)."""
-    out = [f"profiles of {size} restaurants in {profile_dir}"]
+    out = [f"profiles of {size} restaurant{'' if size == 1 else 's'} in {profile_dir}"]
     python_profile = profile_dir / f"python-{size}.pstats"
     if python_profile.is_file():
         buffer = io.StringIO()
@@ -392,7 +392,8 @@ def _run(args: argparse.Namespace) -> int:
     for size in args.sizes:
         rows.append(measure(size, args.packs, cfn_validate=args.cfn_validate))
         if not args.json:
-            print(f"  measured {size} restaurants: {rows[-1].wall_s:.1f} s", file=sys.stderr)
+            noun = "restaurant" if size == 1 else "restaurants"
+            print(f"  measured {size} {noun}: {rows[-1].wall_s:.1f} s", file=sys.stderr)
     if args.json:
         print(json.dumps({"results": [asdict(r) for r in rows], "load": _load()}, indent=2))
     else:

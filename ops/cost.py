@@ -186,7 +186,8 @@ def _what_if(args: argparse.Namespace) -> int:
     if alternatives:
         print(f"\n{alternatives}")
     syntheses = len(rows) * len(tiers) + (len(rows) if mix else 0)
-    print(f"\nWhat-if took {elapsed:.1f} s ({syntheses} synthesized environments).")
+    noun = "environment" if syntheses == 1 else "environments"
+    print(f"\nWhat-if took {elapsed:.1f} s ({syntheses} synthesized {noun}).")
     unpriced = {n.resource_type for row in rows for r in row.reports.values() for n in r.unpriced}
     if unpriced:
         print(f"Unpriced resource types (not in the totals): {', '.join(sorted(unpriced))}")

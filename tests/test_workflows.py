@@ -1,10 +1,11 @@
 """The GitHub Actions workflows: they parse, keep AWS credentials where they belong, deploy in
-order behind approvals, and every `run:` step calls only commands that exist in this repository.
+order behind approvals, and every `run:` step is a Make target, so a laptop runs what CI runs.
 
-The command checks are real, not a list kept by hand: `make` targets are read from the Makefile,
-`python -m ops ...` lines are parsed by the real `ops` argument parser (a renamed or removed
-option fails here), scripts must exist and be executable, and CDK stack selectors must match the
-stack naming convention of the environment the job deploys.
+The command checks are real, not a list kept by hand: `make` targets are read from the Makefile
+and expanded by `make -n` (the commands CI will run), `python -m ops ...` lines are parsed by the
+real `ops` argument parser (a renamed or removed option fails here), CDK options are looked up in
+the pinned CLI's help, and CDK stack selectors must match the naming convention of the
+environment the job deploys. `make pr-check` itself runs end to end on a temporary repository.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import argparse
 import contextlib
 import fnmatch
 import io
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ import yaml
 from config.loader import load_environments
 from ops.__main__ import build_parser
 from stacks import naming
+from tests.test_ops_smoke import Behaviour, _serve
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -36,19 +41,8 @@ DEPLOY = WORKFLOWS / "deploy.yml"
 # comes from. Anything else must be a repository script (scripts/..., ./...).
 EXTERNAL_PROGRAMS = {
     "make": "ubuntu-latest image; targets checked against the Makefile",
-    "python": "actions/setup-python, then .venv/bin first on PATH",
-    "npx": "actions/setup-node; runs the CDK CLI pinned in package.json",
-    "cfn-lint": "requirements-dev.txt, installed by `make install`",
-    "echo": "shell builtin",
     "cat": "coreutils",
-    "set": "shell builtin",
-    "exit": "shell builtin",
-    "find": "findutils",
-    "sed": "ubuntu-latest image",
-    "sort": "coreutils",
-    "jq": "ubuntu-latest image",
 }
-CDK_SUBCOMMANDS = {"diff", "deploy", "synth", "ls", "list"}
 CONTROL = {"&&", "||", ";", "|", "(", ")", "{", "}", "&"}
 REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
 CREDENTIAL_KEYS = ("aws-access-key-id", "aws-secret-access-key", "aws_access_key_id",
@@ -104,6 +98,8 @@ def simple_commands(script: str) -> list[list[str]]:
                 current = []
             elif token in REDIRECTS:
                 skip_next = True
+                if current and current[-1].isdigit():  # `2>file`: the fd number is no argument
+                    current.pop()
             elif not current and re.fullmatch(r"[A-Za-z_]\w*=.*", token):
                 continue
             else:
@@ -125,11 +121,63 @@ def all_run_commands() -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def ops_invocations() -> list[tuple[str, list[str]]]:
+def make_dry_run(target: str, *assignments: str) -> list[str]:
+    """The commands `make <target>` would run (`make -n`), joined across continuation lines."""
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", target, *assignments],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.replace("\\\n", " ").splitlines()
+
+
+def expand_words(command: str) -> list[str]:
+    """Shell words of one command line, with `$(...)` substitutions run by bash (no program)."""
+    result = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {command}"],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def workflow_make_calls() -> list[tuple[str, str, str, list[str]]]:
+    """(workflow, job id, target, VAR=value assignments) of every `make` in a `run:` step."""
     calls = []
     for workflow, job_id, argv in all_run_commands():
-        if argv[:3] in (["python", "-m", "ops"], ["python3", "-m", "ops"]):
-            calls.append((f"{workflow}:{job_id}", argv[3:]))
+        if argv[0] == "make":
+            assignments = [a for a in argv[1:] if "=" in a]
+            for target in (a for a in argv[1:] if "=" not in a and not a.startswith("-")):
+                calls.append((workflow, job_id, target, assignments))
+    return calls
+
+
+def recipe_commands(target: str, assignments: Sequence[str]) -> list[list[str]]:
+    """`cdk ...` and `python -m ops ...` commands that target runs, as argv (expanded)."""
+    found = []
+    values = [a.replace("GH_EXPR", "x") for a in assignments]
+    for line in make_dry_run(target, *values):
+        words = line.split(None, 1)
+        if not words:
+            continue
+        if words[0] == "cdk" or line.startswith(".venv/bin/python -m ops "):
+            argv = expand_words(line)
+            argv[0] = Path(argv[0]).name
+            found.append(argv)
+    return found
+
+
+def ops_invocations() -> list[tuple[str, list[str]]]:
+    """Every `python -m ops` that the workflows reach: through Make targets and pr-check.sh."""
+    calls = []
+    for workflow, job_id, target, assignments in workflow_make_calls():
+        for argv in recipe_commands(target, assignments):
+            if argv[:3] == ["python", "-m", "ops"]:
+                calls.append((f"{workflow}:{job_id}:make {target}", argv[3:]))
+    script = (PROJECT_DIR / "scripts" / "pr-check.sh").read_text(encoding="utf-8")
+    for argv in simple_commands(script.replace('"$python" -m ops', "python -m ops")):
+        if argv[:3] == ["python", "-m", "ops"]:
+            calls.append(("scripts/pr-check.sh", argv[3:]))
     return calls
 
 
@@ -199,24 +247,31 @@ def test_environments_deploy_in_order_behind_approvals() -> None:
 
 
 @pytest.mark.parametrize("job_id", sorted(GITHUB_ENVIRONMENTS))
-def test_each_deploy_job_diffs_deploys_then_smoke_tests_the_same_environment(job_id: str) -> None:
+def test_each_deploy_job_checks_diffs_deploys_then_smoke_tests_the_same_environment(
+    job_id: str,
+) -> None:
     job = load(DEPLOY)["jobs"][job_id]
-    commands = [
-        argv for step in job["steps"] if "run" in step for argv in simple_commands(step["run"])
-    ]
-    order = [c[1] if c[0] == "npx" else c[3] for c in commands if c[:2] == ["npx", "cdk"] or
-             c[:3] == ["python", "-m", "ops"]]  # fmt: skip
-    assert order == ["cdk", "cdk", "smoke"]
-    diff, deploy = (c for c in commands if c[:2] == ["npx", "cdk"])
-    assert diff[2] == "diff" and deploy[2] == "deploy"
-    smoke = next(c for c in commands if c[:4] == ["python", "-m", "ops", "smoke"])
-    env = smoke[smoke.index("--env") + 1]
+    calls = [(target, a) for wf, j, target, a in workflow_make_calls() if j == job_id]
+    assert [target for target, _ in calls] == [
+        "install", "deploy-check", "diff", "deploy-assembly", "smoke"]  # fmt: skip
+    envs = {a for _, assignments in calls for a in assignments if a.startswith("ENV=")}
+    assert len(envs) == 1, f"{job_id}: one environment per job, got {envs}"
+    env = envs.pop().removeprefix("ENV=")
+    commands = {target: recipe_commands(target, [f"ENV={env}"]) for target, _ in calls[1:]}
+    (check,) = commands["deploy-check"]
+    assert check[3:6] == ["deploy-check", "--env", env]
+    (diff,) = commands["diff"]
+    (deploy,) = commands["deploy-assembly"]
+    (smoke,) = commands["smoke"]
+    assert diff[1] == "diff" and deploy[1] == "deploy" and smoke[3] == "smoke"
     selector = f"{naming.name_prefix(env)}-*"
     assert selector in diff and selector in deploy, f"{job_id}: deploys another environment"
+    assert diff[diff.index("--app") + 1] == deploy[deploy.index("--app") + 1] == "cdk.out"
     assert deploy[deploy.index("--require-approval") + 1] == "never"
     assert "--concurrency" in deploy
     outputs = deploy[deploy.index("--outputs-file") + 1]
     assert smoke[smoke.index("--outputs-file") + 1] == outputs
+    assert smoke[smoke.index("--env") + 1] == env
     assert f"'{env}'" in job["if"], f"{job_id}: runs only when config/environments/{env}.yaml is"
     # The selector picks exactly this environment's stacks of the example config, if it has one.
     configured = {e.name: e for e in load_environments()}
@@ -229,14 +284,40 @@ def test_each_deploy_job_diffs_deploys_then_smoke_tests_the_same_environment(job
         assert not any(fnmatch.fnmatchcase(n, selector) for n in others)
 
 
+def test_make_deploy_runs_the_documented_order() -> None:
+    """`make deploy ENV=dev` from a laptop: synth, then the CI job's targets in the same order."""
+    lines = make_dry_run("deploy", "ENV=dev")
+    synth = next(i for i, line in enumerate(lines) if line.startswith("cdk synth"))
+    sub_make = next(
+        i for i, line in enumerate(lines) if "deploy-check diff deploy-assembly smoke" in line
+    )
+    assert synth < sub_make
+
+
+def test_make_environments_lists_the_config_for_the_deploy_jobs() -> None:
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", "environments"],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    key, _, value = result.stdout.strip().partition("=")
+    assert key == "environments"
+    assert json.loads(value) == sorted(e.name for e in load_environments())
+
+
 def test_pull_request_steps_run_in_the_promised_order() -> None:
-    commands = [" ".join(argv) for wf, _, argv in all_run_commands() if wf == "pr.yml"]
-    wanted = ["make lint", "make test", "make synth", "cfn-lint", "python -m ops preflight",
-              "scripts/synth-ref.sh", "python -m ops plan", "python -m ops cost"]  # fmt: skip
-    positions = [next(i for i, c in enumerate(commands) if c.startswith(w)) for w in wanted]
-    assert positions == sorted(positions)
-    plan = next(c for c in commands if c.startswith("python -m ops plan"))
-    assert "--markdown" in plan and "--base cdk.out.base" in plan
+    targets = [target for wf, _, target, _ in workflow_make_calls() if wf == "pr.yml"]
+    assert targets == ["install", "lint", "test", "synth", "cfn-lint", "pr-check"]
+    (pr_check,) = [a for wf, _, t, a in workflow_make_calls() if t == "pr-check"]
+    assert "BASE=origin/GH_EXPR" in [a.replace('"', "") for a in pr_check]
+    synth = [line for line in make_dry_run("synth") if "-m ops preflight" in line]
+    assert synth, "make synth ends with the preflight summary"
+    script = (PROJECT_DIR / "scripts" / "pr-check.sh").read_text(encoding="utf-8")
+    plan = next(c for _, c in ops_invocations() if c[0] == "plan")
+    assert "--markdown" in plan and plan[plan.index("--base") + 1] == "$base_dir"
+    # Base and head are synthesized by the same command.
+    synths = [c for c in simple_commands(script) if c[0] == "scripts/synth-ref.sh"]
+    assert [c[1] for c in synths] == ["$base_ref", "."]
 
 
 def test_every_action_is_pinned() -> None:
@@ -256,11 +337,9 @@ def test_run_steps_call_only_known_programs() -> None:
         program = argv[0]
         where = f"{workflow}:{job_id}: {' '.join(argv)}"
         if program == "make":
-            missing = [t for t in argv[1:] if not t.startswith("-") and t not in targets]
+            named = [t for t in argv[1:] if not t.startswith("-") and "=" not in t]
+            missing = [t for t in named if t not in targets]
             problems += [f"{where}: no Makefile target {t!r}" for t in missing]
-        elif program == "npx":
-            if argv[1:2] != ["cdk"] or argv[2] not in CDK_SUBCOMMANDS:
-                problems.append(f"{where}: only the pinned CDK CLI runs through npx")
         elif "/" in program:
             path = PROJECT_DIR / program
             if not path.is_file() or not os.access(path, os.X_OK):
@@ -270,6 +349,8 @@ def test_run_steps_call_only_known_programs() -> None:
     assert problems == []
     assert "cfn-lint" in (PROJECT_DIR / "requirements-dev.txt").read_text(encoding="utf-8")
     assert '"aws-cdk"' in (PROJECT_DIR / "package.json").read_text(encoding="utf-8")
+    # Every step is a Make target (or prints a file): workflows stay thin.
+    assert {argv[0] for _, _, argv in all_run_commands()} <= {"make", "cat"}
 
 
 def _cdk_help(subcommand: str) -> str:
@@ -290,15 +371,16 @@ def test_cdk_options_exist_in_the_pinned_cli() -> None:
     """Every `--option` a workflow passes to `npx cdk <subcommand>` is one the pinned CLI has."""
     helps: dict[str, str] = {}
     problems = []
-    for workflow, job_id, argv in all_run_commands():
-        if argv[:2] != ["npx", "cdk"]:
-            continue
-        subcommand = argv[2]
-        helps.setdefault(subcommand, _cdk_help(subcommand))
-        for option in (a.split("=")[0] for a in argv[3:] if a.startswith("--")):
-            if not re.search(rf"^\s+{re.escape(option)}\b", helps[subcommand], re.MULTILINE):
-                problems.append(f"{workflow}:{job_id}: cdk {subcommand} has no {option}")
-    assert set(helps) == {"diff", "deploy"}
+    for workflow, job_id, target, assignments in workflow_make_calls():
+        for argv in recipe_commands(target, assignments):
+            if argv[0] != "cdk":
+                continue
+            subcommand = argv[1]
+            helps.setdefault(subcommand, _cdk_help(subcommand))
+            for option in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
+                if not re.search(rf"^\s+{re.escape(option)}\b", helps[subcommand], re.MULTILINE):
+                    problems.append(f"{workflow}:{job_id}: cdk {subcommand} has no {option}")
+    assert set(helps) == {"synth", "diff", "deploy"}
     assert problems == []
 
 
@@ -326,7 +408,7 @@ def test_ops_command_lines_parse_with_the_real_parser(where: str, argv: list[str
 def test_ops_commands_used_by_the_workflows() -> None:
     """The workflows rely on these `ops` commands (preflight, plan, cost come from other issues)."""
     used = {argv[0] for _, argv in ops_invocations()}
-    assert used == {"preflight", "plan", "cost", "smoke"}
+    assert used == {"preflight", "plan", "cost", "smoke", "deploy-check"}
 
 
 def test_simple_command_splitter() -> None:
@@ -382,3 +464,138 @@ def test_pre_commit_hooks_call_the_project_tools() -> None:
             assert callable(build_parser().parse_args(argv[3:]).func)
         else:
             assert re.search(rf"^{tool}\b", requirements, flags=re.MULTILINE), tool
+
+
+# `make pr-check` end to end ---------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def pr_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of this project with one commit `base` (the dev environment only, to keep
+    each synthesis short), sharing this checkout's .venv and node_modules."""
+    repo = tmp_path_factory.mktemp("pr-repo")
+    tracked = _git(PROJECT_DIR, "ls-files", "-z").split("\0")
+    for name in filter(None, tracked):
+        source = PROJECT_DIR / name
+        if not source.is_file() or name.startswith(("tests/__snapshots__/", "docs/")):
+            continue
+        if name.startswith("config/environments/") and name != "config/environments/dev.yaml":
+            continue
+        target = repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)  # keeps mtimes: make sees .venv as up to date
+    for shared in (".venv", "node_modules"):
+        (repo / shared).symlink_to(PROJECT_DIR / shared)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    _git(repo, "tag", "base")
+    return repo
+
+
+def _change(repo: Path, branch: str, old: str, new: str) -> None:
+    _git(repo, "checkout", "-q", "-B", branch, "base")
+    config = repo / "config" / "environments" / "dev.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert old in text
+    config.write_text(text.replace(old, new, 1), encoding="utf-8")
+    _git(repo, "commit", "-q", "-am", branch)
+
+
+def _pr_check(repo: Path, *assignments: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "pr-check", "BASE=base", "COMMENT=comment.md",
+         *assignments],
+        cwd=repo, capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    comment = (repo / "comment.md").read_text(encoding="utf-8")
+    return result.returncode, comment, result.stdout + result.stderr
+
+
+def test_pr_check_no_change_says_no_changes(pr_repo: Path) -> None:
+    _git(pr_repo, "checkout", "-q", "-B", "no-change", "base")
+    code, comment, output = _pr_check(pr_repo)
+    assert code == 0, output
+    assert comment.startswith("<!-- chefs-kiss-plan -->\n# Plan and monthly cost against `base`")
+    assert "`dev`: no changes" in comment
+    assert "No changes." in comment
+    assert "**$0.00**" in comment
+    assert "pip install" not in output, "the shared .venv was judged out of date"
+    assert "<sub>pr-check exit 0 " in comment
+    # The base commit is synthesized once; the next run reuses it (stamped with its commit).
+    code, _, output = _pr_check(pr_repo)
+    assert code == 0 and "cdk.out.base: already synthesized from base" in output
+
+
+def test_pr_check_promotion_shows_the_change_and_its_cost(pr_repo: Path) -> None:
+    _change(
+        pr_repo,
+        "promote-taco-loco",
+        "tier: poc\n    size: small",
+        "tier: production\n    size: small",
+    )
+    code, comment, output = _pr_check(pr_repo)
+    assert code == 0, output
+    assert "`dev`: changes, none blocking" in comment
+    assert "chefs-kiss-dev-tenant-taco-loco" in comment
+    assert "MultiAZ" in comment
+    cost_line = next(line for line in comment.splitlines() if line.startswith("### Monthly cost"))
+    assert " +$" in cost_line, cost_line  # Multi-AZ doubles the instance and storage price
+
+
+def test_pr_check_blocks_a_database_replacement_unless_allowed(pr_repo: Path) -> None:
+    _change(
+        pr_repo,
+        "restore-bella-napoli",
+        "  - slug: bella-napoli\n",
+        "  - slug: bella-napoli\n    restore_from_snapshot: bella-napoli-final\n",
+    )
+    code, comment, output = _pr_check(pr_repo)
+    assert code == 2, output  # make reports any failed recipe as 2; the script's code is below
+    assert "pr-check: wrote comment.md (exit 1)" in output
+    assert "<sub>pr-check exit 1 " in comment
+    assert "`dev`: **blocked**" in comment
+    assert "chefs-kiss-dev-tenant-bella-napoli" in comment
+    assert "needs the `allow-stateful-changes` label" in comment
+    code, comment, output = _pr_check(pr_repo, "ALLOW_STATEFUL=true")
+    assert code == 0, output
+    assert "Allowed by the `allow-stateful-changes` label" in comment
+
+
+# The deploy job's last step, offline --------------------------------------------------------------
+
+
+@pytest.fixture
+def load_balancer() -> Iterator[tuple[Behaviour, int]]:
+    """The suite's local HTTP server (tests/test_ops_smoke.py), on 127.0.0.1."""
+    behaviour = Behaviour()
+    for port in _serve(behaviour, None):
+        yield behaviour, port
+
+
+def test_make_smoke_checks_the_load_balancer_named_in_the_outputs_file(
+    load_balancer: tuple[Behaviour, int], tmp_path: Path
+) -> None:
+    """`make smoke ENV=dev` as the deploy job runs it, against a local server standing in for the
+    load balancer (the outputs file is what `make deploy-assembly` has cdk write)."""
+    behaviour, port = load_balancer
+    outputs = tmp_path / "cdk-outputs-dev.json"
+    stack = naming.platform_stack_name("dev")
+    outputs.write_text(json.dumps({stack: {"LoadBalancerDnsName": f"127.0.0.1:{port}"}}))
+    result = subprocess.run(
+        ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/1 checks passed in dev" in result.stdout
+    assert [host for host, _ in behaviour.seen] == ["127.0.0.1"]

@@ -8,6 +8,7 @@ way the seed's tables and AWS bills show it, and totals are sums of the rounded 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -530,11 +531,38 @@ def usd(value: Decimal | float | None, *, sign: bool = False) -> str:
     return f"+{text}" if sign and amount > 0 else text
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 tenant`, `3 tenants`: counts in reports are often 1 (staging has one restaurant)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap at spaces only: a log group name or an ARN is never cut (it may overrun instead)."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _priced_line_rows(line: CostLine, component_width: int, unit_width: int) -> list[str]:
+    """One `--lines` row; a long component, item or unit wraps at words onto more rows."""
+    component = _wrap(line.component, component_width)
+    item = _wrap(line.item, 60)
+    unit = _wrap(line.unit, unit_width)
+    rows = [
+        f"    {component[0]:<{component_width}} {item[0]:<60} "
+        f"{line.quantity:>12,.2f} {unit[0]:<{unit_width}} {usd(line.monthly_usd):>10}"
+    ]
+    for i in range(1, max(len(component), len(item), len(unit))):
+        more = [part[i] if i < len(part) else "" for part in (component, item, unit)]
+        rows.append(f"    {more[0]:<{component_width}} {more[1]:<60} {'':>12} {more[2]}".rstrip())
+    return rows
+
+
 def render_report(report: CostReport, *, lines: bool = False) -> str:
+    component_width = min(40, max((len(line.component) for line in report.lines), default=10))
+    unit_width = min(24, max((len(line.unit) for line in report.lines), default=4))
     out = [
         f"Monthly cost of environment {report.env!r} ({report.profile} profile, "
-        f"{report.tenants} tenants, year {report.year}), {report.prices.name} prices of "
-        f"{report.prices.date}"
+        f"{plural(report.tenants, 'tenant')}, year {report.year}), {report.prices.name} prices "
+        f"of {report.prices.date}"
         + (f", commitments: {', '.join(report.commitments)}" if report.commitments else ""),
         "",
         f"{'stack':<52} {'monthly':>12}",
@@ -543,10 +571,7 @@ def render_report(report: CostReport, *, lines: bool = False) -> str:
         out.append(f"{stack.name:<52} {usd(stack.monthly_usd):>12}")
         if lines:
             for line in stack.lines:
-                out.append(
-                    f"    {line.component[:22]:<22} {line.item[:60]:<60} "
-                    f"{line.quantity:>12,.2f} {line.unit[:16]:<16} {usd(line.monthly_usd):>10}"
-                )
+                out += _priced_line_rows(line, component_width, unit_width)
     out += [
         "",
         f"{'by component':<52} {'monthly':>12}",
@@ -598,8 +623,9 @@ def render_diff_markdown(result: CostDiff, *, top: int = 10) -> str:
         )
     unchanged = sum(1 for s in result.stacks if s.delta_usd == 0 and s.base_usd and s.head_usd)
     out.append(
-        f"| **total** ({unchanged} stacks unchanged) | {usd(result.base.total_monthly_usd)} | "
-        f"{usd(result.head.total_monthly_usd)} | **{usd(delta, sign=True)}** |"
+        f"| **total** ({plural(unchanged, 'stack')} unchanged) | "
+        f"{usd(result.base.total_monthly_usd)} | {usd(result.head.total_monthly_usd)} | "
+        f"**{usd(delta, sign=True)}** |"
     )
     per_base, per_head = result.base.per_tenant_monthly_usd, result.head.per_tenant_monthly_usd
     out += ["", f"Per tenant (all-in): {usd(per_base)} -> {usd(per_head)}."]
