@@ -15,7 +15,7 @@ import pytest
 from app import build_app, project_context
 from config.generated import generated_environment
 from config.schema import EnvironmentConfig
-from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS
+from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS, scan_templates
 
 ALL_ON = {
     "performance": {"cloudfront": True, "session_cache": True},
@@ -54,6 +54,11 @@ def resources(outdir: Path, stack: str, type_: str) -> list[dict[str, Any]]:
 def test_every_option_on_is_clean(options_out: tuple[cdk.App, Path], pack: str) -> None:
     report = NAG_PACKS[pack]().validate_scope(options_out[0])
     assert [v.rule_name for v in report.violations] == []
+
+
+def test_template_scan_of_every_option_on_is_clean(options_out: tuple[cdk.App, Path]) -> None:
+    """The four packs over the synthesized templates, CDK-generated resources included."""
+    assert scan_templates(options_out[1].glob("*.template.json")) == []
 
 
 def test_options_on_pass_cfn_lint(options_out: tuple[cdk.App, Path]) -> None:
