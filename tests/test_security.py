@@ -1,0 +1,194 @@
+"""Issue 15: findings of the independent template review, each checked in the templates."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ACCOUNT = "111111111111"
+OTHER_ACCOUNT = "222222222222"
+PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
+def load(cdk_out: Path, stack: str) -> dict[str, Any]:
+    return json.loads((cdk_out / f"{stack}.template.json").read_text())
+
+
+def resolve(value: Any, template: dict[str, Any]) -> Any:
+    """Resolve the few intrinsics key policies and names use, for account ACCOUNT."""
+    if isinstance(value, list):
+        return [resolve(v, template) for v in value]
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            delimiter, parts = value["Fn::Join"]
+            return delimiter.join(str(resolve(p, template)) for p in parts)
+        if "Ref" in value:
+            ref = value["Ref"]
+            if ref in PSEUDO:
+                return PSEUDO[ref]
+            if ref == "AWS::Region":
+                return "us-east-1"
+            return f"<{ref}>"
+        return {k: resolve(v, template) for k, v in value.items()}
+    return value
+
+
+def condition_holds(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    """IAM condition operators used here; a key missing from the request fails its test."""
+    for operator, tests in conditions.items():
+        for key, expected in tests.items():
+            values = expected if isinstance(expected, list) else [expected]
+            actual = context.get(key)
+            if actual is None:
+                return False
+            if operator == "StringEquals":
+                ok = actual in values
+            elif operator in ("StringLike", "ArnLike"):
+                ok = any(fnmatch.fnmatchcase(actual, pattern) for pattern in values)
+            else:
+                raise AssertionError(f"operator {operator} not modelled by this test")
+            if not ok:
+                return False
+    return True
+
+
+def service_statements(template: dict[str, Any], key_id: str, service: str) -> list[dict]:
+    key = template["Resources"][key_id]
+    statements = resolve(key["Properties"]["KeyPolicy"]["Statement"], template)
+    found = []
+    for statement in statements:
+        services = statement.get("Principal", {}).get("Service", [])
+        services = services if isinstance(services, list) else [services]
+        if any(fnmatch.fnmatchcase(s, service) for s in services):
+            found.append(statement)
+    return found
+
+
+def allowed(
+    template: dict[str, Any], key_id: str, service: str, action: str, context: dict[str, str]
+) -> bool:
+    for statement in service_statements(template, key_id, service):
+        actions = statement["Action"]
+        actions = actions if isinstance(actions, list) else [actions]
+        if (
+            statement["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(action, a) for a in actions)
+            and condition_holds(statement.get("Condition", {}), context)
+        ):
+            return True
+    return False
+
+
+def templates(cdk_out: Path) -> dict[str, dict[str, Any]]:
+    return {
+        p.name.removesuffix(".template.json"): json.loads(p.read_text())
+        for p in sorted(cdk_out.glob("*.template.json"))
+    }
+
+
+# --- item 2: WAF logs redact session tokens -------------------------------------------------
+
+
+def test_waf_logs_redact_cookie_and_authorization(example_cdk_out: Path) -> None:
+    template = load(example_cdk_out, "chefs-kiss-prod-platform")
+    configs = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::WAFv2::LoggingConfiguration"
+    ]
+    assert configs, "the production profile logs its web ACL"
+    for config in configs:
+        redacted = {
+            field["SingleHeader"]["Name"].lower()
+            for field in config["Properties"].get("RedactedFields", [])
+        }
+        assert {"cookie", "authorization"} <= redacted
+
+
+# --- item 5: key policies for AWS services are scoped to this account's resources ---------
+
+
+SERVICES = ("logs.*.amazonaws.com", "cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com")
+
+
+def test_every_service_statement_in_a_key_policy_has_a_condition(example_cdk_out: Path) -> None:
+    checked = 0
+    for name, template in templates(example_cdk_out).items():
+        for key_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::KMS::Key":
+                continue
+            for service in SERVICES:
+                for statement in service_statements(template, key_id, service):
+                    checked += 1
+                    assert statement.get("Condition"), f"{name}:{key_id} {service}"
+    assert checked >= 8  # 3 platform keys (logs, alarms) + a logs statement per tenant key
+
+
+def log_group_arn(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:logs:us-east-1:{account}:log-group:{name}"
+
+
+def test_logs_service_may_use_each_key_for_its_own_log_groups_only(example_cdk_out: Path) -> None:
+    """Intended use allowed (a condition that never matches would deny silently); another
+    account's, another environment's or another restaurant's log group denied."""
+    every_group: list[str] = []
+    pairs: list[tuple[str, dict[str, Any], str, str]] = []
+    for name, template in templates(example_cdk_out).items():
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::Logs::LogGroup":
+                continue
+            group = resource["Properties"]["LogGroupName"]
+            every_group.append(group)
+            key = resource["Properties"].get("KmsKeyId")
+            assert key is not None, f"{name}: {group} is not encrypted with a customer key"
+            pairs.append((name, template, key["Fn::GetAtt"][0], group))
+    assert len(pairs) >= 10
+    for name, template, key_id, group in pairs:
+        for action in ("kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"):
+            context = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(group)}
+            assert allowed(template, key_id, "logs.*", action, context), f"{name}: {group}"
+        foreign = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(group, OTHER_ACCOUNT)}
+        assert not allowed(template, key_id, "logs.*", "kms:Decrypt", foreign), group
+        assert not allowed(template, key_id, "logs.*", "kms:Decrypt", {}), group
+        own = {g for _, t, k, g in pairs if t is template and k == key_id}
+        for other in set(every_group) - own:
+            context = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(other)}
+            assert not allowed(template, key_id, "logs.*", "kms:Decrypt", context), (
+                f"{name}: key for {sorted(own)} also opens {other}"
+            )
+
+
+def alarm_arn(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_alarms_of_the_environment_may_publish_to_its_encrypted_topics(
+    example_cdk_out: Path, env: str
+) -> None:
+    every = templates(example_cdk_out)
+    platform = every[f"chefs-kiss-{env}-platform"]
+    (key_id,) = [k for k, r in platform["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    alarms = [
+        r["Properties"]["AlarmName"]
+        for name, t in every.items()
+        if name.startswith(f"chefs-kiss-{env}-")
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("AlarmActions")
+    ]
+    assert len(alarms) >= 5
+    for alarm in alarms:
+        context = {"aws:SourceArn": alarm_arn(alarm), "aws:SourceAccount": ACCOUNT}
+        assert allowed(platform, key_id, "cloudwatch.amazonaws.com", "kms:GenerateDataKey", context)
+        foreign = {
+            "aws:SourceArn": alarm_arn(alarm, OTHER_ACCOUNT),
+            "aws:SourceAccount": OTHER_ACCOUNT,
+        }
+        assert not allowed(platform, key_id, "cloudwatch.amazonaws.com", "kms:Decrypt", foreign)
+    other_env = {
+        "aws:SourceArn": alarm_arn("chefs-kiss-zz-x-critical"),
+        "aws:SourceAccount": ACCOUNT,
+    }
+    assert not allowed(platform, key_id, "cloudwatch.amazonaws.com", "kms:Decrypt", other_env)
