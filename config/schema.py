@@ -46,7 +46,8 @@ SNAPSHOT_PATTERN = re.compile(
     r"(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}"
 )
 
-DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
+# nginx-unprivileged: runs as user 101, listens on 8080, writes only to /tmp (issue 15).
+DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:stable-alpine"
 
 
 def validate_slug(value: str) -> str:
@@ -106,7 +107,8 @@ class AppConfig(_Strict):
     image: str = Field(
         default=DEFAULT_APP_IMAGE,
         description="Container image of the app. The default is a public multi-arch image that "
-        "serves HTTP on port 80, so a first deploy works before the real app exists.",
+        "serves HTTP on port 8080 as a non-root user with a read-only root filesystem, so a "
+        "first deploy works before the real app exists. Pin it by digest in production.",
     )
     cpu_architecture: CpuArchitecture = Field(
         default="arm64",
@@ -118,7 +120,13 @@ class AppConfig(_Strict):
     memory_mib: int = Field(
         default=1024, ge=512, le=30720, description="Task memory in MiB (1024 = the seed's 1 GB)."
     )
-    container_port: int = Field(default=80, ge=1, le=65535, description="Port the app listens on.")
+    container_port: int = Field(
+        default=8080,
+        ge=1,
+        le=65535,
+        description="Port the app listens on. Use 1024 or above: the app runs as a non-root "
+        "user without Linux capabilities (no CAP_NET_BIND_SERVICE).",
+    )
     health_check_path: str = Field(
         default="/", pattern=r"^/.*", description="HTTP path the load balancer probes."
     )

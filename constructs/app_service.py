@@ -20,6 +20,13 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from constructs.compliance import SECRET_ROTATION_RULES, acknowledge, acknowledge_all, in_packs
 
+# The app runs as this numeric user and group whatever the image says (101 is the `nginx` user of
+# the nginx-unprivileged placeholder; a numeric id needs no /etc/passwd entry in the image).
+APP_USER = "101:101"
+# The only paths the app may write: each is an empty per-task volume (Fargate's ephemeral
+# storage; Fargate has no tmpfs). nginx-unprivileged keeps its PID file and temp files in /tmp.
+WRITABLE_PATHS: tuple[str, ...] = ("/tmp",)
+
 
 @dataclass(frozen=True)
 class TaskSettings:
@@ -29,6 +36,8 @@ class TaskSettings:
     cpu_architecture: str  # "arm64" or "x86_64"
     container_port: int
     health_check_path: str
+    user: str = APP_USER
+    writable_paths: tuple[str, ...] = WRITABLE_PATHS
 
 
 @dataclass(frozen=True)
@@ -150,12 +159,21 @@ class AppService(Construct):
             for name, parameter in self.parameters.items()
         }
         secrets["APP_SECRETS"] = ecs.Secret.from_secrets_manager(self.app_secret)
+        image = ecs.ContainerImage.from_registry(task.image)
+        log_driver = ecs.LogDriver.aws_logs(stream_prefix="app", log_group=self.log_group)
+        volumes = {path: f"writable{path.replace('/', '-')}" for path in task.writable_paths}
+        for name in volumes.values():
+            self.task_definition.add_volume(name=name)  # empty, per task, deleted with it
         self.container = self.task_definition.add_container(
             "app",
-            image=ecs.ContainerImage.from_registry(task.image),
+            image=image,
             essential=True,
+            # Issue 15: never root, no writable image layer, no Linux capabilities.
+            user=task.user,
+            readonly_root_filesystem=True,
+            linux_parameters=self._no_capabilities("AppLinux"),
             port_mappings=[ecs.PortMapping(container_port=task.container_port)],
-            logging=ecs.LogDriver.aws_logs(stream_prefix="app", log_group=self.log_group),
+            logging=log_driver,
             secrets=secrets,
             health_check=ecs.HealthCheck(
                 command=[
@@ -168,6 +186,34 @@ class AppService(Construct):
                 retries=3,
                 start_period=cdk.Duration.seconds(60),
             ),
+        )
+
+        # Fargate creates each volume owned by root with mode 755; this one-shot step opens it
+        # to the app's user (mode 1777, like /tmp) and exits. It is the only process that runs
+        # as root: no capabilities, read-only root filesystem, no port, no secrets.
+        self.volume_permissions = self.task_definition.add_container(
+            "volume-permissions",
+            image=image,
+            essential=False,
+            user="0",
+            entry_point=["/bin/sh", "-c"],
+            command=[f"chmod 1777 {' '.join(volumes)}"],
+            readonly_root_filesystem=True,
+            linux_parameters=self._no_capabilities("VolumePermissionsLinux"),
+            logging=log_driver,
+        )
+        for container in (self.volume_permissions, self.container):
+            container.add_mount_points(
+                *[
+                    ecs.MountPoint(container_path=path, source_volume=name, read_only=False)
+                    for path, name in volumes.items()
+                ]
+            )
+        self.container.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=self.volume_permissions,
+                condition=ecs.ContainerDependencyCondition.SUCCESS,
+            )
         )
 
         self.load_balancer_security_group = ec2.SecurityGroup(
@@ -313,3 +359,8 @@ class AppService(Construct):
                 scale_in_cooldown=cdk.Duration.minutes(5),
                 scale_out_cooldown=cdk.Duration.minutes(1),
             )
+
+    def _no_capabilities(self, construct_id: str) -> ecs.LinuxParameters:
+        parameters = ecs.LinuxParameters(self, construct_id, init_process_enabled=True)
+        parameters.drop_capabilities(ecs.Capability.ALL)
+        return parameters

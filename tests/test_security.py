@@ -192,3 +192,73 @@ def test_alarms_of_the_environment_may_publish_to_its_encrypted_topics(
         "aws:SourceAccount": ACCOUNT,
     }
     assert not allowed(platform, key_id, "cloudwatch.amazonaws.com", "kms:Decrypt", other_env)
+
+
+# --- item 3: the app container is not root, cannot write its image, holds no capabilities --
+
+
+def task_definitions(cdk_out: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, resource["Properties"])
+        for name, template in templates(cdk_out).items()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+    ]
+
+
+def is_root(user: str | None) -> bool:
+    return user is None or user.split(":")[0] in ("0", "root")
+
+
+def test_every_container_has_a_read_only_root_and_no_capabilities(example_cdk_out: Path) -> None:
+    tasks = task_definitions(example_cdk_out)
+    assert len(tasks) == 3  # one per environment
+    for name, task in tasks:
+        for container in task["ContainerDefinitions"]:
+            where = f"{name}:{container['Name']}"
+            assert container["ReadonlyRootFilesystem"] is True, where
+            capabilities = container["LinuxParameters"]["Capabilities"]
+            assert capabilities["Drop"] == ["ALL"] and not capabilities.get("Add"), where
+            assert not container.get("Privileged"), where
+
+
+def test_the_app_runs_as_a_non_root_user_on_an_unprivileged_port(example_cdk_out: Path) -> None:
+    for name, task in task_definitions(example_cdk_out):
+        app = next(c for c in task["ContainerDefinitions"] if c["Name"] == "app")
+        assert not is_root(app.get("User")), name
+        assert app["Essential"] is True
+        # nginx-unprivileged: USER 101, listens on 8080, PID file and temp files in /tmp.
+        assert app["Image"] == "public.ecr.aws/nginx/nginx-unprivileged:stable-alpine"
+        assert app["User"] == "101:101"
+        assert [p["ContainerPort"] for p in app["PortMappings"]] == [8080]
+        assert "localhost:8080/" in app["HealthCheck"]["Command"][1]
+
+
+def test_the_only_root_step_opens_the_writable_volumes_and_exits(example_cdk_out: Path) -> None:
+    for name, task in task_definitions(example_cdk_out):
+        containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
+        assert set(containers) == {"app", "volume-permissions"}, name
+        app, step = containers["app"], containers["volume-permissions"]
+        # The app writes only to per-task volumes, each opened by the one-shot step first.
+        volumes = {v["Name"] for v in task["Volumes"]}
+        assert all(set(v) == {"Name"} for v in task["Volumes"]), "empty Fargate volumes only"
+        mounts = {m["ContainerPath"]: m["SourceVolume"] for m in app["MountPoints"]}
+        assert mounts == {"/tmp": "writable-tmp"} and set(mounts.values()) == volumes
+        assert {m["ContainerPath"] for m in step["MountPoints"]} == set(mounts)
+        assert app["DependsOn"] == [{"ContainerName": "volume-permissions", "Condition": "SUCCESS"}]
+        assert step["Essential"] is False
+        assert step["Command"] == [f"chmod 1777 {' '.join(mounts)}"]
+        assert not step.get("Secrets") and not step.get("PortMappings")
+        roots = [c["Name"] for c in task["ContainerDefinitions"] if is_root(c.get("User"))]
+        assert roots == ["volume-permissions"], name
+
+
+def test_the_image_can_be_pinned_by_digest(tmp_path: Path) -> None:
+    from config.generated import generated_environment
+    from tests.conftest import synth_app
+
+    digest = "public.ecr.aws/nginx/nginx-unprivileged@sha256:" + "0123456789abcdef" * 4
+    environment = generated_environment("pin", 1, profile="poc", app={"image": digest})
+    synth_app([environment], outdir=tmp_path)
+    ((_, task),) = task_definitions(tmp_path)
+    assert {c["Image"] for c in task["ContainerDefinitions"]} == {digest}
