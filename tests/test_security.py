@@ -262,3 +262,69 @@ def test_the_image_can_be_pinned_by_digest(tmp_path: Path) -> None:
     synth_app([environment], outdir=tmp_path)
     ((_, task),) = task_definitions(tmp_path)
     assert {c["Image"] for c in task["ContainerDefinitions"]} == {digest}
+
+
+# --- item 4: the session-signing secret rotates on its own -----------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_session_secret_rotates_every_30_days_without_an_acknowledgment(
+    example_cdk_out: Path, env: str
+) -> None:
+    resources = load(example_cdk_out, f"chefs-kiss-{env}-platform")["Resources"]
+    (secret_id,) = [
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::SecretsManager::Secret"
+        and r["Properties"].get("Name") == f"chefs-kiss-{env}/app/secrets"
+    ]
+    (schedule,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+        and r["Properties"]["SecretId"] == {"Ref": secret_id}
+    ]
+    assert schedule["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+    assert schedule["RotateImmediatelyOnUpdate"] is False
+    function_id = schedule["RotationLambdaARN"]["Fn::GetAtt"][0]
+    function = resources[function_id]["Properties"]
+    assert function["Handler"] == "index.handler"
+    assert function["Runtime"].startswith("python3.")
+    service_id = next(k for k, r in resources.items() if r["Type"] == "AWS::ECS::Service")
+    assert function["Environment"]["Variables"]["ECS_SERVICE"] == {
+        "Fn::GetAtt": [service_id, "Name"]
+    }
+    rules = {
+        rule["id"]
+        for rule in resources[secret_id]
+        .get("Metadata", {})
+        .get("cdk_nag", {})
+        .get("rules_to_suppress", [])
+    }
+    assert not {r for r in rules if "SMG4" in r or "SecretsManagerRotationEnabled" in r}
+    # The function may restart exactly this service, nothing else in ECS.
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    ecs_statements = [
+        statement
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+        if "ecs:" in json.dumps(statement["Action"])
+    ]
+    assert ecs_statements == [
+        {
+            "Action": "ecs:UpdateService",
+            "Effect": "Allow",
+            "Resource": {"Ref": service_id},
+            "Sid": "StartTasksWithTheNewValue",
+        }
+    ]
+
+
+def test_rotation_code_is_the_tested_handler(example_cdk_out: Path) -> None:
+    """The asset CDK packages for the function is runtime/session_secret_rotation."""
+    source = (
+        Path(__file__).resolve().parent.parent / "runtime" / "session_secret_rotation" / "index.py"
+    )
+    packaged = list(example_cdk_out.glob("asset.*/index.py"))
+    assert any(p.read_bytes() == source.read_bytes() for p in packaged)
