@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 # One slug ends up in a stack name (chefs-kiss-<env>-tenant-<slug>, 128 max), an RDS instance
 # identifier (chefs-kiss-<env>-<slug>, 63 max, no "--", no trailing "-"), an IAM role name
@@ -36,6 +36,9 @@ SIZE_TO_INSTANCE_CLASS: dict[str, str] = {
 # Seed 2.2 / 3.2: a PoC tenant is a db.t4g.micro, a production tenant a db.t4g.small.
 DEFAULT_SIZE_BY_TIER: dict[str, str] = {"poc": "small", "production": "medium"}
 DEFAULT_BACKUP_DAYS_BY_TIER: dict[str, int] = {"poc": 1, "production": 7}
+# Issue 15: a PoC-tier restaurant in a production-profile environment holds real restaurant
+# data, so it keeps at least this many days of backups (free up to the allocated storage).
+PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS = 7
 
 # RDS for PostgreSQL on gp3: 20 GiB to 64 TiB.
 STORAGE_MIN_GB = 20
@@ -428,9 +431,13 @@ class Restaurant(_Strict):
     def resolved_multi_az(self) -> bool:
         return self.multi_az if self.multi_az is not None else self.tier == "production"
 
+    # Set by the environment: PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS in a production profile.
+    _minimum_backup_days: int = PrivateAttr(default=1)
+
     @property
     def resolved_backup_retention_days(self) -> int:
-        return self.backup_retention_days or DEFAULT_BACKUP_DAYS_BY_TIER[self.tier]
+        days = self.backup_retention_days or DEFAULT_BACKUP_DAYS_BY_TIER[self.tier]
+        return max(days, self._minimum_backup_days)
 
     @property
     def resolved_deletion_protection(self) -> bool:
@@ -516,6 +523,27 @@ class EnvironmentConfig(_Strict):
                     f"restaurants[{index}].backup_replication.region: must differ from the "
                     f"environment's region {self.region!r} (it is the disaster-recovery copy)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _production_keeps_a_week_of_backups(self) -> EnvironmentConfig:
+        if self.profile != "production":
+            return self
+        restaurants = []
+        for index, restaurant in enumerate(self.restaurants):
+            days = restaurant.backup_retention_days
+            if days is not None and days < PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS:
+                raise ValueError(
+                    f"restaurants[{index}].backup_retention_days: {days} is too short in a "
+                    f"production-profile environment; allowed: "
+                    f"{PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS} to 35 days, for every tier "
+                    "(real restaurant data; backups up to the allocated storage are free)"
+                )
+            # A copy: the same Restaurant object may also sit in another environment.
+            copy = restaurant.model_copy()
+            copy._minimum_backup_days = PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS
+            restaurants.append(copy)
+        object.__setattr__(self, "restaurants", tuple(restaurants))
         return self
 
     @model_validator(mode="after")

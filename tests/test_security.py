@@ -328,3 +328,58 @@ def test_rotation_code_is_the_tested_handler(example_cdk_out: Path) -> None:
     )
     packaged = list(example_cdk_out.glob("asset.*/index.py"))
     assert any(p.read_bytes() == source.read_bytes() for p in packaged)
+
+
+# --- item 6: PoC-tier restaurants of a production environment keep a week of backups -------
+
+
+def database(cdk_out: Path, stack: str) -> dict[str, Any]:
+    (props,) = [
+        r["Properties"]
+        for r in load(cdk_out, stack)["Resources"].values()
+        if r["Type"] == "AWS::RDS::DBInstance"
+    ]
+    return props
+
+
+def test_poc_tier_keeps_seven_days_of_backups_in_a_production_environment(
+    example_cdk_out: Path,
+) -> None:
+    sushi = database(example_cdk_out, "chefs-kiss-prod-tenant-sushi-zen")  # PoC tier, prod env
+    assert sushi["BackupRetentionPeriod"] == 7 and sushi["MultiAZ"] is False
+    taco = database(example_cdk_out, "chefs-kiss-dev-tenant-taco-loco")  # PoC tier, PoC env
+    assert taco["BackupRetentionPeriod"] == 1
+
+
+def test_a_shorter_explicit_retention_is_refused_in_a_production_environment() -> None:
+    from config.generated import generated_environment
+    from config.schema import EnvironmentConfig
+
+    data = generated_environment("short", 1, profile="production").model_dump()
+    data["restaurants"][0].update(tier="poc", backup_retention_days=3, multi_az=None)
+    with pytest.raises(
+        ValueError, match=r"restaurants\[0\]\.backup_retention_days: 3 is too short"
+    ):
+        EnvironmentConfig.model_validate(data)
+    data["profile"] = "poc"
+    data["restaurants"][0]["backup_retention_days"] = None
+    poc = EnvironmentConfig.model_validate(data)
+    assert poc.restaurants[0].resolved_backup_retention_days == 1
+
+
+def test_preflight_counts_poc_restaurants_in_a_production_environment(
+    example_cdk_out: Path,
+) -> None:
+    from config import load_environments
+    from ops.assembly import read_assembly
+    from ops.preflight import preflight
+
+    stacks = read_assembly(example_cdk_out)
+    for environment in load_environments():
+        (row,) = [r for r in preflight(stacks, environment.name) if r.id == "poc-in-production"]
+        expected = sum(
+            r.tier == "poc" for r in environment.restaurants if environment.profile == "production"
+        )
+        assert row.value == expected, environment.name
+    (prod,) = [r for r in preflight(stacks, "prod") if r.id == "poc-in-production"]
+    assert prod.value == 1 and "sushi-zen (7-day backups)" in prod.detail
