@@ -192,9 +192,9 @@ class AppService(Construct):
             ),
         )
 
-        # Fargate creates each volume owned by root with mode 755; this one-shot step opens it
-        # to the app's user (mode 1777, like /tmp) and exits. It is the only process that runs
-        # as root: no capabilities, read-only root filesystem, no port, no secrets.
+        # Fargate creates each volume owned by root, not writable by others; this one-shot step
+        # opens it to the app's user (mode 1777, like /tmp) and exits. It is the only process
+        # that runs as root: no capabilities, read-only root filesystem, no port, no secrets.
         self.volume_permissions = self.task_definition.add_container(
             "volume-permissions",
             image=image,

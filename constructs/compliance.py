@@ -143,17 +143,18 @@ def acknowledge_cdk_providers(app: IConstruct) -> None:
     for node in app.node.find_all():
         if isinstance(node, cdk.CustomResourceProviderBase):
             _acknowledge_provider(node)
-        elif isinstance(node, ec2.CfnVPC):
+        elif isinstance(node, ec2.CfnVPC) and node.node.scope is not None:
             parent = node.node.scope
             remedy = parent.node.try_find_child("RestrictDefaultSecurityGroupCustomResource")
-            if remedy is not None:
+            resource = remedy.node.default_child if remedy is not None else None
+            if isinstance(resource, cdk.CfnElement):
                 # The rule looks for the remedy beside the VPC in the construct tree; a
                 # template has no tree, so a template scan cannot see it without this note.
                 acknowledge_all(
                     node,
                     in_packs("VPCDefaultSecurityGroupClosed"),
                     "The default security group is closed by the Custom::VpcRestrictDefaultSG "
-                    f"resource {cdk.Stack.of(node).get_logical_id(remedy.node.default_child)} "
+                    f"resource {cdk.Stack.of(node).get_logical_id(resource)} "
                     "(CDK restrictDefaultSecurityGroup) in this template, which revokes its "
                     "default ingress and egress rules at deploy.",
                 )
@@ -224,7 +225,8 @@ def scan_templates(
                 )
     findings = []
     for name in packs:
-        for violation in NAG_PACKS[name]().validate_scope(app).violations:
+        pack: Any = NAG_PACKS[name]()  # a cdk_nag.NagPack: validate_scope lists findings
+        for violation in pack.validate_scope(app).violations:
             for resource in violation.violating_resources:
                 _, template_name, logical_id = resource.construct_path.split("/", 2)
                 findings.append(f"{violation.rule_name} @ {template_name}:{logical_id}")
