@@ -123,10 +123,10 @@ RESERVED_CONCURRENCY_REASON = (
     "account's concurrency; reserving concurrency would take from the unreserved pool that "
     "Lambda keeps at 100 or more, and fails the deploy in new accounts (quota 10)."
 )
-DLQ_REASON = (
-    "{caller} invokes this function and waits for its answer: a failed call fails that "
-    "{operation} (and is retried or rolled back), so there is no lost event for a dead-letter "
-    "queue to keep."
+PROVIDER_DLQ_REASON = (
+    "CloudFormation waits for this handler's response to each custom-resource request: a "
+    "failed call fails that deploy, which rolls back, so there is no lost event for a "
+    "dead-letter queue to keep."
 )
 
 
@@ -197,7 +197,7 @@ def _acknowledge_provider(provider: cdk.CustomResourceProviderBase) -> None:
         acknowledge_all(
             handler,
             in_packs("LambdaDLQ", ("HIPAA.Security", "NIST.800.53.R5")),
-            DLQ_REASON.format(caller="CloudFormation", operation="deploy"),
+            PROVIDER_DLQ_REASON,
         )
 
 
