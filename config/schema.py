@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from config import rules
 
@@ -44,13 +44,17 @@ SIZE_TO_INSTANCE_CLASS: dict[str, str] = {
 # Seed 2.2 / 3.2: a PoC tenant is a db.t4g.micro, a production tenant a db.t4g.small.
 DEFAULT_SIZE_BY_TIER: dict[str, str] = {"poc": "small", "production": "medium"}
 DEFAULT_BACKUP_DAYS_BY_TIER: dict[str, int] = {"poc": 1, "production": 7}
+# Issue 15: a PoC-tier restaurant in a production-profile environment holds real restaurant
+# data, so it keeps at least this many days of backups (free up to the allocated storage).
+PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS = 7
 
 # RDS for PostgreSQL on gp3: 20 GiB to 64 TiB.
 STORAGE_MIN_GB = 20
 STORAGE_MAX_GB = 65536
 
 
-DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
+# nginx-unprivileged: runs as user 101, listens on 8080, writes only to /tmp (issue 15).
+DEFAULT_APP_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:stable-alpine"
 
 
 class FieldError(ValueError):
@@ -132,8 +136,9 @@ class AppConfig(_Strict):
         default=DEFAULT_APP_IMAGE,
         description="Container image of the app: `[registry/]repository[:tag]`, optionally "
         "pinned by digest (`...@sha256:<64 hex>`), at most 255 characters. The default is a "
-        "public multi-arch image that serves HTTP on port 80, so a first deploy works before "
-        "the real app exists.",
+        "public multi-arch image that serves HTTP on port 8080 as a non-root user with a "
+        "read-only root filesystem, so a first deploy works before the real app exists. Pin it "
+        "by digest in production.",
     )
     cpu_architecture: CpuArchitecture = Field(
         default="arm64",
@@ -150,7 +155,13 @@ class AppConfig(_Strict):
         "`cpu` (256: 512-2048; 512: 1024-4096; 1024: 2048-8192; 2048: 4096-16384; "
         "4096: 8192-30720; in steps of 1024).",
     )
-    container_port: int = Field(default=80, ge=1, le=65535, description="Port the app listens on.")
+    container_port: int = Field(
+        default=8080,
+        ge=1,
+        le=65535,
+        description="Port the app listens on. Use 1024 or above: the app runs as a non-root "
+        "user without Linux capabilities (no CAP_NET_BIND_SERVICE).",
+    )
     health_check_path: str = Field(
         default="/",
         description="HTTP path the load balancer probes: `/` then up to 1023 printable "
@@ -550,9 +561,13 @@ class Restaurant(_Strict):
     def resolved_multi_az(self) -> bool:
         return self.multi_az if self.multi_az is not None else self.tier == "production"
 
+    # Set by the environment: PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS in a production profile.
+    _minimum_backup_days: int = PrivateAttr(default=1)
+
     @property
     def resolved_backup_retention_days(self) -> int:
-        return self.backup_retention_days or DEFAULT_BACKUP_DAYS_BY_TIER[self.tier]
+        days = self.backup_retention_days or DEFAULT_BACKUP_DAYS_BY_TIER[self.tier]
+        return max(days, self._minimum_backup_days)
 
     @property
     def resolved_deletion_protection(self) -> bool:
@@ -685,6 +700,27 @@ class EnvironmentConfig(_Strict):
                     f"allowed: an Availability Zone of {self.region!r} such as '{self.region}a'",
                     zone,
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _production_keeps_a_week_of_backups(self) -> EnvironmentConfig:
+        if self.profile != "production":
+            return self
+        restaurants = []
+        for index, restaurant in enumerate(self.restaurants):
+            days = restaurant.backup_retention_days
+            if days is not None and days < PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS:
+                raise ValueError(
+                    f"restaurants[{index}].backup_retention_days: {days} is too short in a "
+                    f"production-profile environment; allowed: "
+                    f"{PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS} to 35 days, for every tier "
+                    "(real restaurant data; backups up to the allocated storage are free)"
+                )
+            # A copy: the same Restaurant object may also sit in another environment.
+            copy = restaurant.model_copy()
+            copy._minimum_backup_days = PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS
+            restaurants.append(copy)
+        object.__setattr__(self, "restaurants", tuple(restaurants))
         return self
 
     @model_validator(mode="after")

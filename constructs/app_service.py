@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
@@ -12,13 +13,31 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
-from constructs.compliance import SECRET_ROTATION_RULES, acknowledge, acknowledge_all, in_packs
+from constructs.compliance import (
+    RESERVED_CONCURRENCY_REASON,
+    acknowledge,
+    acknowledge_all,
+    in_packs,
+)
+
+# The session-signing key is replaced this often; the replaced value stays valid as
+# `previous_session_secret` for one more period, so a session survives at least 30 days.
+SESSION_SECRET_ROTATION_DAYS = 30
+ROTATION_CODE = Path(__file__).resolve().parent.parent / "runtime" / "session_secret_rotation"
+
+# The app runs as this numeric user and group whatever the image says (101 is the `nginx` user of
+# the nginx-unprivileged placeholder; a numeric id needs no /etc/passwd entry in the image).
+APP_USER = "101:101"
+# The only paths the app may write: each is an empty per-task volume (Fargate's ephemeral
+# storage; Fargate has no tmpfs). nginx-unprivileged keeps its PID file and temp files in /tmp.
+WRITABLE_PATHS: tuple[str, ...] = ("/tmp",)
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,8 @@ class TaskSettings:
     cpu_architecture: str  # "arm64" or "x86_64"
     container_port: int
     health_check_path: str
+    user: str = APP_USER
+    writable_paths: tuple[str, ...] = WRITABLE_PATHS
 
 
 @dataclass(frozen=True)
@@ -119,14 +140,6 @@ class AppService(Construct):
                 exclude_punctuation=True,
             ),
         )
-        acknowledge_all(
-            self.app_secret,
-            SECRET_ROTATION_RULES,
-            "The session-signing key has no rotation protocol a Lambda could run without logging "
-            "every user out; it is rotated by the 'Rotate secrets' runbook in the README during a "
-            "maintenance window. Database credentials, the real rotation target, rotate every "
-            "30 days.",
-        )
 
         architecture = (
             ecs.CpuArchitecture.ARM64
@@ -150,12 +163,21 @@ class AppService(Construct):
             for name, parameter in self.parameters.items()
         }
         secrets["APP_SECRETS"] = ecs.Secret.from_secrets_manager(self.app_secret)
+        image = ecs.ContainerImage.from_registry(task.image)
+        log_driver = ecs.LogDriver.aws_logs(stream_prefix="app", log_group=self.log_group)
+        volumes = {path: f"writable{path.replace('/', '-')}" for path in task.writable_paths}
+        for name in volumes.values():
+            self.task_definition.add_volume(name=name)  # empty, per task, deleted with it
         self.container = self.task_definition.add_container(
             "app",
-            image=ecs.ContainerImage.from_registry(task.image),
+            image=image,
             essential=True,
+            # Issue 15: never root, no writable image layer, no Linux capabilities.
+            user=task.user,
+            readonly_root_filesystem=True,
+            linux_parameters=self._no_capabilities("AppLinux"),
             port_mappings=[ecs.PortMapping(container_port=task.container_port)],
-            logging=ecs.LogDriver.aws_logs(stream_prefix="app", log_group=self.log_group),
+            logging=log_driver,
             secrets=secrets,
             health_check=ecs.HealthCheck(
                 command=[
@@ -168,6 +190,34 @@ class AppService(Construct):
                 retries=3,
                 start_period=cdk.Duration.seconds(60),
             ),
+        )
+
+        # Fargate creates each volume owned by root, not writable by others; this one-shot step
+        # opens it to the app's user (mode 1777, like /tmp) and exits. It is the only process
+        # that runs as root: no capabilities, read-only root filesystem, no port, no secrets.
+        self.volume_permissions = self.task_definition.add_container(
+            "volume-permissions",
+            image=image,
+            essential=False,
+            user="0",
+            entry_point=["/bin/sh", "-c"],
+            command=[f"chmod 1777 {' '.join(volumes)}"],
+            readonly_root_filesystem=True,
+            linux_parameters=self._no_capabilities("VolumePermissionsLinux"),
+            logging=log_driver,
+        )
+        for container in (self.volume_permissions, self.container):
+            container.add_mount_points(
+                *[
+                    ecs.MountPoint(container_path=path, source_volume=name, read_only=False)
+                    for path, name in volumes.items()
+                ]
+            )
+        self.container.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=self.volume_permissions,
+                condition=ecs.ContainerDependencyCondition.SUCCESS,
+            )
         )
 
         self.load_balancer_security_group = ec2.SecurityGroup(
@@ -231,6 +281,9 @@ class AppService(Construct):
             assign_public_ip=False,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             health_check_grace_period=cdk.Duration.seconds(60),
+        )
+        self.secret_rotation = self._rotate_app_secret(
+            name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
         )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
@@ -313,3 +366,90 @@ class AppService(Construct):
                 scale_in_cooldown=cdk.Duration.minutes(5),
                 scale_out_cooldown=cdk.Duration.minutes(1),
             )
+
+    def _rotate_app_secret(
+        self, *, name_prefix: str, log_key: kms.IKey, log_retention: logs.RetentionDays
+    ) -> lambda_.Function:
+        """Rotate the session-signing key every 30 days, keeping the replaced value as previous
+        (runtime/session_secret_rotation), then roll the service so new tasks read it."""
+        log_group = logs.LogGroup(
+            self,
+            "SecretRotationLogs",
+            log_group_name=f"/{name_prefix}/session-secret-rotation",
+            retention=log_retention,
+            encryption_key=log_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "SecretRotationRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Rotates the app's session-signing secret and restarts the app service",
+        )
+        function = lambda_.Function(
+            self,
+            "SecretRotation",
+            function_name=f"{name_prefix}-session-secret-rotation",
+            description="Secrets Manager rotation of the app session-signing key",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(ROTATION_CODE), exclude=["__pycache__", "*.pyc"]),
+            role=role,
+            timeout=cdk.Duration.seconds(60),
+            memory_size=128,
+            log_group=log_group,
+            environment={
+                "ECS_CLUSTER": self.cluster.cluster_name,
+                "ECS_SERVICE": self.service.service_name,
+            },
+        )
+        log_group.grant_write(role)
+        # The rotation schedule grants the secret's own actions (and the key, via Secrets
+        # Manager); the function also restarts the service so new tasks read the new value.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartTasksWithTheNewValue",
+                actions=["ecs:UpdateService"],
+                resources=[self.service.service_arn],
+            )
+        )
+        self.app_secret.add_rotation_schedule(
+            "Rotation",
+            rotation_lambda=function,
+            automatically_after=cdk.Duration.days(SESSION_SECRET_ROTATION_DAYS),
+            # The first rotation waits for the schedule: not in the middle of a deploy.
+            rotate_immediately_on_update=False,
+        )
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "secretsmanager:GetRandomPassword, which CDK's rotation schedule grants every "
+            "rotation function, acts on no resource (IAM accepts only '*' for it): it returns "
+            "random characters and can read or change nothing.",
+        )
+        acknowledge_all(
+            function,
+            in_packs("LambdaInsideVPC"),
+            "The function calls only the Secrets Manager and ECS APIs (IAM-authenticated, TLS) "
+            "for one secret and one service; it reaches nothing inside the VPC, and running "
+            "it there would add network-interface permissions on every resource.",
+        )
+        acknowledge_all(
+            function,
+            in_packs("LambdaConcurrency", ("HIPAA.Security", "NIST.800.53.R5")),
+            RESERVED_CONCURRENCY_REASON.format(caller="Secrets Manager (every 30 days)"),
+        )
+        acknowledge_all(
+            function,
+            in_packs("LambdaDLQ", ("HIPAA.Security", "NIST.800.53.R5")),
+            "Secrets Manager drives the four steps and retries a failed rotation itself; the "
+            "failure stays on the secret (its rotation status) and in this function's log "
+            "group, and the event only names the secret, so a dead-letter queue keeps nothing.",
+        )
+        return function
+
+    def _no_capabilities(self, construct_id: str) -> ecs.LinuxParameters:
+        parameters = ecs.LinuxParameters(self, construct_id, init_process_enabled=True)
+        parameters.drop_capabilities(ecs.Capability.ALL)
+        return parameters

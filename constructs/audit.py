@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.compliance import acknowledge_all
+from constructs.key_policies import allow_cloudtrail
 from constructs.storage import REPLICATION_RULES
 
 
@@ -32,7 +32,8 @@ class AuditTrail(Construct):
         retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudtrail.amazonaws.com"))
+        trail_name = f"{name_prefix}-audit"
+        allow_cloudtrail(key, trail_name=trail_name)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -71,7 +72,7 @@ class AuditTrail(Construct):
         self.trail = cloudtrail.Trail(
             self,
             "Trail",
-            trail_name=f"{name_prefix}-audit",
+            trail_name=trail_name,
             bucket=self.bucket,
             encryption_key=key,
             enable_file_validation=True,

@@ -16,6 +16,9 @@ MANAGED_RULE_GROUPS: tuple[tuple[int, str], ...] = (
     (30, "AWSManagedRulesKnownBadInputsRuleSet"),
     (40, "AWSManagedRulesSQLiRuleSet"),
 )
+# Session tokens and credentials: WAF logs keep 30 days of request headers, and these two would
+# let anyone who can read the log group replay a signed-in session.
+REDACTED_HEADERS: tuple[str, ...] = ("authorization", "cookie")
 
 
 class LoadBalancerFirewall(Construct):
@@ -115,5 +118,9 @@ class LoadBalancerFirewall(Construct):
                     resource_name=self.log_group.log_group_name,
                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                 )
+            ],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
             ],
         )

@@ -16,13 +16,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
+from constructs.key_policies import allow_alarm_notifications
 
 SEVERITIES = ("warning", "critical")
 
@@ -131,7 +131,8 @@ class AlertTopics(Construct):
         emails: Mapping[str, Sequence[str]],
     ) -> None:
         super().__init__(scope, construct_id)
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        # Alarms of this environment only (tenant alarms share the prefix): issue 15.
+        allow_alarm_notifications(key, alarm_name_pattern=f"{name_prefix}-*")
         self.topics: dict[str, sns.Topic] = {}
         for severity in SEVERITIES:
             topic = sns.Topic(

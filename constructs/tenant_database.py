@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -15,6 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all, in_packs
+from constructs.key_policies import allow_log_groups
 from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
 
@@ -132,7 +132,6 @@ class TenantDatabase(Construct):
         parameter_group: rds.IParameterGroup,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
 
         # One key per restaurant: its data, secret and logs can be crypto-shredded on their own,
         # and no grant can ever reach another restaurant's data through a shared key.
@@ -145,7 +144,11 @@ class TenantDatabase(Construct):
             # Final snapshots are encrypted with this key: it must outlive the database.
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
+        allow_log_groups(
+            self.key,
+            log_group_names=[f"/aws/rds/instance/{settings.instance_identifier}/*"],
+            sid="CloudWatchLogsOfThisDatabase",
+        )
 
         self.security_group = ec2.SecurityGroup(
             self,

@@ -563,6 +563,22 @@ def _lambda_vpc_interfaces(view: EnvironmentView) -> list[Measurement]:
     return [Measurement("environment", len(combinations), "distinct (subnet, security groups)")]
 
 
+def _poc_restaurants_in_production(view: EnvironmentView) -> list[Measurement]:
+    """PoC-tier databases in a production-profile environment (issue 15): single-AZ, and kept
+    to the production minimum of backups (config.schema.PRODUCTION_ENVIRONMENT_MIN_BACKUP_DAYS)."""
+    production = any(
+        "(production profile)" in str(artifact.template.get("Description", ""))
+        for artifact in view.stacks.values()
+    )
+    found = []
+    for stack, _, resource in view.resources("AWS::RDS::DBInstance"):
+        props = resource.get("Properties", {})
+        tags = {t.get("Key"): t.get("Value") for t in props.get("Tags", [])}
+        if production and tags.get("Tier") == "poc":
+            found.append(f"{stack} ({props.get('BackupRetentionPeriod')}-day backups)")
+    return [Measurement("environment", len(found), ", ".join(found[:3]))]
+
+
 def _qualify(stack: str, value: Any) -> Any:
     """Make a same-stack reference unique across stacks; imports and literals stay as they are."""
     if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
@@ -712,6 +728,9 @@ CHECKS: tuple[Check, ...] = (
           _alarm_actions),
     Check("cw-alarm-math-metrics", "CloudWatch metrics in a metric-math alarm", "per alarm", 10,
           "hard", _alarm_metrics),
+    Check("poc-in-production", "PoC-tier restaurants in a production environment",
+          "per environment", 0, "info", _poc_restaurants_in_production,
+          advice="single-AZ with at least 7 days of backups; `ops promote` for Multi-AZ"),
     Check("cw-alarms", "CloudWatch alarms", "per environment", 0, "info",
           _environment_count("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"),
           advice="no limit on the number of alarms; each standard alarm costs $0.10/month"),

@@ -29,6 +29,7 @@ from constructs.compliance import (
     nag_reference,
 )
 from constructs.firewall import LoadBalancerFirewall
+from constructs.key_policies import allow_log_groups
 from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
@@ -133,7 +134,12 @@ class PlatformStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        # The logs service may use it for this environment's log groups only (issue 15).
+        allow_log_groups(
+            self.key,
+            log_group_names=[f"/{prefix}/*", f"aws-waf-logs-{prefix}-*"],
+            sid="CloudWatchLogsOfThisEnvironment",
+        )
 
         self.network = PlatformNetwork(
             self,

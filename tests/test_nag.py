@@ -14,7 +14,7 @@ from aws_cdk import aws_rds as rds
 from app import build_app, project_context
 from config.generated import generated_environment
 from config.schema import EnvironmentConfig
-from constructs.compliance import MIN_REASON_LENGTH, NAG_PACKS, acknowledge
+from constructs.compliance import MIN_REASON_LENGTH, NAG_PACKS, acknowledge, scan_templates
 from stacks.tenant_stack import TenantStack
 
 
@@ -141,3 +141,60 @@ def test_acknowledgment_inventory(example_cdk_out: Path) -> None:
     # production-tier tenants carry no PoC acknowledgment
     prod_tier = [r for t, _, r, _ in found if t.startswith("chefs-kiss-prod-tenant-golden-wok")]
     assert not set(prod_tier) & poc_only
+
+
+def test_template_scan_of_the_example_app_is_clean(example_cdk_out: Path) -> None:
+    """The four packs over the synthesized templates (CfnInclude), not the construct tree:
+    every resource, CDK's own providers included, passes or carries its reason in metadata."""
+    templates = sorted(example_cdk_out.glob("*.template.json"))
+    assert len(templates) > 3
+    assert scan_templates(templates) == []
+
+
+def test_template_scan_reports_what_the_metadata_does_not_explain(
+    example_cdk_out: Path, tmp_path: Path
+) -> None:
+    """Without the acknowledgments in their own metadata, CDK's provider and the VPC fail."""
+    source = example_cdk_out / "chefs-kiss-dev-platform.template.json"
+    template = json.loads(source.read_text())
+    provider = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith("CustomVpcRestrictDefaultSGCustomResourceProvider")
+        or resource["Type"] == "AWS::EC2::VPC"
+    ]
+    assert len(provider) == 3  # role, handler, VPC
+    for logical_id in provider:
+        template["Resources"][logical_id].get("Metadata", {}).pop("cdk_nag", None)
+    stripped = tmp_path / source.name
+    stripped.write_text(json.dumps(template))
+    rules = {finding.split(" @ ")[0] for finding in scan_templates([stripped])}
+    assert {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+        "HIPAA.Security-IAMNoInlinePolicy",
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "NIST.800.53.R5-LambdaDLQ",
+        "HIPAA.Security-LambdaConcurrency",
+        "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
+    } <= rules
+
+
+def test_vpc_acknowledgment_names_the_resource_that_closes_the_default_group(
+    example_cdk_out: Path,
+) -> None:
+    for path in example_cdk_out.glob("*-platform.template.json"):
+        resources = json.loads(path.read_text())["Resources"]
+        (vpc_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::EC2::VPC"]
+        (remedy_id,) = [
+            k for k, r in resources.items() if r["Type"] == "Custom::VpcRestrictDefaultSG"
+        ]
+        assert resources[remedy_id]["Properties"]["DefaultSecurityGroupId"] == {
+            "Fn::GetAtt": [vpc_id, "DefaultSecurityGroup"]
+        }
+        reasons = [
+            rule["reason"]
+            for rule in resources[vpc_id]["Metadata"]["cdk_nag"]["rules_to_suppress"]
+            if rule["id"].endswith("VPCDefaultSecurityGroupClosed")
+        ]
+        assert len(reasons) == 3 and all(remedy_id in reason for reason in reasons), path.name

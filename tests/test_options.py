@@ -15,7 +15,7 @@ import pytest
 from app import build_app, project_context
 from config.generated import generated_environment
 from config.schema import EnvironmentConfig
-from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS
+from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS, scan_templates
 
 ALL_ON = {
     "performance": {"cloudfront": True, "session_cache": True},
@@ -54,6 +54,11 @@ def resources(outdir: Path, stack: str, type_: str) -> list[dict[str, Any]]:
 def test_every_option_on_is_clean(options_out: tuple[cdk.App, Path], pack: str) -> None:
     report = NAG_PACKS[pack]().validate_scope(options_out[0])
     assert [v.rule_name for v in report.violations] == []
+
+
+def test_template_scan_of_every_option_on_is_clean(options_out: tuple[cdk.App, Path]) -> None:
+    """The four packs over the synthesized templates, CDK-generated resources included."""
+    assert scan_templates(options_out[1].glob("*.template.json")) == []
 
 
 def test_options_on_pass_cfn_lint(options_out: tuple[cdk.App, Path]) -> None:
@@ -135,3 +140,27 @@ def test_options_are_off_by_default(template: Any) -> None:
 def test_cloudfront_needs_domain_and_us_east_1() -> None:
     with pytest.raises(ValueError, match=r"performance\.cloudfront: needs a domain"):
         generated_environment("cdn", 1, profile="poc", performance={"cloudfront": True})
+
+
+def test_cloudtrail_may_use_the_key_for_this_trail_only(options_out: tuple[cdk.App, Path]) -> None:
+    from tests.test_security import ACCOUNT, OTHER_ACCOUNT, allowed
+
+    template = json.loads(
+        (options_out[1] / "chefs-kiss-optprod-platform.template.json").read_text()
+    )
+    (key_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    (trail,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    name = trail["Properties"]["TrailName"]
+
+    def context(trail_name: str, account: str = ACCOUNT) -> dict[str, str]:
+        arn = f"arn:aws:cloudtrail:us-east-1:{account}:trail/{trail_name}"
+        return {"aws:SourceArn": arn, "kms:EncryptionContext:aws:cloudtrail:arn": arn}
+
+    service = "cloudtrail.amazonaws.com"
+    assert allowed(template, key_id, service, "kms:GenerateDataKey", context(name))
+    assert allowed(template, key_id, service, "kms:DescribeKey", context(name))
+    assert not allowed(template, key_id, service, "kms:GenerateDataKey", context("other"))
+    assert not allowed(
+        template, key_id, service, "kms:GenerateDataKey", context(name, OTHER_ACCOUNT)
+    )
+    assert not allowed(template, key_id, service, "kms:Decrypt", context(name))

@@ -42,7 +42,7 @@ def test_tenant_snapshot(template: TemplateFn, snapshot: SnapshotAssertion, stac
     ("stack", "multi_az", "instance_class", "backups"),
     [
         (POC, False, "db.t4g.micro", 1),
-        (POC_IN_PROD, False, "db.t4g.micro", 1),
+        (POC_IN_PROD, False, "db.t4g.micro", 7),  # a production environment keeps a week
         (PROD, True, "db.t4g.small", 7),
         (LARGE, True, "db.t4g.medium", 7),
     ],
