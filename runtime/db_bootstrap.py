@@ -190,7 +190,8 @@ def _ca_bundle(url: str) -> str:
     """The RDS CA bundle, downloaded once per container over HTTPS verified by the runtime's
     public CA store (the bundle is not in the Lambda runtime, and not in this repository: see
     the README's application contract). Returns the path of the PEM file."""
-    path = os.path.join(tempfile.gettempdir(), "rds-ca-bundle.pem")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"rds-ca-bundle-{digest}.pem")
     if os.path.exists(path):
         return path
     if not url.startswith("https://"):

@@ -436,3 +436,8 @@ def _restore_test_password(server: PostgresServer) -> None:
         master.run(f"ALTER ROLE {APP_USERNAME} PASSWORD {pg8000.native.literal(TEST_PASSWORD)}")
     finally:
         master.close()
+
+
+def test_ca_bundle_is_fetched_only_over_https() -> None:
+    with pytest.raises(ValueError, match="https:// URL"):
+        db_bootstrap._ca_bundle("http://example.test/b.pem")
