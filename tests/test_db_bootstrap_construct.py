@@ -58,21 +58,42 @@ def test_custom_resource_targets_its_own_instance_and_reruns_on_change(
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_only_the_bootstrap_role_is_granted_the_master_secret_here(
+def test_the_bootstrap_role_reads_exactly_the_master_secret(
     template: TemplateFn, stack: str
 ) -> None:
-    """Within this stack's own policies, the master secret is read by the bootstrap role (the
-    rotation function's grants live in its serverless application)."""
+    """Its own policy: read this stack's master secret, nothing else (decryption through
+    Secrets Manager is in the key policy). Whether the app is kept away from the secret is the
+    access-role tests' business (tests/test_isolation.py)."""
     t = template(stack)
     secret_ref = {"Ref": _only(t, "AWS::SecretsManager::SecretTargetAttachment")[0]}
-    readers = []
-    for policy in t.find_resources("AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            resources = statement["Resource"]
-            resources = resources if isinstance(resources, list) else [resources]
-            if "secretsmanager:GetSecretValue" in statement["Action"] and secret_ref in resources:
-                readers.extend(r["Ref"] for r in policy["Properties"]["Roles"])
-    assert readers and all(r.startswith("DatabaseBootstrapRole") for r in readers), readers
+    role_id, _ = _only_like(t, "AWS::IAM::Role", "DatabaseBootstrapRole")
+    statements = [
+        statement
+        for policy in t.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [
+        {
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Effect": "Allow",
+            "Resource": secret_ref,
+        }
+    ]
+    key_statements = _only(t, "AWS::KMS::Key")[1]["Properties"]["KeyPolicy"]["Statement"]
+    (decrypt,) = [
+        s for s in key_statements if s["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
+    ]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"].startswith("secretsmanager.")
+
+
+def _only_like(
+    template: assertions.Template, type_name: str, prefix: str
+) -> tuple[str, dict[str, Any]]:
+    found = {k: v for k, v in template.find_resources(type_name).items() if k.startswith(prefix)}
+    assert len(found) == 1, f"expected one {type_name} named {prefix}*, found {list(found)}"
+    return next(iter(found.items()))
 
 
 def _bootstrap_asset(cdk_out: Path, stack: str) -> Path:
