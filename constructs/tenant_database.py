@@ -17,6 +17,8 @@ from constructs.compliance import acknowledge, acknowledge_all, in_packs
 from constructs.key_policies import allow_log_groups
 from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
+from constructs.tenant_database_bootstrap import DatabaseBootstrap
+from runtime.db_bootstrap import Target
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18
 POSTGRES_MAJOR = "18"
@@ -246,6 +248,22 @@ class TenantDatabase(Construct):
             vpc_subnets=rotation_subnets,
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
             exclude_characters=EXCLUDE_CHARACTERS,
+        )
+
+        # The application's own user (IAM authentication), created and converged on every
+        # deploy by a custom resource; the app never sees the master secret.
+        self.bootstrap = DatabaseBootstrap(
+            self,
+            "Bootstrap",
+            instance=self.instance,
+            master_user=MASTER_USERNAME,
+            master_secret=self.secret,
+            database_security_group=self.security_group,
+            vpc=vpc,
+            subnets=rotation_subnets,
+            target=Target(user=APP_USERNAME, schema=APP_SCHEMA, database=DATABASE_NAME),
+            log_key=self.key,
+            log_retention=settings.log_retention,
         )
 
         if settings.backup_replication is not None:

@@ -7,13 +7,22 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 
 from config.schema import EnvironmentConfig, Restaurant
 from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
+from constructs.network import DB_PORT
 from constructs.tenant_access import TenantAccessRole
-from constructs.tenant_database import DatabaseSettings, TenantDatabase, parameter_group_name
+from constructs.tenant_database import (
+    APP_SCHEMA,
+    APP_USERNAME,
+    DATABASE_NAME,
+    DatabaseSettings,
+    TenantDatabase,
+    parameter_group_name,
+)
 from stacks import naming
 from stacks.platform_stack import PlatformInterface, retention
 
@@ -91,6 +100,8 @@ class TenantStack(cdk.Stack):
             uploads_key=platform.uploads_key,
         )
 
+        self.connection_parameter = self._connection_parameter(env, slug)
+
         self.monitoring = TenantMonitoring(
             self,
             "Monitoring",
@@ -124,3 +135,27 @@ class TenantStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "DatabaseSecretName", value=naming.tenant_secret_name(env, slug))
         cdk.CfnOutput(self, "AccessRoleArn", value=self.access.role.role_arn)
+
+    def _connection_parameter(self, env: str, slug: str) -> ssm.StringParameter:
+        """The application contract for this restaurant (README): how the app connects."""
+        contract = {
+            "host": self.database.instance.db_instance_endpoint_address,
+            "port": DB_PORT,
+            "database": DATABASE_NAME,
+            "user": APP_USERNAME,
+            "auth": "iam",
+            "sslmode": "verify-full",
+            "role_arn": self.access.role.role_arn,
+            "region": self.region,
+        }
+        return ssm.StringParameter(
+            self,
+            "ConnectionParameter",
+            parameter_name=naming.tenant_connection_parameter_name(env, slug),
+            string_value=self.to_json_string(contract),
+            description=(
+                f"How the app connects to {slug}'s database: assume role_arn, sign an IAM "
+                f"token for user {APP_USERNAME}, TLS verify-full (schema {APP_SCHEMA})"
+            ),
+            tier=ssm.ParameterTier.STANDARD,
+        )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 import pytest
@@ -11,6 +12,9 @@ from aws_cdk import assertions, cx_api
 
 from app import build_app, project_context
 from config.schema import EnvironmentConfig
+
+if TYPE_CHECKING:
+    from postgres_server import PostgresServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,3 +70,19 @@ def example_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
     synth_app(outdir=outdir, nag_packs=DEFAULT_NAG_PACKS)
     return outdir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL 18 server set up like an RDS tenant database (tests/postgres_server.py):
+    127.0.0.1:5433 (`.port` says if another was free instead), TLS required and verified against
+    `.ca_file`, SCRAM passwords, stand-in rds_iam/rds_superuser roles, the master user
+    `chefs_admin` (`.master()`) and the database `chefs_kiss`. Started on first use, stopped and
+    removed at the end of the session."""
+    from postgres_server import start_postgres
+
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()

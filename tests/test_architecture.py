@@ -121,14 +121,14 @@ def test_check_reports_a_stale_doc_and_write_fixes_it(
 ) -> None:
     assembly = _tiny_assembly(tmp_path / "a")
     doc = tmp_path / "architecture.md"
-    doc.write_text(f"# Title\n\nhand-written\n\n{BEGIN}\nold\n{END}\n\ntail\n")
+    doc.write_text(f"# Title\n\nhand-written\n\n{BEGIN}\nSTALE-CONTENT\n{END}\n\ntail\n")
     args = ["architecture", "--assembly", str(assembly), "--output", str(doc)]
     assert main([*args, "--check"]) == 1
     assert "out of date" in capsys.readouterr().err
     assert main(args) == 0
     text = doc.read_text()
     assert text.startswith("# Title\n\nhand-written\n\n") and text.endswith("\n\ntail\n")
-    assert "`p:K`" in text and "old" not in text
+    assert "`p:K`" in text and "STALE-CONTENT" not in text
     assert main([*args, "--check"]) == 0
 
 

@@ -95,7 +95,7 @@ def test_tls_is_forced(template: TemplateFn, stack: str, group: str) -> None:
 
 
 @pytest.mark.parametrize("stack", [POC, PROD])
-def test_db_security_group_admits_only_the_app_and_rotation(
+def test_db_security_group_admits_only_the_app_rotation_and_bootstrap(
     template: TemplateFn, stack: str
 ) -> None:
     t = template(stack)
@@ -107,10 +107,11 @@ def test_db_security_group_admits_only_the_app_and_rotation(
         for r in t.find_resources("AWS::EC2::SecurityGroupIngress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [db_sg, "GroupId"]}
     ]
-    assert len(rules) == 2
+    assert len(rules) == 3
     sources = sorted(str(r["SourceSecurityGroupId"]) for r in rules)
-    assert "ImportValue" in sources[0] + sources[1], "one rule admits the platform's app SG"
+    assert sum("ImportValue" in s for s in sources) == 1, "one rule admits the platform's app SG"
     assert any("DatabaseRotationSecurityGroup" in s for s in sources)
+    assert any("DatabaseBootstrapSecurityGroup" in s for s in sources)
     for rule in rules:
         assert (rule["FromPort"], rule["ToPort"], rule["IpProtocol"]) == (5433, 5433, "tcp")
         assert "CidrIp" not in rule
