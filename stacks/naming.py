@@ -47,6 +47,11 @@ def app_task_role_name(env: str) -> str:
     return f"{PROJECT}-{env}-app-task"
 
 
+def app_probe_role_name(env: str) -> str:
+    """The post-deploy probe's own role: it may only assume the app task role."""
+    return f"{PROJECT}-{env}-app-probe"
+
+
 # The same conventions as templates the app fills in with a restaurant's slug.
 def tenant_secret_name_template(env: str) -> str:
     return tenant_secret_name(env, "{slug}")

@@ -13,7 +13,12 @@ from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.tenant_access import TenantAccessRole
-from constructs.tenant_database import DatabaseSettings, TenantDatabase, parameter_group_name
+from constructs.tenant_database import (
+    APP_USERNAME,
+    DatabaseSettings,
+    TenantDatabase,
+    parameter_group_name,
+)
 from stacks import naming
 from stacks.platform_stack import PlatformInterface, retention
 
@@ -83,8 +88,16 @@ class TenantStack(cdk.Stack):
             role_name=naming.tenant_role_name(env, slug),
             slug=slug,
             app_task_role=platform.app_task_role,
-            secret=self.database.secret,
-            tenant_key=self.database.key,
+            # Denied the master secret by name: the task role, the probe, every access role.
+            app_role_names=[
+                naming.app_task_role_name(env),
+                naming.app_probe_role_name(env),
+                naming.tenant_role_name(env, "*"),
+            ],
+            database_instance=self.database.instance,
+            database_user=APP_USERNAME,
+            connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),
+            master_secret=self.database.secret,
             uploads_bucket=s3.Bucket.from_bucket_name(
                 self, "UploadsBucket", platform.uploads_bucket_name
             ),
