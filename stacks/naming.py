@@ -52,6 +52,11 @@ def app_probe_role_name(env: str) -> str:
     return f"{PROJECT}-{env}-app-probe"
 
 
+def app_probe_function_name(env: str) -> str:
+    """The post-deploy probe (Lambda) that `ops smoke --probe` invokes."""
+    return f"{PROJECT}-{env}-app-probe"
+
+
 # The same conventions as templates the app fills in with a restaurant's slug.
 def tenant_secret_name_template(env: str) -> str:
     return tenant_secret_name(env, "{slug}")

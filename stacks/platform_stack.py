@@ -248,7 +248,7 @@ class PlatformStack(cdk.Stack):
         self.probe = TenantProbe(
             self,
             "Probe",
-            function_name=f"{prefix}-app-probe",
+            function_name=naming.app_probe_function_name(env),
             role_name=naming.app_probe_role_name(env),
             vpc=self.network.vpc,
             subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),

@@ -86,7 +86,15 @@ def fake_id(*parts: str) -> str:
 class Resolver:
     """Resolves one stack's intrinsics the way CloudFormation would in account ACCOUNT."""
 
-    def __init__(self, name: str, template: dict[str, Any], region: str, exports: Exports) -> None:
+    def __init__(
+        self,
+        name: str,
+        template: dict[str, Any],
+        region: str,
+        exports: Exports,
+        account: str = ACCOUNT,
+    ) -> None:
+        self.account = account
         self.name = name
         self.template = template
         self.resources: dict[str, Any] = template.get("Resources", {})
@@ -95,7 +103,7 @@ class Resolver:
 
     def pseudo(self, name: str) -> str:
         values = {
-            "AWS::AccountId": ACCOUNT,
+            "AWS::AccountId": self.account,
             "AWS::Region": self.region,
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": URL_SUFFIX,
@@ -112,14 +120,14 @@ class Resolver:
             return str(self.resolve(props.get("RoleName", f"{self.name}-{logical_id}")))
         if kind == "AWS::IAM::ManagedPolicy":
             name = self.resolve(props.get("ManagedPolicyName", f"{self.name}-{logical_id}"))
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}"
+            return f"arn:{PARTITION}:iam::{self.account}:policy/{name}"
         if kind == "AWS::KMS::Key":
             digest = fake_id(self.name, logical_id)
             return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
         if kind == "AWS::SecretsManager::Secret":
             name = self.resolve(props.get("Name", f"{self.name}-{logical_id}"))
             return (
-                f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT}:secret:{name}-"
+                f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account}:secret:{name}-"
                 f"{fake_id(self.name, logical_id)[:6]}"
             )
         if kind == "AWS::SecretsManager::SecretTargetAttachment":
@@ -132,15 +140,15 @@ class Resolver:
         kind = self.resources[logical_id]["Type"]
         ref = self.ref(logical_id)
         if kind == "AWS::IAM::Role" and attribute == "Arn":
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{ref}"
+            return f"arn:{PARTITION}:iam::{self.account}:role/{ref}"
         if kind == "AWS::KMS::Key" and attribute == "Arn":
-            return f"arn:{PARTITION}:kms:{self.region}:{ACCOUNT}:key/{ref}"
+            return f"arn:{PARTITION}:kms:{self.region}:{self.account}:key/{ref}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:{PARTITION}:s3:::{ref}"
         if kind == "AWS::RDS::DBInstance" and attribute == "DbiResourceId":
             return "db-" + fake_id(self.name, logical_id)[:26].upper()
         if kind == "AWS::Lambda::Function" and attribute == "Arn":
-            return f"arn:{PARTITION}:lambda:{self.region}:{ACCOUNT}:function:{ref}"
+            return f"arn:{PARTITION}:lambda:{self.region}:{self.account}:function:{ref}"
         raise KeyError(f"{self.name}: no fake value for {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:
