@@ -30,7 +30,7 @@ def tenant_role_name(env: str, slug: str) -> str:
 
 
 def tenant_connection_parameter_name(env: str, slug: str) -> str:
-    """The SSM parameter that holds how the app connects to this restaurant's database (JSON)."""
+    """The SSM parameter that says how the app connects to this restaurant's database (JSON)."""
     return f"/{PROJECT}-{env}/tenants/{slug}/connection"
 
 
