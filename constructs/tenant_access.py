@@ -116,7 +116,10 @@ class TenantAccessRole(Construct):
             self,
             "Policy",
             managed_policy_name=f"{role_name}-policy",
-            description=f"Restaurant {slug}: own database user, connection parameter, uploads",
+            # Description is create-only: changing it would replace this custom-named policy, which
+            # CloudFormation cannot do (ops plan blocks it). It predates IAM database auth; the
+            # statements (updatable in place) are what the policy grants.
+            description=f"Restaurant {slug}: own secret, own key, own uploads prefix",
             statements=statements,
             roles=[self.role],
         )
