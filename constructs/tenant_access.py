@@ -1,9 +1,12 @@
-"""The role the app assumes to act for one restaurant: its secret, its key, its S3 prefix only."""
+"""The role the app assumes to act for one restaurant: its database user, its connection
+parameter and its S3 prefix only. The master secret is never within its reach."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
@@ -12,13 +15,27 @@ from constructs.compliance import acknowledge, nag_reference
 from constructs.storage import tenant_prefix
 
 
+def regional_endpoint(service: str) -> str:
+    """`<service>.<region>.<url suffix>` as the stack resolves it: the value AWS puts into
+    `kms:ViaService` (never the region-less `<service>.amazonaws.com`, which matches nothing)."""
+    return f"{service}.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
+
+
 class TenantAccessRole(Construct):
     """A per-restaurant role, assumed by the app task role when it serves that restaurant.
 
-    Isolation comes from the role, not from the app's good behaviour: the role can read only this
-    restaurant's database secret (and its key), and touch only `tenants/<slug>/` in the uploads
-    bucket. The platform stack never changes when a restaurant is added: its task role holds one
-    fixed statement allowing it to assume `<prefix>-tenant-*-access` roles.
+    Isolation comes from the role, not from the app's good behaviour: the role may connect to this
+    restaurant's database only as the application user (IAM authentication, `rds-db:connect` on
+    that one `dbuser`), read only this restaurant's connection parameter, and touch only
+    `tenants/<slug>/` in the uploads bucket. The platform stack never changes when a restaurant is
+    added: its task role holds one fixed statement allowing it to assume `<prefix>-tenant-*-access`
+    roles.
+
+    The master secret gets a resource policy that denies the app's roles (the task role and every
+    restaurant's access role, by name) any Secrets Manager action on it: a deny-list, not an
+    allow-list, so CloudFormation, the rotation function, RDS Proxy and the bootstrap function
+    (each with its own role) are never locked out, while a future over-broad grant to the app
+    still cannot reach the master credentials.
     """
 
     def __init__(
@@ -29,12 +46,16 @@ class TenantAccessRole(Construct):
         role_name: str,
         slug: str,
         app_task_role: iam.IRole,
-        secret: secretsmanager.ISecret,
-        tenant_key: kms.IKey,
+        app_role_names: list[str],
+        database_instance: rds.IDatabaseInstance,
+        database_user: str,
+        connection_parameter_name: str,
+        master_secret: secretsmanager.ISecret,
         uploads_bucket: s3.IBucket,
         uploads_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
         prefix = tenant_prefix(slug)
         self.role = iam.Role(
             self,
@@ -45,17 +66,28 @@ class TenantAccessRole(Construct):
             max_session_duration=None,
         )
         objects = uploads_bucket.arn_for_objects(f"{prefix}*")
+        # IAM database authentication: exactly the application user of this restaurant's instance.
+        self.database_user_arn = stack.format_arn(
+            service="rds-db",
+            resource="dbuser",
+            resource_name=f"{database_instance.instance_resource_id}/{database_user}",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.connection_parameter_arn = stack.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=connection_parameter_name.lstrip("/"),
+        )
         statements = [
             iam.PolicyStatement(
-                sid="ReadOwnDatabaseSecret",
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret.secret_arn],
+                sid="ConnectAsOwnAppUser",
+                actions=["rds-db:connect"],
+                resources=[self.database_user_arn],
             ),
             iam.PolicyStatement(
-                sid="DecryptOwnSecret",
-                actions=["kms:Decrypt"],
-                resources=[tenant_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": "secretsmanager.amazonaws.com"}},
+                sid="ReadOwnConnectionParameter",
+                actions=["ssm:GetParameter"],
+                resources=[self.connection_parameter_arn],
             ),
             iam.PolicyStatement(
                 sid="OwnUploads",
@@ -72,7 +104,11 @@ class TenantAccessRole(Construct):
                 sid="UploadsKeyForOwnPrefix",
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[uploads_key.key_arn],
-                conditions={"StringLike": {"kms:EncryptionContext:aws:s3:arn": [objects]}},
+                conditions={
+                    # S3 with Bucket Keys off puts the object ARN into the encryption context.
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [objects]},
+                    "StringEquals": {"kms:ViaService": regional_endpoint("s3")},
+                },
             ),
         ]
         # Customer-managed rather than inline: versioned, and audited as one document per tenant.
@@ -80,6 +116,9 @@ class TenantAccessRole(Construct):
             self,
             "Policy",
             managed_policy_name=f"{role_name}-policy",
+            # Description is create-only: changing it would replace this custom-named policy, which
+            # CloudFormation cannot do (ops plan blocks it). It predates IAM database auth; the
+            # statements (updatable in place) are what the policy grants.
             description=f"Restaurant {slug}: own secret, own key, own uploads prefix",
             statements=statements,
             roles=[self.role],
@@ -90,4 +129,19 @@ class TenantAccessRole(Construct):
             f"The wildcard is the restaurant's own key prefix '{prefix}' in the shared uploads "
             "bucket (seed 1.1: tenant-prefixed keys); objects are created at run time, so they "
             "cannot be listed one by one. No other restaurant's prefix matches.",
+        )
+
+        app_principals = [
+            stack.format_arn(service="iam", region="", resource="role", resource_name=name)
+            for name in app_role_names
+        ]
+        master_secret.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NeverTheApp",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["secretsmanager:*"],
+                resources=["*"],
+                conditions={"ArnLike": {"aws:PrincipalArn": app_principals}},
+            )
         )

@@ -1,8 +1,9 @@
 """`python -m ops smoke --env ENV`: after a deploy, prove the environment answers on the internet.
 
-Run by the deploy workflow after each `cdk deploy`; a failed check fails the job. Uses only the
-standard library (no boto3, no AWS call): the load balancer's DNS name comes from the outputs file
-that `cdk deploy --outputs-file FILE` writes (or `--alb-dns`), and the tenant names from config.
+Run by the deploy workflow after each `cdk deploy`; a failed check fails the job. The HTTP checks
+use only the standard library (no AWS call): the load balancer's DNS name comes from the outputs
+file that `cdk deploy --outputs-file FILE` writes (or `--alb-dns`), and the tenant names from
+config.
 
 What is checked, and what passes:
 
@@ -11,6 +12,17 @@ What is checked, and what passes:
   (301/302/307/308) to `https://` (the app is then reached through the tenant names below);
 - each restaurant, `https://<slug>.<domain><health_check_path>` (only when the environment has a
   domain): 200-399, with a valid certificate for that name.
+
+With `--probe`, it also invokes the post-deploy probe (the Lambda function
+`chefs-kiss-<env>-app-probe` in the platform stack, `runtime/tenant_probe.py`) with every
+restaurant of the environment and prints one line per restaurant: the probe assumes the app task
+role and then the restaurant's access role, reads its connection parameter, connects to its
+database as the application user over verified TLS with an IAM token, uses its schema and its
+uploads prefix, and checks that another restaurant's secret, parameter, database user and prefix
+(and its own master secret) are refused. Any failed step fails the command. `--rds-ca-bundle FILE`
+is the RDS CA bundle (PEM) the probe verifies the database certificates with; it is sent in the
+payload. This part needs AWS credentials and boto3; without `--outputs-file`/`--alb-dns` only the
+probe runs.
 
 Each check is retried (`--attempts`, `--delay`): DNS records and new targets can take a minute.
 `--resolve HOST=ADDR:PORT` sends a check for HOST to another address (like curl's --resolve):
@@ -31,6 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
@@ -186,6 +199,67 @@ def parse_resolve(values: Sequence[str]) -> dict[str, tuple[str, int]]:
     return mapping
 
 
+ProbeInvoker = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def lambda_invoker(region: str) -> ProbeInvoker:
+    """Invoke a function synchronously with boto3 (imported here: only --probe needs it)."""
+    import boto3
+
+    client = boto3.client("lambda", region_name=region)
+
+    def invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        answer = client.invoke(
+            FunctionName=function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+        body = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            message = body.get("errorMessage") if isinstance(body, dict) else body
+            raise ProbeError(f"{function_name} failed: {answer['FunctionError']}: {message}")
+        if not isinstance(body, dict):
+            raise ProbeError(f"{function_name} answered {body!r}, not a report")
+        return body
+
+    return invoke
+
+
+class ProbeError(RuntimeError):
+    """The probe could not be run or did not answer with a report."""
+
+
+def run_probe(
+    environment: EnvironmentConfig, invoke: ProbeInvoker, *, ca_bundle: str | None
+) -> dict[str, Any]:
+    """The probe's report for every restaurant of `environment` (see runtime/tenant_probe.py)."""
+    payload: dict[str, Any] = {"restaurants": [r.slug for r in environment.restaurants]}
+    if ca_bundle is not None:
+        payload["rds_ca_bundle"] = ca_bundle
+    report = invoke(naming.app_probe_function_name(environment.name), payload)
+    slugs = [r.get("slug") for r in report.get("restaurants", [])]
+    if slugs != payload["restaurants"]:
+        raise ProbeError(f"the probe reported on {slugs}, expected {payload['restaurants']}")
+    return report
+
+
+def probe_lines(report: dict[str, Any]) -> list[str]:
+    """One line per restaurant: PASS with the step count, or FAIL with the failed steps."""
+    lines = []
+    for restaurant in report["restaurants"]:
+        steps = restaurant["steps"]
+        failed = [s for s in steps if not s["passed"]]
+        if restaurant["passed"]:
+            lines.append(f"PASS  probe {restaurant['slug']:<26} {len(steps)}/{len(steps)} steps")
+        else:
+            detail = "; ".join(f"{s['name']}: {s['detail']}" for s in failed) or "no steps ran"
+            lines.append(
+                f"FAIL  probe {restaurant['slug']:<26} {len(steps) - len(failed)}/{len(steps)} "
+                f"steps; {detail}"
+            )
+    return lines
+
+
 def _environment(name: str, config_dir: Path) -> EnvironmentConfig:
     try:
         return load_environments(config_dir, names=[name])[0]
@@ -193,7 +267,20 @@ def _environment(name: str, config_dir: Path) -> EnvironmentConfig:
         raise SmokeInputError(str(exc)) from None
 
 
-def run(args: argparse.Namespace) -> int:
+def _ca_bundle(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SmokeInputError(f"--rds-ca-bundle {path}: cannot read it: {exc}") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise SmokeInputError(f"--rds-ca-bundle {path}: no PEM certificate in it")
+    return text
+
+
+def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int:
+    alb_dns: str | None = None
     try:
         environment = _environment(args.env, Path(args.config_dir))
         if args.alb_dns:
@@ -201,39 +288,58 @@ def run(args: argparse.Namespace) -> int:
         elif args.outputs_file:
             stack = naming.platform_stack_name(environment.name)
             alb_dns = alb_dns_from_outputs(Path(args.outputs_file), stack)
-        else:
+        elif not args.probe:
             raise SmokeInputError("give --outputs-file FILE (from cdk deploy) or --alb-dns NAME")
         resolve = parse_resolve(args.resolve or [])
+        ca_bundle = _ca_bundle(args.rds_ca_bundle)
     except SmokeInputError as exc:
         print(f"ops smoke: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    checks = plan_checks(environment, alb_dns)
-    results = run_checks(
-        checks,
-        attempts=args.attempts,
-        delay=args.delay,
-        timeout=args.timeout,
-        resolve=resolve,
-        ca_file=args.ca_file,
-    )
-    failed = [r for r in results if not r.passed]
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "environment": environment.name,
-                    "passed": not failed,
-                    "checks": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
+    results: list[Result] = []
+    if alb_dns is not None:
+        results = run_checks(
+            plan_checks(environment, alb_dns),
+            attempts=args.attempts,
+            delay=args.delay,
+            timeout=args.timeout,
+            resolve=resolve,
+            ca_file=args.ca_file,
         )
+    probe: dict[str, Any] | None = None
+    probe_error = ""
+    if args.probe:
+        try:
+            invoke = invoker or lambda_invoker(environment.region)
+            probe = run_probe(environment, invoke, ca_bundle=ca_bundle)
+        except Exception as exc:  # boto3's errors, a failed invocation, a malformed report
+            probe_error = f"{type(exc).__name__}: {exc}"
+    failed = [r for r in results if not r.passed]
+    probe_passed = not args.probe or (probe is not None and bool(probe.get("passed")))
+    if args.json:
+        report: dict[str, Any] = {
+            "environment": environment.name,
+            "passed": not failed and probe_passed,
+            "checks": [asdict(r) for r in results],
+        }
+        if args.probe:
+            report["probe"] = probe if probe is not None else {"error": probe_error}
+        print(json.dumps(report, indent=2))
     else:
         for r in results:
             mark = "PASS" if r.passed else "FAIL"
             print(f"{mark}  {r.name:<32} {r.url}  {r.detail}  (attempts: {r.attempts})")
-        print(f"{len(results) - len(failed)}/{len(results)} checks passed in {environment.name}")
-    return EXIT_FAILED if failed else EXIT_OK
+        if results:
+            print(
+                f"{len(results) - len(failed)}/{len(results)} checks passed in {environment.name}"
+            )
+        if probe is not None:
+            lines = probe_lines(probe)
+            print("\n".join(lines))
+            good = sum(line.startswith("PASS") for line in lines)
+            print(f"{good}/{len(lines)} restaurants passed the probe in {environment.name}")
+        elif args.probe:
+            print(f"FAIL  probe: {probe_error}")
+    return EXIT_FAILED if failed or not probe_passed else EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -256,5 +362,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--resolve", action="append", metavar="HOST=ADDR:PORT", help="connect HOST to ADDR:PORT"
     )
     parser.add_argument("--ca-file", help="trust this CA bundle instead of the system's")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="also invoke the post-deploy probe of each restaurant's data path (AWS credentials)",
+    )
+    parser.add_argument(
+        "--rds-ca-bundle", metavar="FILE", help="RDS CA bundle (PEM) the probe verifies TLS with"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

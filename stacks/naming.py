@@ -30,7 +30,7 @@ def tenant_role_name(env: str, slug: str) -> str:
 
 
 def tenant_connection_parameter_name(env: str, slug: str) -> str:
-    """The SSM parameter that holds how the app connects to this restaurant's database (JSON)."""
+    """The SSM parameter that says how the app connects to this restaurant's database (JSON)."""
     return f"/{PROJECT}-{env}/tenants/{slug}/connection"
 
 
@@ -45,6 +45,16 @@ def uploads_bucket_name(env: str, account: str, region: str) -> str:
 
 def app_task_role_name(env: str) -> str:
     return f"{PROJECT}-{env}-app-task"
+
+
+def app_probe_role_name(env: str) -> str:
+    """The post-deploy probe's own role: it may only assume the app task role."""
+    return f"{PROJECT}-{env}-app-probe"
+
+
+def app_probe_function_name(env: str) -> str:
+    """The post-deploy probe (Lambda) that `ops smoke --probe` invokes."""
+    return f"{PROJECT}-{env}-app-probe"
 
 
 # The same conventions as templates the app fills in with a restaurant's slug.

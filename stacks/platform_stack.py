@@ -35,6 +35,7 @@ from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
 from constructs.storage import AccessLogBucket, UploadsBucket
 from constructs.tenant_database import DatabaseParameterGroups
+from constructs.tenant_probe import TenantProbe
 from stacks import naming
 
 # CloudWatch Logs retention periods (days -> RetentionDays member name); see config.schema.
@@ -207,9 +208,10 @@ class PlatformStack(cdk.Stack):
             assume_policy,
             f"AwsSolutions-IAM5[Resource::{nag_reference(self, tenant_roles)}]",
             "The app may assume only this environment's per-restaurant access roles, matched by "
-            "name; each of those roles is limited to its own restaurant's secret, key and S3 "
-            "prefix. One fixed statement keeps the platform stack unchanged as restaurants are "
-            "added (no per-tenant grants on this role, far under the IAM policy size limit).",
+            "name; each of those roles is limited to its own restaurant's database user, "
+            "connection parameter and S3 prefix. One fixed statement keeps the platform stack "
+            "unchanged as restaurants are added (no per-tenant grants on this role, far under "
+            "the IAM policy size limit).",
         )
 
         certificate: acm.ICertificate | None = None
@@ -272,6 +274,39 @@ class PlatformStack(cdk.Stack):
             certificate=certificate,
             container_insights=profile.container_insights,
             deletion_protection=production,
+        )
+
+        # The post-deploy probe: in the app subnets, with the app's security group, as the app.
+        self.probe = TenantProbe(
+            self,
+            "Probe",
+            function_name=naming.app_probe_function_name(env),
+            role_name=naming.app_probe_role_name(env),
+            vpc=self.network.vpc,
+            subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
+            security_group=self.app.security_group,
+            app_task_role_arn=self.task_role.role_arn,
+            settings={
+                "CHEFS_KISS_ENVIRONMENT": env,
+                "APP_TASK_ROLE_ARN": self.task_role.role_arn,
+                "TENANT_ROLE_ARN_TEMPLATE": settings["TENANT_ROLE_ARN_TEMPLATE"],
+                "TENANT_CONNECTION_PARAMETER_TEMPLATE": (
+                    naming.tenant_connection_parameter_name_template(env)
+                ),
+                "TENANT_DB_SECRET_NAME_TEMPLATE": naming.tenant_secret_name_template(env),
+                "UPLOADS_BUCKET": self.uploads.bucket.bucket_name,
+                "TENANT_UPLOADS_PREFIX_TEMPLATE": settings["TENANT_UPLOADS_PREFIX_TEMPLATE"],
+            },
+            log_key=self.key,
+            log_retention=retention(environment.logs.app_days),
+        )
+        # The probe's one way in: the task role trusts it, so it walks the app's own chain.
+        self.task_role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(
+                sid="PostDeployProbe",
+                actions=["sts:AssumeRole"],
+                principals=[iam.ArnPrincipal(self.probe.role.role_arn)],
+            )
         )
 
         self.interface = PlatformInterface(

