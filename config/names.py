@@ -45,6 +45,13 @@ NAME_RULES: dict[str, tuple[str, int, re.Pattern[str]]] = {
     # S3 User Guide, "General purpose bucket naming rules": 3 to 63 lowercase letters, digits,
     # dots and hyphens, beginning and ending with a letter or digit.
     "S3 bucket": ("S3 bucket names", 63, re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")),
+    # Systems Manager API Reference, PutParameter Name: a-z, A-Z, 0-9, _.-/, at most 1,011
+    # characters for the whole name (parameter hierarchies up to 15 levels).
+    "SSM parameter": ("SSM parameter names", 1011, re.compile(r"/?[A-Za-z0-9_./-]+")),
+    # CloudWatch Logs API Reference, CreateLogGroup logGroupName: 1 to 512 of [.-_/#A-Za-z0-9].
+    "CloudWatch log group": ("log group names", 512, re.compile(r"[.\-_/#A-Za-z0-9]+")),
+    # Lambda API Reference, CreateFunction FunctionName: up to 64 of letters, digits, - and _.
+    "Lambda function": ("Lambda function names", 64, re.compile(r"[A-Za-z0-9_-]+")),
 }
 
 
@@ -55,6 +62,8 @@ def physical_names(environment: EnvironmentConfig) -> Iterator[tuple[str, str, s
     yield "IAM role", naming.app_task_role_name(env), "the app task role"
     yield "IAM managed policy", f"{naming.name_prefix(env)}-assume-tenant-access", "the app policy"
     yield "Secrets Manager secret", f"{naming.name_prefix(env)}/app/secrets", "the app secrets"
+    yield "IAM role", naming.app_probe_role_name(env), "the post-deploy probe's role"
+    yield "Lambda function", naming.app_probe_function_name(env), "the post-deploy probe"
     if environment.account:
         bucket = naming.uploads_bucket_name(env, environment.account, environment.region)
         yield "S3 bucket", bucket, "the uploads bucket"
@@ -67,6 +76,8 @@ def physical_names(environment: EnvironmentConfig) -> Iterator[tuple[str, str, s
         yield "IAM managed policy", f"{naming.tenant_role_name(env, slug)}-policy", what
         yield "Secrets Manager secret", naming.tenant_secret_name(env, slug), what
         yield "KMS alias", naming.tenant_key_alias(env, slug), what
+        yield "SSM parameter", naming.tenant_connection_parameter_name(env, slug), what
+        yield "CloudWatch log group", naming.db_bootstrap_log_group_name(env, slug), what
 
 
 def _problem(namespace: str, name: str) -> str | None:

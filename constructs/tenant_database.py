@@ -48,6 +48,8 @@ class DatabaseSettings:
     enhanced_monitoring: bool
     performance_insights: bool
     log_retention: logs.RetentionDays
+    # Named, so the key policy can let the logs service use the key for this group alone.
+    bootstrap_log_group_name: str
     tier: str
     # Create the instance from this RDS snapshot (id or ARN); see Restaurant.restore_from_snapshot.
     restore_from_snapshot: str | None = None
@@ -148,7 +150,10 @@ class TenantDatabase(Construct):
         )
         allow_log_groups(
             self.key,
-            log_group_names=[f"/aws/rds/instance/{settings.instance_identifier}/*"],
+            log_group_names=[
+                f"/aws/rds/instance/{settings.instance_identifier}/*",
+                settings.bootstrap_log_group_name,
+            ],
             sid="CloudWatchLogsOfThisDatabase",
         )
 
@@ -263,6 +268,7 @@ class TenantDatabase(Construct):
             subnets=rotation_subnets,
             target=Target(user=APP_USERNAME, schema=APP_SCHEMA, database=DATABASE_NAME),
             log_key=self.key,
+            log_group_name=settings.bootstrap_log_group_name,
             log_retention=settings.log_retention,
         )
 

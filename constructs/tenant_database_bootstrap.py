@@ -53,6 +53,7 @@ class DatabaseBootstrap(Construct):
         subnets: ec2.SubnetSelection,
         target: Target,
         log_key: kms.IKey,
+        log_group_name: str,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -79,6 +80,7 @@ class DatabaseBootstrap(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
+            log_group_name=log_group_name,
             retention=log_retention,
             encryption_key=log_key,
             # The run log of a deploy-time job; CloudTrail keeps the API record.

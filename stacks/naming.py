@@ -34,6 +34,12 @@ def tenant_connection_parameter_name(env: str, slug: str) -> str:
     return f"/{PROJECT}-{env}/tenants/{slug}/connection"
 
 
+def db_bootstrap_log_group_name(env: str, slug: str) -> str:
+    """The run log of the tenant's database bootstrap function: outside the platform key's
+    `/chefs-kiss-<env>/*`, so only the tenant's own key may encrypt it."""
+    return f"/{PROJECT}/{env}/tenants/{slug}/db-bootstrap"
+
+
 def tenant_key_alias(env: str, slug: str) -> str:
     return f"alias/{PROJECT}/{env}/tenants/{slug}"
 

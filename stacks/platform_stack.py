@@ -138,7 +138,12 @@ class PlatformStack(cdk.Stack):
         # The logs service may use it for this environment's log groups only (issue 15).
         allow_log_groups(
             self.key,
-            log_group_names=[f"/{prefix}/*", f"aws-waf-logs-{prefix}-*"],
+            log_group_names=[
+                f"/{prefix}/*",
+                f"aws-waf-logs-{prefix}-*",
+                # Lambda's own naming for the probe's group (its function name is fixed).
+                f"/aws/lambda/{naming.app_probe_function_name(env)}",
+            ],
             sid="CloudWatchLogsOfThisEnvironment",
         )
 
@@ -237,7 +242,11 @@ class PlatformStack(cdk.Stack):
             "CHEFS_KISS_ENVIRONMENT": env,
             "UPLOADS_BUCKET": self.uploads.bucket.bucket_name,
             "TENANT_UPLOADS_PREFIX_TEMPLATE": "tenants/{slug}/",
-            "TENANT_DB_SECRET_NAME_TEMPLATE": naming.tenant_secret_name_template(env),
+            # Where the app finds how to connect to a restaurant's database; the master secret's
+            # name is not the app's business (it may not read it).
+            "TENANT_CONNECTION_PARAMETER_TEMPLATE": (
+                naming.tenant_connection_parameter_name_template(env)
+            ),
             "TENANT_ROLE_ARN_TEMPLATE": self.format_arn(
                 service="iam",
                 region="",

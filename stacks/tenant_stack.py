@@ -48,6 +48,7 @@ class TenantStack(cdk.Stack):
             "Database",
             settings=DatabaseSettings(
                 instance_identifier=naming.db_instance_identifier(env, slug),
+                bootstrap_log_group_name=naming.db_bootstrap_log_group_name(env, slug),
                 secret_name=naming.tenant_secret_name(env, slug),
                 key_alias=naming.tenant_key_alias(env, slug),
                 instance_class=restaurant.instance_class,

@@ -16,7 +16,7 @@ import pytest
 from ops.__main__ import main as ops_main
 from ops.assembly import read_assembly
 from ops.costing import bill, estimate, estimate_templates, seed, whatif
-from ops.costing.report import diff, render_diff_markdown
+from ops.costing.report import diff, money, render_diff_markdown
 from ops.costing.tables import CostInputError, load_prices, scaled
 
 D = Decimal
@@ -369,8 +369,9 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert cells[2:5] == [f"${years[n].per_tenant_monthly_usd}" for n in (1, 2, 3)]
     # One environment key instead of two restaurant keys: $1 less in year 1, $3 in year 3.
     per_env = [D(c.lstrip("$")) for c in cells[8:11]]
-    assert per_env[0] == (years[1].total_monthly_usd - 1) / 2
-    assert per_env[2] == (years[3].total_monthly_usd - 3) / 2
+    # (each a per-tenant figure rounded to the cent, as the table prints it)
+    assert per_env[0] == money((years[1].total_monthly_usd - 1) / 2)
+    assert per_env[2] == money((years[3].total_monthly_usd - 3) / 2)
     choice = whatif.render_key_choice(rows, ["production"])
     assert "one per restaurant (2 keys)" in choice and "final snapshot" in choice
     assert "year 3 $6.00 vs $3.00 (-$3.00)" in choice

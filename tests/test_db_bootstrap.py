@@ -441,3 +441,86 @@ def _restore_test_password(server: PostgresServer) -> None:
 def test_ca_bundle_is_fetched_only_over_https() -> None:
     with pytest.raises(ValueError, match="https:// URL"):
         db_bootstrap._ca_bundle("http://example.test/b.pem")
+
+
+# The probe's database step (runtime/tenant_probe.py), the code `ops smoke --probe` runs on AWS,
+# against the bootstrapped server: its own connection code, as the application user.
+def _probe_connection(server: PostgresServer) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "database": DATABASE_NAME,
+        "user": APP_USERNAME,
+    }
+
+
+def test_probe_database_step_works_as_the_app_user(
+    postgres_server: PostgresServer, bootstrapped: dict[str, Any]
+) -> None:
+    from runtime import app_connection
+    from runtime.tenant_probe import database_step
+
+    summary = database_step(
+        app_connection.connect,
+        connection=_probe_connection(postgres_server),
+        password=TEST_PASSWORD,
+        ca_file=postgres_server.ca_file,
+        # TLS ends at the test server's front process, so PostgreSQL sees a local socket; the
+        # client side still verified the certificate and host name (verify-full).
+        server_side_tls_check=False,
+    )
+    assert summary.startswith(f"connected as {APP_USERNAME} over TLS; created, read and dropped")
+    admin = postgres_server.superuser(DATABASE_NAME)
+    try:
+        leftovers = admin.run(
+            "SELECT tablename FROM pg_tables WHERE schemaname = :schema AND tablename "
+            "LIKE 'probe\\_%'",
+            schema=APP_SCHEMA,
+        )
+    finally:
+        admin.close()
+    assert leftovers == []  # the probe's table is dropped again
+
+
+def test_probe_database_step_refuses_a_session_the_server_does_not_see_as_tls(
+    postgres_server: PostgresServer, bootstrapped: dict[str, Any]
+) -> None:
+    """The server-side check is live: here PostgreSQL itself sees no TLS, and the probe says so."""
+    from runtime import app_connection
+    from runtime.tenant_probe import StepFailed, database_step
+
+    with pytest.raises(StepFailed, match="not encrypted"):
+        database_step(
+            app_connection.connect,
+            connection=_probe_connection(postgres_server),
+            password=TEST_PASSWORD,
+            ca_file=postgres_server.ca_file,
+        )
+
+
+def test_probe_database_step_is_refused_with_a_wrong_password_or_ca(
+    postgres_server: PostgresServer, bootstrapped: dict[str, Any], tmp_path: Path
+) -> None:
+    """Another restaurant's credentials (here: a wrong password) or an untrusted CA never log in."""
+    import pg8000.exceptions
+
+    from runtime import app_connection
+    from runtime.tenant_probe import database_step
+
+    with pytest.raises(pg8000.exceptions.DatabaseError):
+        database_step(
+            app_connection.connect,
+            connection=_probe_connection(postgres_server),
+            password="not-the-token",
+            ca_file=postgres_server.ca_file,
+            server_side_tls_check=False,
+        )
+    other_ca = make_ca(tmp_path, "not-the-rds-ca")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        database_step(
+            app_connection.connect,
+            connection=_probe_connection(postgres_server),
+            password=TEST_PASSWORD,
+            ca_file=str(other_ca),
+            server_side_tls_check=False,
+        )

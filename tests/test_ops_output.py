@@ -98,7 +98,7 @@ def test_cost_lines_wrap_at_words(example_cdk_out: Path) -> None:
 def test_one_tenant_is_singular(example_cdk_out: Path) -> None:
     result = ops("cost", "--env", "staging", "--assembly", str(example_cdk_out))
     assert result.returncode == 0, result.stderr
-    assert "(production profile, 1 tenant)" in result.stdout.splitlines()[0]
+    assert "(production profile, 1 tenant, year 1)" in result.stdout.splitlines()[0]
 
 
 def test_synthesizing_some_environments_leaves_no_stale_templates(

@@ -110,10 +110,11 @@ def test_fargate_task_size_and_architecture(template: TemplateFn, stack: str) ->
         "APP_SECRETS",
         "CHEFS_KISS_ENVIRONMENT",
         "UPLOADS_BUCKET",
-        "TENANT_DB_SECRET_NAME_TEMPLATE",
+        "TENANT_CONNECTION_PARAMETER_TEMPLATE",
         "TENANT_ROLE_ARN_TEMPLATE",
         "TENANT_UPLOADS_PREFIX_TEMPLATE",
     } <= names
+    assert "TENANT_DB_SECRET_NAME_TEMPLATE" not in names, "the app never learns the master secret"
     assert container["HealthCheck"]["Command"][0] == "CMD-SHELL"
 
 
@@ -137,9 +138,10 @@ def test_task_count_by_profile(template: TemplateFn) -> None:
 def test_app_settings_document_the_tenant_contract(template: TemplateFn) -> None:
     params = resources(template(PROD), "AWS::SSM::Parameter")
     values = {p["Properties"]["Name"]: p["Properties"]["Value"] for p in params.values()}
-    assert values["/chefs-kiss-prod/app/tenant_db_secret_name_template"] == (
-        "chefs-kiss/prod/tenants/{slug}/db"
+    assert values["/chefs-kiss-prod/app/tenant_connection_parameter_template"] == (
+        "/chefs-kiss-prod/tenants/{slug}/connection"
     )
+    assert "/chefs-kiss-prod/app/tenant_db_secret_name_template" not in values
     assert values["/chefs-kiss-prod/app/tenant_uploads_prefix_template"] == "tenants/{slug}/"
     assert values["/chefs-kiss-prod/app/chefs_kiss_environment"] == "prod"
 

@@ -1215,6 +1215,7 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::ElasticLoadBalancingV2::ListenerCertificate": free("listener certificate: no charge"),
     "AWS::ElasticLoadBalancingV2::TargetGroup": free("target group: no charge"),
     "AWS::Lambda::Permission": free("Lambda permission: no charge"),
+    "AWS::Lambda::EventInvokeConfig": free("Lambda invoke settings (retries): no charge"),
     "AWS::Logs::ResourcePolicy": free("log resource policy: no charge"),
     "AWS::Logs::SubscriptionFilter": free("subscription filter: its destination is priced"),
     "AWS::Events::Rule": free("EventBridge rule on AWS events: no charge"),
