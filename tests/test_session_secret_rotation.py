@@ -7,7 +7,6 @@ import json
 import string
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,7 +14,6 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
-from moto.server import ThreadedMotoServer
 
 from runtime.session_secret_rotation import index
 
@@ -24,14 +22,8 @@ ORIGINAL = "A" * 64
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture
