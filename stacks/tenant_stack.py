@@ -24,7 +24,8 @@ from constructs.tenant_database import (
     parameter_group_name,
 )
 from stacks import naming
-from stacks.platform_stack import PlatformInterface, retention
+from stacks.log_retention import retention
+from stacks.platform_stack import PlatformInterface
 
 
 class TenantStack(cdk.Stack):
