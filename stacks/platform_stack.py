@@ -82,15 +82,50 @@ class PlatformStack(cdk.Stack):
         environment: EnvironmentConfig,
         **kwargs: object,
     ) -> None:
+        """The wiring diagram: one line per part and per connection, in synthesis order.
+
+        Each builder below creates its resources in this stack's scope with the ids they always
+        had (logical ids come from construct paths; a new scope would replace resources).
+        """
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self._pinned_zones = environment.network.availability_zones
-        env = environment.name
-        prefix = naming.name_prefix(env)
-        profile = profile_for(environment)
-        production = environment.profile == "production"
+        self._config = environment
+        self._prefix = naming.name_prefix(environment.name)
+        self._profile = profile_for(environment)
+        self._production = environment.profile == "production"
 
-        # Platform key: logs, uploads, app secrets. Tenant data has keys of its own.
-        self.key = kms.Key(
+        self.key = self._platform_key()
+        self.network = self._network()
+        self.database_parameters = self._database_parameters()
+        self.access_logs = AccessLogBucket(
+            self, "AccessLogs", retention_days=environment.logs.access_days
+        )
+        self.uploads = self._uploads()
+        self.task_role = self._app_task_role()
+        self.hosted_zone, certificate = self._domain()
+        settings = self._app_settings()
+        self.app = self._app_service(settings, certificate)
+        self.probe = self._probe(settings)
+        self._let_probe_assume_task_role()
+        self.interface = self._platform_interface()
+        # Optional parts, each added in one place.
+        self.firewall = self._firewall()
+        self._acknowledge_load_balancer_deletion_protection()
+        self.cdn = self._cdn(certificate)
+        self.audit = self._audit_trail()
+        self.session_cache = self._session_cache()
+        # Alerts and monitoring watch what exists by now.
+        self.alerts = self._alert_topics()
+        self.monitoring = self._monitoring()
+
+        self._acknowledge_network()
+        acknowledge_generated_policies(self)
+        self._outputs()
+
+    def _platform_key(self) -> kms.Key:
+        """Platform key: logs, uploads, app secrets. Tenant data has keys of its own."""
+        env = self._config.name
+        key = kms.Key(
             self,
             "PlatformKey",
             alias=f"alias/{naming.PROJECT}/{env}/platform",
@@ -100,26 +135,29 @@ class PlatformStack(cdk.Stack):
         )
         # The logs service may use it for this environment's log groups only (issue 15).
         allow_log_groups(
-            self.key,
+            key,
             log_group_names=[
-                f"/{prefix}/*",
-                f"aws-waf-logs-{prefix}-*",
+                f"/{self._prefix}/*",
+                f"aws-waf-logs-{self._prefix}-*",
                 # Lambda's own naming for the probe's group (its function name is fixed).
                 f"/aws/lambda/{naming.app_probe_function_name(env)}",
             ],
             sid="CloudWatchLogsOfThisEnvironment",
         )
+        return key
 
-        self.network = PlatformNetwork(
+    def _network(self) -> PlatformNetwork:
+        environment = self._config
+        network = PlatformNetwork(
             self,
             "Network",
-            name_prefix=prefix,
-            nat_gateways=environment.network.nat_gateways or profile.nat_gateways,
+            name_prefix=self._prefix,
+            nat_gateways=environment.network.nat_gateways or self._profile.nat_gateways,
             flow_log_retention=retention(environment.logs.audit_days),
             log_key=self.key,
         )
         if self._pinned_zones:
-            vpc = self.network.vpc
+            vpc = network.vpc
             for subnet in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]:
                 acknowledge(
                     subnet,
@@ -128,25 +166,30 @@ class PlatformStack(cdk.Stack):
                     "network.availability_zones, so that synth never looks zones up (no AWS "
                     "call with an account id) and the subnets stay in the zones chosen.",
                 )
-        # Shared by every tenant database (one group per class, not per tenant: RDS quota 50).
-        self.database_parameters = DatabaseParameterGroups(
+        return network
+
+    def _database_parameters(self) -> DatabaseParameterGroups:
+        """Shared by every tenant database (one group per class, not per tenant: RDS quota 50)."""
+        return DatabaseParameterGroups(
             self,
             "DatabaseParameters",
-            name_prefix=prefix,
+            name_prefix=self._prefix,
             instance_classes=sorted(set(SIZE_TO_INSTANCE_CLASS.values())),
         )
-        self.access_logs = AccessLogBucket(
-            self, "AccessLogs", retention_days=environment.logs.access_days
-        )
-        self.uploads = UploadsBucket(
+
+    def _uploads(self) -> UploadsBucket:
+        return UploadsBucket(
             self,
             "Uploads",
-            bucket_name=naming.uploads_bucket_name(env, self.account, self.region),
+            bucket_name=naming.uploads_bucket_name(self._config.name, self.account, self.region),
             key=self.key,
             access_logs=self.access_logs.bucket,
         )
 
-        self.task_role = iam.Role(
+    def _app_task_role(self) -> iam.Role:
+        """The app's task role, which may only assume this environment's per-restaurant roles."""
+        env = self._config.name
+        task_role = iam.Role(
             self,
             "AppTaskRole",
             role_name=naming.app_task_role_name(env),
@@ -162,7 +205,7 @@ class PlatformStack(cdk.Stack):
         assume_policy = iam.ManagedPolicy(
             self,
             "AssumeTenantAccessRoles",
-            managed_policy_name=f"{prefix}-assume-tenant-access",
+            managed_policy_name=f"{self._prefix}-assume-tenant-access",
             statements=[
                 iam.PolicyStatement(
                     sid="ActForOneRestaurantAtATime",
@@ -170,7 +213,7 @@ class PlatformStack(cdk.Stack):
                     resources=[tenant_roles],
                 )
             ],
-            roles=[self.task_role],
+            roles=[task_role],
         )
         acknowledge(
             assume_policy,
@@ -181,27 +224,30 @@ class PlatformStack(cdk.Stack):
             "unchanged as restaurants are added (no per-tenant grants on this role, far under "
             "the IAM policy size limit).",
         )
+        return task_role
 
-        certificate: acm.ICertificate | None = None
-        self.hosted_zone: route53.IHostedZone | None = None
-        if environment.domain is not None:
-            self.hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
-                self,
-                "Zone",
-                hosted_zone_id=environment.domain.hosted_zone_id,
-                zone_name=environment.domain.name,
-            )
-            certificate = acm.Certificate(
-                self,
-                "Certificate",
-                domain_name=environment.domain.name,
-                subject_alternative_names=[f"*.{environment.domain.name}"],
-                validation=acm.CertificateValidation.from_dns(self.hosted_zone),
-            )
+    def _domain(self) -> tuple[route53.IHostedZone | None, acm.ICertificate | None]:
+        """The hosted zone and its DNS-validated certificate, when the environment has a domain."""
+        domain = self._config.domain
+        if domain is None:
+            return None, None
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=domain.hosted_zone_id, zone_name=domain.name
+        )
+        certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=domain.name,
+            subject_alternative_names=[f"*.{domain.name}"],
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        return zone, certificate
 
-        capacity = service_capacity(environment)
-        app = environment.app
-        settings = {
+    def _app_settings(self) -> dict[str, str]:
+        """The app's plain settings (container environment); the probe reads some of them too."""
+        environment = self._config
+        env = environment.name
+        return {
             "CHEFS_KISS_ENVIRONMENT": env,
             "UPLOADS_BUCKET": self.uploads.bucket.bucket_name,
             "TENANT_UPLOADS_PREFIX_TEMPLATE": "tenants/{slug}/",
@@ -218,10 +264,17 @@ class PlatformStack(cdk.Stack):
             ),
             "PUBLIC_DOMAIN": environment.domain.name if environment.domain else "",
         }
-        self.app = AppService(
+
+    def _app_service(
+        self, settings: dict[str, str], certificate: acm.ICertificate | None
+    ) -> AppService:
+        environment = self._config
+        capacity = service_capacity(environment)
+        app = environment.app
+        return AppService(
             self,
             "App",
-            name_prefix=prefix,
+            name_prefix=self._prefix,
             vpc=self.network.vpc,
             app_subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
             task=TaskSettings(
@@ -236,7 +289,7 @@ class PlatformStack(cdk.Stack):
                 desired=capacity.desired,
                 minimum=capacity.minimum,
                 maximum=capacity.maximum,
-                autoscaling=profile.autoscaling,
+                autoscaling=self._profile.autoscaling,
             ),
             task_role=self.task_role,
             log_key=self.key,
@@ -244,12 +297,14 @@ class PlatformStack(cdk.Stack):
             access_logs=self.access_logs.bucket,
             settings={k: v for k, v in settings.items() if v},
             certificate=certificate,
-            container_insights=profile.container_insights,
-            deletion_protection=production,
+            container_insights=self._profile.container_insights,
+            deletion_protection=self._production,
         )
 
-        # The post-deploy probe: in the app subnets, with the app's security group, as the app.
-        self.probe = TenantProbe(
+    def _probe(self, settings: dict[str, str]) -> TenantProbe:
+        """The post-deploy probe: in the app subnets, with the app's security group, as the app."""
+        env = self._config.name
+        return TenantProbe(
             self,
             "Probe",
             function_name=naming.app_probe_function_name(env),
@@ -270,9 +325,11 @@ class PlatformStack(cdk.Stack):
                 "TENANT_UPLOADS_PREFIX_TEMPLATE": settings["TENANT_UPLOADS_PREFIX_TEMPLATE"],
             },
             log_key=self.key,
-            log_retention=retention(environment.logs.app_days),
+            log_retention=retention(self._config.logs.app_days),
         )
-        # The probe's one way in: the task role trusts it, so it walks the app's own chain.
+
+    def _let_probe_assume_task_role(self) -> None:
+        """The probe's one way in: the task role trusts it, so it walks the app's own chain."""
         self.task_role.assume_role_policy.add_statements(  # type: ignore[union-attr]
             iam.PolicyStatement(
                 sid="PostDeployProbe",
@@ -281,138 +338,150 @@ class PlatformStack(cdk.Stack):
             )
         )
 
-        self.interface = PlatformInterface(
+    def _platform_interface(self) -> PlatformInterface:
+        return PlatformInterface(
             vpc=self.network.vpc,
             app_subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
             db_subnet_group=self.network.db_subnet_group,
             app_security_group=self.app.security_group,
             app_task_role=self.task_role,
             # By name, not by reference: the name is a convention, so no export is needed.
-            uploads_bucket_name=naming.uploads_bucket_name(env, self.account, self.region),
+            uploads_bucket_name=naming.uploads_bucket_name(
+                self._config.name, self.account, self.region
+            ),
             uploads_key=self.key,
             load_balancer=self.app.load_balancer,
             hosted_zone=self.hosted_zone,
         )
 
-        waf = environment.security.waf
-        if waf if waf is not None else production:
-            self.firewall: LoadBalancerFirewall | None = LoadBalancerFirewall(
+    def _firewall(self) -> LoadBalancerFirewall | None:
+        """Optional: WAF on the load balancer (default: on in the production profile only)."""
+        waf = self._config.security.waf
+        if waf if waf is not None else self._production:
+            return LoadBalancerFirewall(
                 self,
                 "Firewall",
-                name_prefix=prefix,
+                name_prefix=self._prefix,
                 load_balancer_arn=self.app.load_balancer.load_balancer_arn,
-                log_retention=retention(environment.logs.access_days),
+                log_retention=retention(self._config.logs.access_days),
                 log_key=self.key,
             )
-        else:
-            self.firewall = None
-            acknowledge_all(
-                self.app.load_balancer,
-                ["NIST.800.53.R5-ALBWAFEnabled", "PCI.DSS.321-ALBWAFEnabled"],
-                "WAF is off in this environment (PoC profile default, seed 2.1: minimal cost); "
-                "the production profile attaches a web ACL with AWS managed rule groups.",
-            )
-        if not production:
-            acknowledge_all(
-                self.app.load_balancer,
-                [
-                    "HIPAA.Security-ELBDeletionProtectionEnabled",
-                    "NIST.800.53.R5-ELBDeletionProtectionEnabled",
-                ],
-                "PoC profile (seed 2.1): the load balancer holds no data and is recreated by a "
-                "deploy; deletion protection is on in the production profile.",
-            )
+        acknowledge_all(
+            self.app.load_balancer,
+            ["NIST.800.53.R5-ALBWAFEnabled", "PCI.DSS.321-ALBWAFEnabled"],
+            "WAF is off in this environment (PoC profile default, seed 2.1: minimal cost); "
+            "the production profile attaches a web ACL with AWS managed rule groups.",
+        )
+        return None
 
-        self.cdn: StaticAssetsCdn | None = None
-        if environment.performance.cloudfront:
-            assert environment.domain and self.hosted_zone and certificate  # schema-validated
-            cdn_firewall = None
-            if self.firewall is not None:
-                cdn_firewall = LoadBalancerFirewall(
-                    self,
-                    "CdnFirewall",
-                    name_prefix=prefix,
-                    load_balancer_arn=None,
-                    log_retention=retention(environment.logs.access_days),
-                    log_key=self.key,
-                    scope_name="CLOUDFRONT",
-                    suffix="cdn",
-                )
-            self.cdn = StaticAssetsCdn(
-                self,
-                "Cdn",
-                domain=environment.domain.name,
-                zone=self.hosted_zone,
-                certificate=certificate,
-                load_balancer=self.app.load_balancer,
-                access_logs=self.access_logs.bucket,
-                web_acl_arn=cdn_firewall.web_acl.attr_arn if cdn_firewall else None,
-            )
+    def _acknowledge_load_balancer_deletion_protection(self) -> None:
+        if self._production:
+            return
+        acknowledge_all(
+            self.app.load_balancer,
+            [
+                "HIPAA.Security-ELBDeletionProtectionEnabled",
+                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+            ],
+            "PoC profile (seed 2.1): the load balancer holds no data and is recreated by a "
+            "deploy; deletion protection is on in the production profile.",
+        )
 
-        if environment.security.cloudtrail:
-            self.audit: AuditTrail | None = AuditTrail(
+    def _cdn(self, certificate: acm.ICertificate | None) -> StaticAssetsCdn | None:
+        """Optional: CloudFront for static assets, with a CLOUDFRONT-scope WAF when WAF is on."""
+        environment = self._config
+        if not environment.performance.cloudfront:
+            return None
+        assert environment.domain and self.hosted_zone and certificate  # schema-validated
+        cdn_firewall = None
+        if self.firewall is not None:
+            cdn_firewall = LoadBalancerFirewall(
                 self,
-                "Audit",
-                name_prefix=prefix,
-                key=self.key,
-                access_logs=self.access_logs.bucket,
-                retention=retention(environment.logs.audit_days),
+                "CdnFirewall",
+                name_prefix=self._prefix,
+                load_balancer_arn=None,
+                log_retention=retention(environment.logs.access_days),
+                log_key=self.key,
+                scope_name="CLOUDFRONT",
+                suffix="cdn",
             )
-        else:
-            self.audit = None
+        return StaticAssetsCdn(
+            self,
+            "Cdn",
+            domain=environment.domain.name,
+            zone=self.hosted_zone,
+            certificate=certificate,
+            load_balancer=self.app.load_balancer,
+            access_logs=self.access_logs.bucket,
+            web_acl_arn=cdn_firewall.web_acl.attr_arn if cdn_firewall else None,
+        )
 
-        self.session_cache: SessionCache | None = None
-        if environment.performance.session_cache:
-            self.session_cache = SessionCache(
-                self,
-                "SessionCache",
-                name_prefix=prefix,
-                vpc=self.network.vpc,
-                subnets=ec2.SubnetSelection(subnet_group_name="data"),
-                app_security_group=self.app.security_group,
-                key=self.key,
-                replicas=1 if production else 0,
-            )
-            self.network.allow_from_app_subnets(CACHE_PORT, "SessionCache")
-            endpoint = ssm.StringParameter(
-                self,
-                "SessionCacheEndpoint",
-                parameter_name=f"/{prefix}/app/session_cache_endpoint",
-                string_value=f"{self.session_cache.endpoint}:{CACHE_PORT}",
-                description="Chef's Kiss app setting SESSION_CACHE_ENDPOINT",
-            )
-            self.app.container.add_secret(
-                "SESSION_CACHE_ENDPOINT", ecs.Secret.from_ssm_parameter(endpoint)
-            )
-            self.app.container.add_secret(
-                "SESSION_CACHE_AUTH_TOKEN",
-                ecs.Secret.from_secrets_manager(self.session_cache.auth_token),
-            )
+    def _audit_trail(self) -> AuditTrail | None:
+        """Optional: the CloudTrail trail (security.cloudtrail)."""
+        if not self._config.security.cloudtrail:
+            return None
+        return AuditTrail(
+            self,
+            "Audit",
+            name_prefix=self._prefix,
+            key=self.key,
+            access_logs=self.access_logs.bucket,
+            retention=retention(self._config.logs.audit_days),
+        )
 
-        self.alerts = AlertTopics(
+    def _session_cache(self) -> SessionCache | None:
+        """Optional: the Valkey session cache, its endpoint parameter and the app's two secrets."""
+        if not self._config.performance.session_cache:
+            return None
+        cache = SessionCache(
+            self,
+            "SessionCache",
+            name_prefix=self._prefix,
+            vpc=self.network.vpc,
+            subnets=ec2.SubnetSelection(subnet_group_name="data"),
+            app_security_group=self.app.security_group,
+            key=self.key,
+            replicas=1 if self._production else 0,
+        )
+        self.network.allow_from_app_subnets(CACHE_PORT, "SessionCache")
+        endpoint = ssm.StringParameter(
+            self,
+            "SessionCacheEndpoint",
+            parameter_name=f"/{self._prefix}/app/session_cache_endpoint",
+            string_value=f"{cache.endpoint}:{CACHE_PORT}",
+            description="Chef's Kiss app setting SESSION_CACHE_ENDPOINT",
+        )
+        self.app.container.add_secret(
+            "SESSION_CACHE_ENDPOINT", ecs.Secret.from_ssm_parameter(endpoint)
+        )
+        self.app.container.add_secret(
+            "SESSION_CACHE_AUTH_TOKEN", ecs.Secret.from_secrets_manager(cache.auth_token)
+        )
+        return cache
+
+    def _alert_topics(self) -> AlertTopics:
+        alerts = self._config.alerts
+        return AlertTopics(
             self,
             "Alerts",
-            name_prefix=prefix,
+            name_prefix=self._prefix,
             key=self.key,
-            emails={
-                "warning": environment.alerts.warning_emails,
-                "critical": environment.alerts.critical_emails,
-            },
+            emails={"warning": alerts.warning_emails, "critical": alerts.critical_emails},
         )
-        self.monitoring = PlatformMonitoring(
+
+    def _monitoring(self) -> PlatformMonitoring:
+        return PlatformMonitoring(
             self,
             "Monitoring",
-            name_prefix=prefix,
+            name_prefix=self._prefix,
             service=self.app.service,
             load_balancer=self.app.load_balancer,
             target_group=self.app.target_group,
             topics=self.alerts.topics,
-            severities=profile.alarm_severities,
+            severities=self._profile.alarm_severities,
         )
 
-        self._acknowledge_network()
-        acknowledge_generated_policies(self)
-
+    def _outputs(self) -> None:
         cdk.CfnOutput(
             self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name
         )
