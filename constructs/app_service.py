@@ -1,4 +1,6 @@
-"""The shared application: ECS cluster, Fargate service and the internet-facing load balancer."""
+"""The shared application: ECS cluster, Fargate service and the internet-facing load balancer.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

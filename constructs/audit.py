@@ -1,4 +1,6 @@
-"""Optional CloudTrail trail (seed 7.2: "CloudTrail logging of all API calls for audit")."""
+"""Optional CloudTrail trail (seed 7.2: "CloudTrail logging of all API calls for audit").
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

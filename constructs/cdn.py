@@ -1,4 +1,6 @@
-"""Seed 7.3 option: CloudFront in front of the load balancer for static assets."""
+"""Seed 7.3 option: CloudFront in front of the load balancer for static assets.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

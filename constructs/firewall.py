@@ -1,4 +1,6 @@
-"""AWS WAF in front of the load balancer: AWS managed rule groups, logged to CloudWatch."""
+"""AWS WAF in front of the load balancer: AWS managed rule groups, logged to CloudWatch.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Key-policy statements for AWS services, each scoped to this account's own resources.
+Must never import stacks/, ops/, config/ or another construct module (others build on it).
 
 A service principal in a key policy (`logs.<region>.amazonaws.com`, `cloudwatch.amazonaws.com`,
 `cloudtrail.amazonaws.com`) acts for every customer of that service. Without a condition, any

@@ -1,4 +1,5 @@
 """Seed section 9: alert topics, the platform's alarms and dashboard, and each tenant's alarms.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
 
 Thresholds live in one table (`THRESHOLDS`) that the alarms, the README's alarm table and the
 tests all read. Per-tenant alarms belong to the tenant stack, and the platform dashboard finds

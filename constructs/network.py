@@ -1,4 +1,6 @@
-"""The platform network: a VPC over two AZs with public, app and isolated (data) subnets."""
+"""The platform network: a VPC over two AZs with public, app and isolated (data) subnets.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

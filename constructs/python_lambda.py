@@ -1,4 +1,5 @@
 """Lambda code assets for the handlers in `runtime/`, bundled offline and without Docker.
+Must never import stacks/, ops/, config/ or another construct module (others build on it).
 
 A handler that needs a pure-Python package (pg8000 for PostgreSQL) gets it copied from this
 virtualenv's site-packages, with its dependencies, into one staging folder that CDK hashes and

@@ -1,4 +1,6 @@
-"""Seed 7.3 option: a Valkey (Redis-compatible) replication group for sessions and caching."""
+"""Seed 7.3 option: a Valkey (Redis-compatible) replication group for sessions and caching.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""S3 buckets: tenant uploads (KMS, versioned, TLS-only, lifecycle) and the access-log bucket."""
+"""S3 buckets: tenant uploads (KMS, versioned, TLS-only, lifecycle) and the access-log bucket.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

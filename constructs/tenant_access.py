@@ -1,5 +1,7 @@
 """The role the app assumes to act for one restaurant: its database user, its connection
-parameter and its S3 prefix only. The master secret is never within its reach."""
+parameter and its S3 prefix only. The master secret is never within its reach.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

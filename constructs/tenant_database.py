@@ -1,4 +1,6 @@
-"""One restaurant's PostgreSQL database: instance, key, secret, rotation, logs, security group."""
+"""One restaurant's PostgreSQL database: instance, key, secret, rotation, logs, security group.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Creates and converges the application's database user when a tenant stack deploys.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
 
 A plain `CustomResource` whose service token is the function itself (runtime/db_bootstrap.py, which
 answers CloudFormation on its own). The Provider framework would add a second function, its role,

@@ -1,4 +1,5 @@
 """The post-deploy probe: a Lambda function that walks the app's data path for every restaurant.
+Must never import stacks/, ops/ or config/: settings arrive as constructor arguments.
 
 It runs where the app runs (the app subnets, the app's security group, so the tenant databases
 admit it like an app task) and as the app runs: its own role may do nothing but assume the app task
