@@ -91,6 +91,64 @@ class AppService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        self._cluster(vpc, name_prefix=name_prefix, container_insights=container_insights)
+        self._settings(name_prefix, settings, log_key=log_key, log_retention=log_retention)
+        self._task_definition(name_prefix, task, task_role)
+        self._security_groups(vpc, task, public_https=certificate is not None)
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=self.load_balancer_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
+        )
+        self.load_balancer.log_access_logs(access_logs, prefix="alb")
+
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            service_name=f"{name_prefix}-app",
+            desired_count=capacity.desired,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            security_groups=[self.security_group],
+            vpc_subnets=app_subnets,
+            assign_public_ip=False,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=cdk.Duration.seconds(60),
+        )
+        self.secret_rotation = self._rotate_app_secret(
+            name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
+        )
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "TargetGroup",
+            vpc=vpc,
+            port=task.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            targets=[self.service],
+            deregistration_delay=cdk.Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=task.health_check_path,
+                healthy_http_codes="200-399",
+                interval=cdk.Duration.seconds(15),
+                timeout=cdk.Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        self._listeners(certificate)
+        self._autoscaling(capacity)
+
+    def _cluster(self, vpc: ec2.IVpc, *, name_prefix: str, container_insights: bool) -> None:
+        """The ECS cluster (Container Insights per profile)."""
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -110,6 +168,15 @@ class AppService(Construct):
                 "Insights is billed per metric and is turned on by the production profile.",
             )
 
+    def _settings(
+        self,
+        name_prefix: str,
+        settings: Mapping[str, str],
+        *,
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        """The app's log group, its SSM setting parameters and its generated secret."""
         self.log_group = logs.LogGroup(
             self,
             "AppLogs",
@@ -143,6 +210,8 @@ class AppService(Construct):
             ),
         )
 
+    def _task_definition(self, name_prefix: str, task: TaskSettings, task_role: iam.IRole) -> None:
+        """The task definition: the app container and the one-shot volume-permissions step."""
         architecture = (
             ecs.CpuArchitecture.ARM64
             if task.cpu_architecture == "arm64"
@@ -222,6 +291,8 @@ class AppService(Construct):
             )
         )
 
+    def _security_groups(self, vpc: ec2.IVpc, task: TaskSettings, *, public_https: bool) -> None:
+        """The load balancer's group (the only public entry) and the app tasks' group."""
         self.load_balancer_security_group = ec2.SecurityGroup(
             self,
             "LoadBalancerSecurityGroup",
@@ -229,7 +300,7 @@ class AppService(Construct):
             description="Internet-facing load balancer - the only public entry point",
             allow_all_outbound=False,
         )
-        public_ports = [443, 80] if certificate else [80]
+        public_ports = [443, 80] if public_https else [80]
         for port in public_ports:
             self.load_balancer_security_group.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"Public HTTP{'S' if port == 443 else ''}"
@@ -257,55 +328,8 @@ class AppService(Construct):
             self.security_group, ec2.Port.tcp(task.container_port), "To the app tasks"
         )
 
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self,
-            "LoadBalancer",
-            vpc=vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            security_group=self.load_balancer_security_group,
-            drop_invalid_header_fields=True,
-            deletion_protection=deletion_protection,
-        )
-        self.load_balancer.log_access_logs(access_logs, prefix="alb")
-
-        self.service = ecs.FargateService(
-            self,
-            "Service",
-            cluster=self.cluster,
-            task_definition=self.task_definition,
-            service_name=f"{name_prefix}-app",
-            desired_count=capacity.desired,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            security_groups=[self.security_group],
-            vpc_subnets=app_subnets,
-            assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            health_check_grace_period=cdk.Duration.seconds(60),
-        )
-        self.secret_rotation = self._rotate_app_secret(
-            name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
-        )
-        self.target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "TargetGroup",
-            vpc=vpc,
-            port=task.container_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            targets=[self.service],
-            deregistration_delay=cdk.Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=task.health_check_path,
-                healthy_http_codes="200-399",
-                interval=cdk.Duration.seconds(15),
-                timeout=cdk.Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
-
+    def _listeners(self, certificate: acm.ICertificate | None) -> None:
+        """HTTPS with a port-80 redirect when there is a certificate, else plain HTTP (PoC)."""
         if certificate is not None:
             self.listener = self.load_balancer.add_listener(
                 "Https",
@@ -350,6 +374,8 @@ class AppService(Construct):
                 "profile refuses to load without a domain and redirects HTTP to HTTPS.",
             )
 
+    def _autoscaling(self, capacity: Capacity) -> None:
+        """Target tracking on CPU and memory when the profile scales the service."""
         self.scaling: ecs.ScalableTaskCount | None = None
         if capacity.autoscaling:
             self.scaling = self.service.auto_scale_task_count(
