@@ -139,6 +139,19 @@ class TenantDatabase(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        self._key(settings)
+        self._security_group(settings, vpc, app_security_group)
+        self._log_groups(settings)
+        self.parameter_group = parameter_group
+        self._instance(settings, vpc, subnet_group)
+        self._rotation(vpc, rotation_subnets)
+        self._bootstrap(settings, vpc, rotation_subnets)
+        self._replicate_backups(settings)
+        self._proxy(settings, vpc, app_security_group, rotation_subnets)
+        self._acknowledge(settings)
+
+    def _key(self, settings: DatabaseSettings) -> None:
+        """The tenant's own KMS key (data, secret, logs)."""
         # One key per restaurant: its data, secret and logs can be crypto-shredded on their own,
         # and no grant can ever reach another restaurant's data through a shared key.
         self.key = kms.Key(
@@ -159,6 +172,10 @@ class TenantDatabase(Construct):
             sid="CloudWatchLogsOfThisDatabase",
         )
 
+    def _security_group(
+        self, settings: DatabaseSettings, vpc: ec2.IVpc, app_security_group: ec2.ISecurityGroup
+    ) -> None:
+        """The database's security group: its port from the app tasks only."""
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -170,6 +187,8 @@ class TenantDatabase(Construct):
             app_security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL from the app tasks"
         )
 
+    def _log_groups(self, settings: DatabaseSettings) -> None:
+        """The PostgreSQL and upgrade log groups, created before the instance exports to them."""
         self.log_groups = [
             logs.LogGroup(
                 self,
@@ -182,8 +201,10 @@ class TenantDatabase(Construct):
             for kind in ("postgresql", "upgrade")
         ]
 
-        self.parameter_group = parameter_group
-
+    def _instance(
+        self, settings: DatabaseSettings, vpc: ec2.IVpc, subnet_group: rds.ISubnetGroup
+    ) -> None:
+        """The RDS instance (id `Instance`, fixed), new or restored from a snapshot; its secret."""
         monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         # Restore: same construct id, so the logical id never depends on the field; ops plan
         # blocks adding/changing/removing the snapshot on an existing instance (a replacement).
@@ -243,6 +264,8 @@ class TenantDatabase(Construct):
         assert self.instance.secret is not None
         self.secret: secretsmanager.ISecret = self.instance.secret
 
+    def _rotation(self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
+        """Rotation of the master secret."""
         # Single-user rotation (seed 7.2). The function runs in the app subnets, which reach
         # Secrets Manager through the NAT gateway, and reaches the database on its port.
         self.rotation = secretsmanager.SecretRotation(
@@ -252,11 +275,15 @@ class TenantDatabase(Construct):
             secret=self.secret,
             target=_DatabasePort(self.security_group),
             vpc=vpc,
-            vpc_subnets=rotation_subnets,
+            vpc_subnets=subnets,
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
             exclude_characters=EXCLUDE_CHARACTERS,
         )
 
+    def _bootstrap(
+        self, settings: DatabaseSettings, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
+    ) -> None:
+        """The app's database user, converged on every deploy."""
         # The application's own user (IAM authentication), created and converged on every
         # deploy by a custom resource; the app never sees the master secret.
         self.bootstrap = DatabaseBootstrap(
@@ -267,13 +294,15 @@ class TenantDatabase(Construct):
             master_secret=self.secret,
             database_security_group=self.security_group,
             vpc=vpc,
-            subnets=rotation_subnets,
+            subnets=subnets,
             target=Target(user=APP_USERNAME, schema=APP_SCHEMA, database=DATABASE_NAME),
             log_key=self.key,
             log_group_name=settings.bootstrap_log_group_name,
             log_retention=settings.log_retention,
         )
 
+    def _replicate_backups(self, settings: DatabaseSettings) -> None:
+        """Optional: cross-Region replication of automated backups."""
         if settings.backup_replication is not None:
             # No L2 property yet; all three update in place (provider schema).
             region, key_arn, days = settings.backup_replication
@@ -283,6 +312,14 @@ class TenantDatabase(Construct):
             cfn_instance.automatic_backup_replication_kms_key_id = key_arn
             cfn_instance.automatic_backup_replication_retention_period = days
 
+    def _proxy(
+        self,
+        settings: DatabaseSettings,
+        vpc: ec2.IVpc,
+        app_security_group: ec2.ISecurityGroup,
+        subnets: ec2.SubnetSelection,
+    ) -> None:
+        """Optional: the RDS Proxy and its security group."""
         # Seed 7.3 option: connection pooling through RDS Proxy ($21.90/month per tenant on
         # a 2-vCPU class). It sits in the app subnets, requires TLS, and is the only other client
         # the database admits.
@@ -310,7 +347,7 @@ class TenantDatabase(Construct):
                 proxy_target=rds.ProxyTarget.from_instance(self.instance),
                 secrets=[self.secret],
                 vpc=vpc,
-                vpc_subnets=rotation_subnets,
+                vpc_subnets=subnets,
                 security_groups=[proxy_security_group],
                 require_tls=True,
                 db_proxy_name=settings.instance_identifier,
@@ -329,8 +366,6 @@ class TenantDatabase(Construct):
                         "security group on the database endpoint port, a token that resolves to "
                         "5433 at deploy time; the packs cannot evaluate a token port.",
                     )
-
-        self._acknowledge(settings)
 
     def _restore_origin(self, settings: DatabaseSettings) -> dict[str, object]:
         """Restore from a snapshot: the data, master user and storage encryption (with the key of
