@@ -202,29 +202,25 @@ def _alarm(
     return alarm
 
 
-class PlatformMonitoring(Construct):
-    """Alarms on the shared app (Fargate, ALB) and the platform dashboard.
+@dataclass(frozen=True)
+class _AppMetrics:
+    """The shared app's one-minute metrics that the alarms and the dashboard both use."""
 
-    `severities` is ("warning", "critical") in production and ("critical",) for the PoC
-    profile, which the seed keeps inside the CloudWatch free tier (10 alarms).
-    """
+    cpu: cloudwatch.IMetric
+    memory: cloudwatch.IMetric
+    error_rate: cloudwatch.IMetric
+    p95: cloudwatch.IMetric
+    unhealthy: cloudwatch.IMetric
+    healthy: cloudwatch.IMetric
+    unhealthy_share: cloudwatch.IMetric
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        name_prefix: str,
+    @staticmethod
+    def of(
         service: ecs.FargateService,
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
-        topics: Mapping[str, sns.ITopic],
-        severities: Sequence[str],
-    ) -> None:
-        super().__init__(scope, construct_id)
+    ) -> _AppMetrics:
         minute = cdk.Duration.minutes(1)
-        self.alarms: list[cloudwatch.Alarm] = []
-
         cpu = service.metric_cpu_utilization(period=minute, statistic="Average")
         memory = service.metric_memory_utilization(period=minute, statistic="Average")
         requests = load_balancer.metrics.request_count(period=minute, statistic="Sum")
@@ -251,15 +247,59 @@ class PlatformMonitoring(Construct):
             label="Unhealthy targets (%)",
             period=minute,
         )
+        return _AppMetrics(
+            cpu=cpu,
+            memory=memory,
+            error_rate=error_rate,
+            p95=p95,
+            unhealthy=unhealthy,
+            healthy=healthy,
+            unhealthy_share=unhealthy_share,
+        )
 
+
+class PlatformMonitoring(Construct):
+    """Alarms on the shared app (Fargate, ALB) and the platform dashboard.
+
+    `severities` is ("warning", "critical") in production and ("critical",) for the PoC
+    profile, which the seed keeps inside the CloudWatch free tier (10 alarms).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        service: ecs.FargateService,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
+        topics: Mapping[str, sns.ITopic],
+        severities: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: list[cloudwatch.Alarm] = []
+        metrics = _AppMetrics.of(service, load_balancer, target_group)
+        self._alarms(name_prefix, metrics, topics=topics, severities=severities)
+        self._dashboard(name_prefix, metrics, load_balancer, target_group)
+
+    def _alarms(
+        self,
+        name_prefix: str,
+        metrics: _AppMetrics,
+        *,
+        topics: Mapping[str, sns.ITopic],
+        severities: Sequence[str],
+    ) -> None:
+        """Seed 9.2 alarms on the app, per severity the profile keeps."""
         not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         plans: list[tuple[str, str, cloudwatch.IMetric, cloudwatch.TreatMissingData]] = [
             # No tasks running means no utilisation data; the unhealthy-target alarm covers that.
-            ("fargate_cpu", "FargateCpu", cpu, not_breaching),
-            ("fargate_memory", "FargateMemory", memory, not_breaching),
+            ("fargate_cpu", "FargateCpu", metrics.cpu, not_breaching),
+            ("fargate_memory", "FargateMemory", metrics.memory, not_breaching),
             # No requests, no errors: the expression is 0 then, and gaps are not errors.
-            ("error_rate", "ErrorRate", error_rate, not_breaching),
-            ("p95_latency", "P95Latency", p95, not_breaching),
+            ("error_rate", "ErrorRate", metrics.error_rate, not_breaching),
+            ("p95_latency", "P95Latency", metrics.p95, not_breaching),
         ]
         for severity in severities:
             for key, label, metric, missing in plans:
@@ -293,7 +333,7 @@ class PlatformMonitoring(Construct):
                         else "Over 50% of targets unhealthy for 5 min, or no target reporting "
                         "at all (seed 9.2). Action: investigate application health."
                     ),
-                    metric=unhealthy if severity == "warning" else unhealthy_share,
+                    metric=metrics.unhealthy if severity == "warning" else metrics.unhealthy_share,
                     threshold=getattr(health, severity),
                     minutes=health.minutes,
                     period_minutes=1,
@@ -309,6 +349,14 @@ class PlatformMonitoring(Construct):
                 )
             )
 
+    def _dashboard(
+        self,
+        name_prefix: str,
+        metrics: _AppMetrics,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
+    ) -> None:
+        """The platform dashboard: app graphs, the alarms, and the tenant database fleet."""
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -347,17 +395,17 @@ class PlatformMonitoring(Construct):
                         elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=five, statistic="Sum"
                     ),
                 ],
-                right=[error_rate],
+                right=[metrics.error_rate],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Tasks: healthy / unhealthy targets",
-                left=[healthy, unhealthy],
+                left=[metrics.healthy, metrics.unhealthy],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Fargate CPU / memory (%)",
-                left=[cpu, memory],
+                left=[metrics.cpu, metrics.memory],
                 width=8,
             ),
             cloudwatch.AlarmStatusWidget(
