@@ -39,56 +39,46 @@ class TenantStack(cdk.Stack):
         platform: PlatformInterface,
         **kwargs: object,
     ) -> None:
+        """One restaurant: database, access role, connection parameter, alarms, DNS name."""
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         env = environment.name
         slug = restaurant.slug
-        production = restaurant.tier == "production"
 
-        self.database = TenantDatabase(
+        self.database = self._database(environment, restaurant, platform)
+        self.access = self._access(env, slug, platform)
+        self.connection_parameter = self._connection_parameter(env, slug)
+        self.monitoring = self._monitoring(env, restaurant)
+        if platform.hosted_zone is not None:
+            self.dns_record = self._dns_record(slug, platform)
+        if self.database.proxy is not None:
+            cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
+        acknowledge_generated_policies(self)
+        self._outputs(env, slug)
+
+    def _database(
+        self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
+    ) -> TenantDatabase:
+        env = environment.name
+        # The platform's group for this class, found by name: no export, and a resize
+        # switches groups in place (the class change reboots and applies max_connections).
+        parameter_group = rds.ParameterGroup.from_parameter_group_name(
+            self,
+            "Parameters",
+            parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
+        )
+        return TenantDatabase(
             self,
             "Database",
-            settings=DatabaseSettings(
-                instance_identifier=naming.db_instance_identifier(env, slug),
-                bootstrap_log_group_name=naming.db_bootstrap_log_group_name(env, slug),
-                secret_name=naming.tenant_secret_name(env, slug),
-                key_alias=naming.tenant_key_alias(env, slug),
-                instance_class=restaurant.instance_class,
-                multi_az=restaurant.resolved_multi_az,
-                allocated_storage_gb=restaurant.allocated_storage_gb,
-                max_allocated_storage_gb=restaurant.max_allocated_storage_gb,
-                backup_retention_days=restaurant.resolved_backup_retention_days,
-                deletion_protection=restaurant.resolved_deletion_protection,
-                enhanced_monitoring=production,
-                performance_insights=production,
-                log_retention=retention(environment.logs.access_days),
-                tier=restaurant.tier,
-                restore_from_snapshot=restaurant.restore_from_snapshot,
-                rds_proxy=restaurant.rds_proxy,
-                backup_replication=(
-                    (
-                        restaurant.backup_replication.region,
-                        restaurant.backup_replication.kms_key_arn,
-                        restaurant.backup_replication.retention_days
-                        or restaurant.resolved_backup_retention_days,
-                    )
-                    if restaurant.backup_replication
-                    else None
-                ),
-            ),
+            settings=_database_settings(environment, restaurant),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,
             app_security_group=platform.app_security_group,
             rotation_subnets=platform.app_subnets,
-            # The platform's group for this class, found by name: no export, and a resize
-            # switches groups in place (the class change reboots and applies max_connections).
-            parameter_group=rds.ParameterGroup.from_parameter_group_name(
-                self,
-                "Parameters",
-                parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
-            ),
+            parameter_group=parameter_group,
         )
 
-        self.access = TenantAccessRole(
+    def _access(self, env: str, slug: str, platform: PlatformInterface) -> TenantAccessRole:
+        return TenantAccessRole(
             self,
             "Access",
             role_name=naming.tenant_role_name(env, slug),
@@ -110,36 +100,36 @@ class TenantStack(cdk.Stack):
             uploads_key=platform.uploads_key,
         )
 
-        self.connection_parameter = self._connection_parameter(env, slug)
-
-        self.monitoring = TenantMonitoring(
+    def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
+        return TenantMonitoring(
             self,
             "Monitoring",
             name_prefix=naming.name_prefix(env),
             instance=self.database.instance,
-            instance_identifier=naming.db_instance_identifier(env, slug),
+            instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
             instance_class=restaurant.instance_class,
             allocated_storage_gb=restaurant.allocated_storage_gb,
             topics=imported_topics(self, naming.name_prefix(env)),
             # PoC restaurants: critical levels only (seed 2.1, free-tier monitoring).
-            severities=("warning", "critical") if production else ("critical",),
+            severities=(
+                ("warning", "critical") if restaurant.tier == "production" else ("critical",)
+            ),
         )
 
-        if platform.hosted_zone is not None:
-            self.dns_record = route53.ARecord(
-                self,
-                "DnsName",
-                zone=platform.hosted_zone,
-                record_name=slug,
-                target=route53.RecordTarget.from_alias(
-                    route53_targets.LoadBalancerTarget(platform.load_balancer)
-                ),
-            )
+    def _dns_record(self, slug: str, platform: PlatformInterface) -> route53.ARecord:
+        """`<slug>.<domain>`, an alias of the platform's load balancer."""
+        assert platform.hosted_zone is not None
+        return route53.ARecord(
+            self,
+            "DnsName",
+            zone=platform.hosted_zone,
+            record_name=slug,
+            target=route53.RecordTarget.from_alias(
+                route53_targets.LoadBalancerTarget(platform.load_balancer)
+            ),
+        )
 
-        if self.database.proxy is not None:
-            cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
-        acknowledge_generated_policies(self)
-
+    def _outputs(self, env: str, slug: str) -> None:
         cdk.CfnOutput(
             self, "DatabaseEndpoint", value=self.database.instance.db_instance_endpoint_address
         )
@@ -169,3 +159,38 @@ class TenantStack(cdk.Stack):
             ),
             tier=ssm.ParameterTier.STANDARD,
         )
+
+
+def _database_settings(environment: EnvironmentConfig, restaurant: Restaurant) -> DatabaseSettings:
+    """The restaurant's database settings, resolved from its config and the environment's."""
+    env = environment.name
+    slug = restaurant.slug
+    production = restaurant.tier == "production"
+    replication = restaurant.backup_replication
+    return DatabaseSettings(
+        instance_identifier=naming.db_instance_identifier(env, slug),
+        bootstrap_log_group_name=naming.db_bootstrap_log_group_name(env, slug),
+        secret_name=naming.tenant_secret_name(env, slug),
+        key_alias=naming.tenant_key_alias(env, slug),
+        instance_class=restaurant.instance_class,
+        multi_az=restaurant.resolved_multi_az,
+        allocated_storage_gb=restaurant.allocated_storage_gb,
+        max_allocated_storage_gb=restaurant.max_allocated_storage_gb,
+        backup_retention_days=restaurant.resolved_backup_retention_days,
+        deletion_protection=restaurant.resolved_deletion_protection,
+        enhanced_monitoring=production,
+        performance_insights=production,
+        log_retention=retention(environment.logs.access_days),
+        tier=restaurant.tier,
+        restore_from_snapshot=restaurant.restore_from_snapshot,
+        rds_proxy=restaurant.rds_proxy,
+        backup_replication=(
+            (
+                replication.region,
+                replication.kms_key_arn,
+                replication.retention_days or restaurant.resolved_backup_retention_days,
+            )
+            if replication
+            else None
+        ),
+    )
