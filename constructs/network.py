@@ -82,6 +82,19 @@ class PlatformNetwork(Construct):
         self.app_subnets = self.vpc.select_subnets(subnet_group_name=APP_SUBNETS)
         self.data_subnets = self.vpc.select_subnets(subnet_group_name=DATA_SUBNETS)
 
+        self._next_rule = self._data_subnet_acl()
+        self.db_subnet_group = rds.SubnetGroup(
+            self,
+            "DatabaseSubnetGroup",
+            description="Isolated data subnets shared by every tenant database of this environment",
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS),
+            subnet_group_name=f"{name_prefix}-tenant-databases",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _data_subnet_acl(self) -> int:
+        """The data subnets' network ACL (seed 7.2); returns the next free rule number."""
         self.data_acl = ec2.NetworkAcl(
             self,
             "DataSubnetsAcl",
@@ -136,17 +149,7 @@ class PlatformNetwork(Construct):
                 "database subnets; they admit only the database port from the app subnets and add "
                 "no path that the security groups do not already allow.",
             )
-
-        self._next_rule = rule
-        self.db_subnet_group = rds.SubnetGroup(
-            self,
-            "DatabaseSubnetGroup",
-            description="Isolated data subnets shared by every tenant database of this environment",
-            vpc=self.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS),
-            subnet_group_name=f"{name_prefix}-tenant-databases",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        return rule
 
     def allow_from_app_subnets(self, port: int, label: str) -> None:
         """Admit another TCP port from the app subnets into the data subnets (NACL)."""
