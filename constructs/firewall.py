@@ -45,41 +45,7 @@ class LoadBalancerFirewall(Construct):
         suffix: str = "alb",
     ) -> None:
         super().__init__(scope, construct_id)
-        rules: list[wafv2.CfnWebACL.RuleProperty] = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=group,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                    cloud_watch_metrics_enabled=True,
-                    metric_name=group,
-                    sampled_requests_enabled=True,
-                ),
-            )
-            for priority, group in MANAGED_RULE_GROUPS
-        ]
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="RateLimitPerIp",
-                priority=100,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=rate_limit_per_5_min, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                    cloud_watch_metrics_enabled=True,
-                    metric_name="RateLimitPerIp",
-                    sampled_requests_enabled=True,
-                ),
-            )
-        )
+        rules = _rules(rate_limit_per_5_min)
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -126,3 +92,43 @@ class LoadBalancerFirewall(Construct):
                 for header in REDACTED_HEADERS
             ],
         )
+
+
+def _rules(rate_limit_per_5_min: int) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """The AWS managed rule groups, each with its own actions, then a per-IP rate limit."""
+    rules: list[wafv2.CfnWebACL.RuleProperty] = [
+        wafv2.CfnWebACL.RuleProperty(
+            name=group,
+            priority=priority,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=group
+                )
+            ),
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=group,
+                sampled_requests_enabled=True,
+            ),
+        )
+        for priority, group in MANAGED_RULE_GROUPS
+    ]
+    rules.append(
+        wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp",
+            priority=100,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=rate_limit_per_5_min, aggregate_key_type="IP"
+                )
+            ),
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name="RateLimitPerIp",
+                sampled_requests_enabled=True,
+            ),
+        )
+    )
+    return rules
