@@ -211,7 +211,10 @@ class AppService(Construct):
         )
 
     def _task_definition(self, name_prefix: str, task: TaskSettings, task_role: iam.IRole) -> None:
-        """The task definition: the app container and the one-shot volume-permissions step."""
+        """The task definition: the app container and the one-shot volume-permissions step.
+
+        Stays long: the two containers share volumes and mounts that only make sense together.
+        """
         architecture = (
             ecs.CpuArchitecture.ARM64
             if task.cpu_architecture == "arm64"
@@ -399,7 +402,10 @@ class AppService(Construct):
         self, *, name_prefix: str, log_key: kms.IKey, log_retention: logs.RetentionDays
     ) -> lambda_.Function:
         """Rotate the session-signing key every 30 days, keeping the replaced value as previous
-        (runtime/session_secret_rotation), then roll the service so new tasks read it."""
+        (runtime/session_secret_rotation), then roll the service so new tasks read it.
+
+        Stays long: log group, function, its grants, the rotation schedule and its findings.
+        """
         log_group = logs.LogGroup(
             self,
             "SecretRotationLogs",

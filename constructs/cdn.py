@@ -37,6 +37,7 @@ class StaticAssetsCdn(Construct):
         access_logs: s3.IBucket,
         web_acl_arn: str | None,
     ) -> None:
+        """Stays long: a distribution, its log bucket and each one's findings, top to bottom."""
         super().__init__(scope, construct_id)
         origin_name = f"origin.{domain}"
         route53.ARecord(

@@ -356,7 +356,10 @@ class PlatformMonitoring(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
     ) -> None:
-        """The platform dashboard: app graphs, the alarms, and the tenant database fleet."""
+        """The platform dashboard: app graphs, the alarms, and the tenant database fleet.
+
+        Stays long: one widget list that reads like the dashboard it draws.
+        """
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

@@ -36,6 +36,7 @@ class SessionCache(Construct):
         node_type: str = "cache.t4g.micro",
         replicas: int = 1,
     ) -> None:
+        """Stays long: security group, auth token, subnet group, replication group, in order."""
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self,

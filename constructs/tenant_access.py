@@ -56,6 +56,7 @@ class TenantAccessRole(Construct):
         uploads_bucket: s3.IBucket,
         uploads_key: kms.IKey,
     ) -> None:
+        """Stays long: the whole policy is one list, read as the one document a reviewer audits."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         prefix = tenant_prefix(slug)

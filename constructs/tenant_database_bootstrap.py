@@ -57,6 +57,7 @@ class DatabaseBootstrap(Construct):
         log_group_name: str,
         log_retention: logs.RetentionDays,
     ) -> None:
+        """Stays long: security group, log group, role, function, custom resource, in order."""
         super().__init__(scope, construct_id)
 
         self.security_group = ec2.SecurityGroup(

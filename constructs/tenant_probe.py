@@ -40,6 +40,7 @@ class TenantProbe(Construct):
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
     ) -> None:
+        """Stays long: one Lambda's role, policy, log group and function, in order."""
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
