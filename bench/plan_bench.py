@@ -30,7 +30,7 @@ from config.generated import generated_environment  # noqa: E402
 from config.loader import load_environments  # noqa: E402
 from config.schema import EnvironmentConfig  # noqa: E402
 from ops.assembly import read_assembly  # noqa: E402
-from ops.planner import plan_assemblies  # noqa: E402
+from ops.planning.planner import plan_assemblies  # noqa: E402
 
 
 def timed(label: str, action: Callable[[], Any]) -> Any:

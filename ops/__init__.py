@@ -1,1 +1,11 @@
-"""Command-line tools for what the CDK CLI does not do: `python -m ops <command> --help`."""
+"""Command-line tools for what the CDK CLI does not do: `python -m ops <command> --help`.
+
+The tools are grouped by concern, one sub-package each: `planning` (where replacement detection is
+decided: `ops plan`), `lifecycle` (config edits that go through a plan: promote, resize, offboard),
+`costing` (`ops cost` and the cost model), `limits` (CloudFormation quotas and synthesis time:
+preflight, bench), `docs` (generated reference pages: architecture, config-reference) and `deploy`
+(before and after a deploy: deploy-check, smoke). Top level keeps `__main__` (the command walker)
+and `assembly` (reading a synthesized cdk.out, shared by all of them). Nothing in app.py, stacks/,
+constructs/, config/ or runtime/ may import ops: the tools read what the app synthesizes, never the
+other way round.
+"""

@@ -1,4 +1,4 @@
-"""`python -m ops <command>`: every module in this package with a `register(subparsers)` is one.
+"""`python -m ops <command>`: each module in ops/ or a sub-package with a `register(subparsers)`.
 
 Each command module defines `register(subparsers)` that adds its parser and sets
 `func=<callable(args) -> int>`; every command takes `--json`. `python -m ops` alone lists the
@@ -12,8 +12,9 @@ import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import ops
 
@@ -29,14 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`python -m ops <command> --help` shows a command's options.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    for module_info in sorted(pkgutil.iter_modules(ops.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"ops.{module_info.name}")
+    # Listed in the order of the module names, which are the command names (`-` written `_`).
+    for module in sorted(_modules(ops), key=lambda m: m.__name__.rsplit(".", 1)[-1]):
         register = getattr(module, "register", None)
         if callable(register):
             register(subparsers)
     return parser
+
+
+def _modules(package: ModuleType) -> Iterator[ModuleType]:
+    """Every public module of `package` and of its sub-packages, imported (the packages too).
+
+    Not pkgutil.walk_packages: it ignores a sub-package that fails to import, and a missing
+    dependency must reach main() as ModuleNotFoundError (what to do about the venv)."""
+    for module_info in pkgutil.iter_modules(package.__path__):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        yield module
+        if module_info.ispkg:
+            yield from _modules(module)
 
 
 def missing_environment_message(exc: ModuleNotFoundError) -> str:

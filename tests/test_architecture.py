@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import cx_api
 
 from ops.__main__ import main
-from ops.architecture import BEGIN, DEFAULT_OUTPUT, END, analyse, render_markdown, splice
+from ops.docs.architecture import BEGIN, DEFAULT_OUTPUT, END, analyse, render_markdown, splice
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from config.schema import EnvironmentConfig
 from ops.__main__ import main
-from ops.config_reference import DEFAULT_OUTPUT, render_markdown, walk
+from ops.docs.config_reference import DEFAULT_OUTPUT, render_markdown, walk
 
 
 def _all_fields(model: type[BaseModel]) -> set[str]:

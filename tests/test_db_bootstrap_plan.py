@@ -16,8 +16,8 @@ import pytest
 from lifecycle_helpers import copy_assembly, edit_template
 
 from ops.assembly import read_assembly
-from ops.planner import Plan, plan_assemblies
-from ops.update_rules import NO_INTERRUPTION
+from ops.planning.planner import Plan, plan_assemblies
+from ops.planning.update_rules import NO_INTERRUPTION
 
 ADDED_TYPES = {"AWS::SSM::Parameter"}
 

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops import deploy_check
+from ops.deploy import deploy_check
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CALLER = "111122223333"

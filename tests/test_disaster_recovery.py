@@ -14,7 +14,7 @@ from config.generated import generated_environment
 from config.schema import EnvironmentConfig
 from ops.assembly import StackArtifact
 from ops.costing.report import estimate_templates
-from ops.planner import NO_INTERRUPTION, plan_assemblies
+from ops.planning.planner import NO_INTERRUPTION, plan_assemblies
 
 KEY = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TENANT = "chefs-kiss-dr-tenant-r0001"

@@ -19,7 +19,7 @@ import pytest
 
 from config.schema import AlertsConfig, DomainConfig, EnvironmentConfig, Restaurant
 from ops.__main__ import main
-from ops.smoke import Check, Response, judge, plan_checks, run_checks
+from ops.deploy.smoke import Check, Response, judge, plan_checks, run_checks
 
 DOMAIN = "app.example.test"
 

@@ -29,9 +29,9 @@ from lifecycle_helpers import (
 from config.loader import load_environments
 from ops.__main__ import main
 from ops.assembly import read_assembly
-from ops.plan import render_json, render_markdown, render_text
-from ops.planner import Plan, ResourceChange, plan_assemblies
-from ops.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT, RULES
+from ops.planning.plan import render_json, render_markdown, render_text
+from ops.planning.planner import Plan, ResourceChange, plan_assemblies
+from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT, RULES
 from stacks import naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -426,7 +426,7 @@ def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
     example_cdk_out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worktree machinery, with the (slow) synthesis replaced by a copy of the example."""
-    import ops.plan as plan_module
+    import ops.planning.plan as plan_module
 
     seen: list[Path] = []
 

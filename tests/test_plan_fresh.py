@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lifecycle_helpers import copy_assembly
 
-import ops.plan as plan_module
+import ops.planning.plan as plan_module
 from ops.__main__ import main
 from ops.assembly import staleness
 

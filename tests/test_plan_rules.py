@@ -2,8 +2,8 @@
 
 Every case copies the example assembly, edits one template as JSON (milliseconds), and runs the
 real command (`python -m ops plan --base DIR --head DIR`) for the exit code next to the verdict.
-The rule's source is cited where the rule lives (ops/update_rules.py, ops/intrinsics.py,
-ops/schemas.py, ops/planner.py).
+The rule's source is cited where the rule lives (ops/planning/: update_rules.py, intrinsics.py,
+schemas.py, planner.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from lifecycle_helpers import (
 from config.loader import load_environments
 from ops.__main__ import main
 from ops.assembly import read_assembly
-from ops.planner import Plan, ResourceChange, plan_assemblies
-from ops.schemas import resource_schema
-from ops.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT
+from ops.planning.planner import Plan, ResourceChange, plan_assemblies
+from ops.planning.schemas import resource_schema
+from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT
 from stacks import naming
 
 DB = "AWS::RDS::DBInstance"
@@ -141,7 +141,7 @@ OTHER_REGION = {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-3"]}
 
 
 # ---------------------------------------------------------------------------------------------
-# Resolving the template before judging it (ops/intrinsics.py)
+# Resolving the template before judging it (ops/planning/intrinsics.py)
 
 
 def test_a_resource_whose_condition_is_false_is_a_deletion(judge: Callable[..., Judged]) -> None:
@@ -286,7 +286,7 @@ def test_cli_only_metadata_is_not_a_change(judge: Callable[..., Judged]) -> None
 
 
 # ---------------------------------------------------------------------------------------------
-# Rules the provider schemas do not carry (ops/update_rules.py, ops/schemas.py)
+# Rules the provider schemas do not carry (ops/planning/update_rules.py, ops/planning/schemas.py)
 
 
 @pytest.mark.parametrize(
@@ -463,7 +463,7 @@ def test_replacing_the_named_ecs_service_is_refused_as_a_failing_deploy(
 
 
 # ---------------------------------------------------------------------------------------------
-# Exports and policies (ops/planner.py)
+# Exports and policies (ops/planning/planner.py)
 
 
 def _export_renamed(template: dict[str, Any], old: str, new: str) -> dict[str, Any]:
@@ -550,7 +550,7 @@ def _walk(node: Any) -> Any:
 
 
 def test_the_resolver_leaves_its_input_alone(example_cdk_out: Path) -> None:
-    from ops.intrinsics import resolve_template
+    from ops.planning.intrinsics import resolve_template
 
     template = json.loads((example_cdk_out / f"{TENANT}.template.json").read_text())
     before = copy.deepcopy(template)

@@ -15,7 +15,7 @@ import pytest
 
 from ops.__main__ import main
 from ops.assembly import read_assembly
-from ops.preflight import CHECKS, Result, preflight
+from ops.limits.preflight import CHECKS, Result, preflight
 
 ENV = "syn"
 PLATFORM = f"chefs-kiss-{ENV}-platform"

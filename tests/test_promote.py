@@ -18,13 +18,13 @@ from lifecycle_helpers import copy_assembly, db_props, edit_template
 from config.loader import ENVIRONMENTS_DIR, load_environments
 from config.schema import EnvironmentConfig, Restaurant
 from constructs.compliance import DEFAULT_NAG_PACKS
-from ops import config_change as cc
 from ops.__main__ import main
 from ops.assembly import read_assembly
-from ops.planner import plan_assemblies
-from ops.promote import ChangeRequest, execute, promotion_edits, refusals
-from ops.resize import resize_request
-from ops.update_rules import INTERRUPTION, NO_INTERRUPTION
+from ops.lifecycle import config_change as cc
+from ops.lifecycle.promote import ChangeRequest, execute, promotion_edits, refusals
+from ops.lifecycle.resize import resize_request
+from ops.planning.planner import plan_assemblies
+from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION
 from stacks import naming
 
 DB = "AWS::RDS::DBInstance"

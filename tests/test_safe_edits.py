@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ops import config_change as cc
 from ops.__main__ import main
-from ops.resize import resize_request
+from ops.lifecycle import config_change as cc
+from ops.lifecycle.resize import resize_request
 
 PROJECT = Path(__file__).resolve().parent.parent
 TEXT = (

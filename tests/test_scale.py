@@ -30,7 +30,7 @@ from config.generated import EXAMPLE_ALERTS, EXAMPLE_DOMAIN, generated_environme
 from config.schema import EnvironmentConfig
 from constructs.compliance import NAG_PACKS
 from ops.assembly import StackArtifact, read_assembly
-from ops.preflight import (
+from ops.limits.preflight import (
     EnvironmentView,
     ResourceRef,
     _managed_policy_size,

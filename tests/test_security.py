@@ -372,7 +372,7 @@ def test_preflight_counts_poc_restaurants_in_a_production_environment(
 ) -> None:
     from config import load_environments
     from ops.assembly import read_assembly
-    from ops.preflight import preflight
+    from ops.limits.preflight import preflight
 
     stacks = read_assembly(example_cdk_out)
     for environment in load_environments():

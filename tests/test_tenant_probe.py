@@ -404,7 +404,7 @@ def test_ops_smoke_probe_prints_a_line_per_restaurant(
 
         return invoke
 
-    monkeypatch.setattr("ops.smoke.lambda_invoker", invoker)
+    monkeypatch.setattr("ops.deploy.smoke.lambda_invoker", invoker)
     config = write_config(tmp_path / "envs")
     args = ["smoke", "--env", "dev", "--config-dir", str(config), "--probe",
             "--rds-ca-bundle", str(ca_file)]  # fmt: skip

@@ -448,7 +448,7 @@ def test_pre_commit_hooks_call_the_project_tools() -> None:
     config = load(PROJECT_DIR / ".pre-commit-config.yaml")
     assert re.search(config["exclude"], "cdk.out/manifest.json")
     assert re.search(config["exclude"], "tests/__snapshots__/test_platform_stack/x.json")
-    assert not re.search(config["exclude"], "ops/smoke.py")
+    assert not re.search(config["exclude"], "ops/deploy/smoke.py")
     hooks = {h["id"]: h for repo in config["repos"] for h in repo["hooks"]}
     assert {"ruff", "ruff-format", "mypy", "end-of-file-fixer", "trailing-whitespace",
             "check-yaml"} <= set(hooks)  # fmt: skip

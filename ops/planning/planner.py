@@ -2,13 +2,13 @@
 
 Works on templates only (no AWS calls): per stack, resources added, removed and modified, the
 changed top-level properties, and an impact per change from the provider schemas
-(ops/schemas.py) and the documented rules (ops/update_rules.py). Replacement propagates: a
+(schemas.py) and the documented rules (update_rules.py). Replacement propagates: a
 property that references (Ref / Fn::GetAtt / Fn::Sub) a replaced resource, or imports a changed
 export, changes too, so a replaced KMS key replaces the database encrypted with it. A changed
 logical id is a delete plus a create. Deleting or replacing a stateful resource, or weakening
 its DeletionPolicy / UpdateReplacePolicy, blocks unless the caller allows it by name.
 
-Both templates are first resolved (ops/intrinsics.py): conditions, Fn::If, Fn::FindInMap,
+Both templates are first resolved (ops/planning/intrinsics.py): conditions, Fn::If, Fn::FindInMap,
 Fn::Select/Split/Join/Sub over literals and pseudo parameters, so the effective values are
 compared, a resource whose condition turns false is a deletion, and metadata that only the CDK
 CLI writes (aws:cdk:path, CDKMetadata) never shows as a change.
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ops.assembly import StackArtifact
-from ops.intrinsics import resolve_template
-from ops.schemas import DEFAULT_REGION, resource_schema
-from ops.update_rules import (
+from ops.planning.intrinsics import resolve_template
+from ops.planning.schemas import DEFAULT_REGION, resource_schema
+from ops.planning.update_rules import (
     INTERRUPTION,
     INTERRUPTION_PROPERTIES,
     NO_CHANGE,
@@ -597,7 +597,7 @@ def plan_assemblies(
     resolved: dict[tuple[int, str], dict[str, Any]] = {}
 
     def template(assembly: Mapping[str, StackArtifact], name: str) -> dict[str, Any] | None:
-        """The stack's template as deployed (ops/intrinsics.py), resolved once per side."""
+        """The stack's template as deployed (ops/planning/intrinsics.py), resolved once per side."""
         artifact = assembly.get(name)
         if artifact is None:
             return None

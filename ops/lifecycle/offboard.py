@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ops import config_change as cc
+from ops.lifecycle import config_change as cc
 from stacks import naming
 
 

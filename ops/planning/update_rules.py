@@ -1,6 +1,6 @@
 """What the provider schemas cannot say: interruptions and the conditional replacement cases.
 
-The cfn-lint schemas (ops/schemas.py) say which properties are create-only (always replace) and
+The cfn-lint schemas (schemas.py) say which properties are create-only (always replace) and
 which are *conditionally* create-only (may replace). They say nothing about interruptions. This
 module holds the documented facts, each with its source, so that a reviewer can check them:
 
@@ -52,11 +52,11 @@ STATEFUL_TYPES: dict[str, str] = {
 
 
 # The property that gives a resource its own physical name is derived from the provider schemas
-# (ops/schemas.py, `name_property`): CFN docs (e.g. DBInstanceIdentifier): "If you specify a
+# (schemas.py, `name_property`): CFN docs (e.g. DBInstanceIdentifier): "If you specify a
 # name, you cannot perform updates that require replacement of this resource": the new resource
 # is created before the old one is deleted, and the name is still taken.
 def physical_name_property(type_name: str) -> str | None:
-    from ops.schemas import resource_schema
+    from ops.planning.schemas import resource_schema
 
     return resource_schema(type_name).name_property
 

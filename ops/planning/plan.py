@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, StackArtifact, read_assembly, staleness
-from ops.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
-from ops.schemas import schema_source
-from ops.update_rules import NO_CHANGE
+from ops.planning.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
+from ops.planning.schemas import schema_source
+from ops.planning.update_rules import NO_CHANGE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_BLOCKED, EXIT_INPUT = 0, 1, 2
 SYMBOL = {"add": "+", "remove": "-", "modify": "~", "replace": "!"}
 
@@ -163,14 +163,14 @@ def head_assembly(
 
 
 # ---------------------------------------------------------------------------------------------
-# Cost (ops/cost.py is built on another branch; used when present)
+# Cost (ops/costing/cost.py is built on another branch; used when present)
 
 
 def _cost_entry_point() -> Any:
-    """ops.costing.diff (the cost branch's library entry point), else ops.cost.diff, else None."""
+    """ops.costing.diff (the cost library's entry point), else ops.costing.cost.diff, else None."""
     import importlib
 
-    for module_name in ("ops.costing", "ops.cost"):
+    for module_name in ("ops.costing", "ops.costing.cost"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -285,7 +285,7 @@ def _tags_only(resource: ResourceChange) -> bool:
 def render_text(plan: Plan) -> str:
     lines = [
         f"Plan: {plan.base} -> {plan.head}",
-        f"Judged with {schema_source()} + ops/update_rules.py",
+        f"Judged with {schema_source()} + ops/planning/update_rules.py",
     ]
     if not plan.changed:
         lines.append("No changes: the head assembly deploys exactly what the base does.")

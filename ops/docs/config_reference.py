@@ -28,7 +28,7 @@ from pydantic_core import PydanticUndefined
 
 from config.schema import EnvironmentConfig
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = PROJECT_DIR / "docs" / "configuration.md"
 REGENERATE = "python -m ops config-reference"
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from config.schema import Restaurant
-from ops import config_change as cc
-from ops.plan import cost_lines, render_text
-from ops.planner import Plan, ResourceChange
-from ops.update_rules import REPLACEMENT, apply_immediately
+from ops.lifecycle import config_change as cc
+from ops.planning.plan import cost_lines, render_text
+from ops.planning.planner import Plan, ResourceChange
+from ops.planning.update_rules import REPLACEMENT, apply_immediately
 
 
 @dataclass
