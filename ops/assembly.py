@@ -24,17 +24,23 @@ class StackArtifact:
         return dict(self.template.get("Resources", {}))
 
 
-def read_assembly(directory: Path) -> dict[str, StackArtifact]:
-    """Every CloudFormation stack of the assembly in `directory`, by name, in manifest order."""
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The cloud assembly's manifest.json in `directory`, or an AssemblyError that says why not."""
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(
             f"{directory}: no manifest.json; not a synthesized assembly (run `make synth` first)"
         )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise AssemblyError(f"{manifest_path}: unreadable: {exc}") from None
+    return manifest
+
+
+def read_assembly(directory: Path) -> dict[str, StackArtifact]:
+    """Every CloudFormation stack of the assembly in `directory`, by name, in manifest order."""
+    manifest = read_manifest(directory)
     stacks: dict[str, StackArtifact] = {}
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         if artifact.get("type") != "aws:cloudformation:stack":

@@ -33,7 +33,7 @@ from typing import Any
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
-from ops.assembly import AssemblyError
+from ops.assembly import AssemblyError, read_manifest
 from stacks import naming
 
 EXIT_OK, EXIT_TODO, EXIT_INPUT = 0, 1, 2
@@ -106,15 +106,10 @@ def _error_text(exc: Exception) -> str:
 
 
 def requirements_from_assembly(assembly: Path, environment: str) -> Requirements:
-    manifest_path = assembly / "manifest.json"
-    if not manifest_path.is_file():
-        raise DeployCheckInputError(
-            f"{assembly}: no manifest.json; not a synthesized assembly (run `make synth` first)"
-        )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeployCheckInputError(f"{manifest_path}: unreadable ({exc})") from exc
+        manifest = read_manifest(assembly)
+    except AssemblyError as exc:
+        raise DeployCheckInputError(str(exc)) from None
     prefix = f"{naming.name_prefix(environment)}-"
     stacks = {
         name: artifact.get("properties", {})
