@@ -67,9 +67,21 @@ def physical_names(environment: EnvironmentConfig) -> Iterator[tuple[str, str, s
     if environment.account:
         bucket = naming.uploads_bucket_name(env, environment.account, environment.region)
         yield "S3 bucket", bucket, "the uploads bucket"
+    if environment.disaster_recovery is not None:
+        # The recovery region's stacks; IAM names are global, so its roles carry `-dr`.
+        what = "the standby platform (disaster_recovery)"
+        yield "CloudFormation stack", naming.dr_platform_stack_name(env), what
+        yield "IAM role", naming.app_task_role_name(env, standby=True), what
+        yield "IAM role", naming.app_probe_role_name(env, standby=True), what
+    standby = {r.slug for r in environment.standby_restaurants()}
     for index, restaurant in enumerate(environment.restaurants):
         slug = restaurant.slug
         what = f"restaurants[{index}] ({slug})"
+        if slug in standby:
+            yield "CloudFormation stack", naming.standby_stack_name(env, slug), what
+            role = naming.tenant_role_name(env, slug, standby=True)
+            yield "IAM role", role, what
+            yield "IAM managed policy", f"{role}-policy", what
         yield "CloudFormation stack", naming.tenant_stack_name(env, slug), what
         yield "RDS DB instance", naming.db_instance_identifier(env, slug), what
         yield "IAM role", naming.tenant_role_name(env, slug), what

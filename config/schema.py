@@ -428,6 +428,38 @@ class BackupReplicationConfig(_Strict):
         return self
 
 
+DisasterRecoveryMode = Literal["pilot-light", "warm-standby"]
+
+
+class DisasterRecoveryConfig(_Strict):
+    """Seed 7.1 warm standby: a second region with a standby platform and a cross-region read
+    replica of each covered restaurant's database; `python -m ops failover` promotes them."""
+
+    region: str = Field(
+        description="The recovery region: in the environment's partition, not its own region."
+    )
+    mode: DisasterRecoveryMode = Field(
+        default="warm-standby",
+        description="`pilot-light`: the standby app service runs 0 tasks until a failover "
+        "scales it; `warm-standby`: it runs the profile's minimum, ready to serve.",
+    )
+    failed_over: tuple[str, ...] = Field(
+        default=(),
+        description="Restaurants whose standby was promoted and now serves from the recovery "
+        "region. Written by `python -m ops failover --write`; not edited by hand.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return validate_region(value)
+
+    @field_validator("failed_over", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        return _as_tuple(value)
+
+
 class Restaurant(_Strict):
     """One tenant: a restaurant with its own PostgreSQL database."""
 
@@ -470,6 +502,12 @@ class Restaurant(_Strict):
         default=None,
         description="Seed 7.1 option: replicate automated backups to a second region for "
         "disaster recovery (cross-region storage and transfer are billed).",
+    )
+    disaster_recovery: bool | None = Field(
+        default=None,
+        description="Covered by the environment's `disaster_recovery` (a read replica and "
+        "standby stack in the recovery region). Default: true for the production tier, false "
+        "for PoC.",
     )
     rds_proxy: bool = Field(
         default=False,
@@ -570,6 +608,13 @@ class Restaurant(_Strict):
         return max(days, self._minimum_backup_days)
 
     @property
+    def covered_by_disaster_recovery(self) -> bool:
+        """Whether the environment's disaster recovery covers it (default: production tier)."""
+        if self.disaster_recovery is not None:
+            return self.disaster_recovery
+        return self.tier == "production"
+
+    @property
     def resolved_deletion_protection(self) -> bool:
         return self.deletion_protection is not False
 
@@ -606,6 +651,10 @@ class EnvironmentConfig(_Strict):
     )
     performance: PerformanceConfig = Field(
         default_factory=PerformanceConfig, description="Optional performance features (seed 7.3)."
+    )
+    disaster_recovery: DisasterRecoveryConfig | None = Field(
+        default=None,
+        description="Seed 7.1: a warm standby in a second region for the covered restaurants.",
     )
     restaurants: tuple[Restaurant, ...] = Field(
         default=(), description="The tenants; adding one adds one tenant stack."
@@ -699,6 +748,38 @@ class EnvironmentConfig(_Strict):
                     f"network.availability_zones[{index}]",
                     f"allowed: an Availability Zone of {self.region!r} such as '{self.region}a'",
                     zone,
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _disaster_recovery(self) -> EnvironmentConfig:
+        recovery = self.disaster_recovery
+        if recovery is None:
+            return self
+        if recovery.region == self.region:
+            raise FieldError(
+                "disaster_recovery.region",
+                f"must differ from the environment's region {self.region!r} (the standby must "
+                "survive the loss of that region)",
+                recovery.region,
+            )
+        partition = rules.partition_of(self.region)
+        if rules.partition_of(recovery.region) != partition:
+            raise FieldError(
+                "disaster_recovery.region",
+                f"must be in the environment's partition {partition!r} (RDS cross-region read "
+                "replicas and IAM roles do not cross partitions)",
+                recovery.region,
+            )
+        covered = {r.slug for r in self.standby_restaurants()}
+        for index, slug in enumerate(recovery.failed_over):
+            if slug not in covered:
+                allowed = ", ".join(sorted(covered)) or "none"
+                raise FieldError(
+                    f"disaster_recovery.failed_over[{index}]",
+                    f"{slug!r} is not a restaurant covered by disaster recovery (covered: "
+                    f"{allowed})",
+                    slug,
                 )
         return self
 
@@ -821,6 +902,12 @@ class EnvironmentConfig(_Strict):
         for restaurant in self.restaurants:
             names[f"{restaurant.slug}.{self.domain.name}"] = f"restaurant {restaurant.slug!r}"
         return names
+
+    def standby_restaurants(self) -> tuple[Restaurant, ...]:
+        """The restaurants with a standby in the recovery region (none without one)."""
+        if self.disaster_recovery is None:
+            return ()
+        return tuple(r for r in self.restaurants if r.covered_by_disaster_recovery)
 
     def restaurant(self, slug: str) -> Restaurant:
         for restaurant in self.restaurants:

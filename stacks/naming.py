@@ -17,6 +17,21 @@ def tenant_stack_name(env: str, slug: str) -> str:
     return f"{PROJECT}-{env}-tenant-{slug}"
 
 
+def dr_platform_stack_name(env: str) -> str:
+    """The standby platform in the environment's recovery region (seed 7.1)."""
+    return f"{PROJECT}-{env}-dr-platform"
+
+
+def standby_stack_name(env: str, slug: str) -> str:
+    """One restaurant's standby (read replica, access role, parameter) in the recovery region."""
+    return f"{PROJECT}-{env}-dr-tenant-{slug}"
+
+
+def dr_prefix(env: str) -> str:
+    """Prefix of the recovery region's global names (IAM is global: they must not collide)."""
+    return f"{PROJECT}-{env}-dr"
+
+
 def db_instance_identifier(env: str, slug: str) -> str:
     return f"{PROJECT}-{env}-{slug}"
 
@@ -25,8 +40,9 @@ def tenant_secret_name(env: str, slug: str) -> str:
     return f"{PROJECT}/{env}/tenants/{slug}/db"
 
 
-def tenant_role_name(env: str, slug: str) -> str:
-    return f"{PROJECT}-{env}-tenant-{slug}-access"
+def tenant_role_name(env: str, slug: str, *, standby: bool = False) -> str:
+    """The per-restaurant access role; the recovery region's has its own (IAM names are global)."""
+    return f"{dr_prefix(env) if standby else name_prefix(env)}-tenant-{slug}-access"
 
 
 def tenant_connection_parameter_name(env: str, slug: str) -> str:
@@ -49,13 +65,13 @@ def uploads_bucket_name(env: str, account: str, region: str) -> str:
     return f"{PROJECT}-{env}-uploads-{account}-{region}"
 
 
-def app_task_role_name(env: str) -> str:
-    return f"{PROJECT}-{env}-app-task"
+def app_task_role_name(env: str, *, standby: bool = False) -> str:
+    return f"{dr_prefix(env) if standby else name_prefix(env)}-app-task"
 
 
-def app_probe_role_name(env: str) -> str:
+def app_probe_role_name(env: str, *, standby: bool = False) -> str:
     """The post-deploy probe's own role: it may only assume the app task role."""
-    return f"{PROJECT}-{env}-app-probe"
+    return f"{dr_prefix(env) if standby else name_prefix(env)}-app-probe"
 
 
 def app_probe_function_name(env: str) -> str:
@@ -68,9 +84,15 @@ def tenant_secret_name_template(env: str) -> str:
     return tenant_secret_name(env, "{slug}")
 
 
-def tenant_role_name_template(env: str) -> str:
-    return tenant_role_name(env, "{slug}")
+def tenant_role_name_template(env: str, *, standby: bool = False) -> str:
+    return tenant_role_name(env, "{slug}", standby=standby)
 
 
 def tenant_connection_parameter_name_template(env: str) -> str:
     return tenant_connection_parameter_name(env, "{slug}")
+
+
+def db_instance_arn(*, partition: str, region: str, account: str, identifier: str) -> str:
+    """An RDS instance's ARN from its identifier: how the standby names its replica's source
+    without a cross-region reference (the account may be a token, e.g. `Aws.ACCOUNT_ID`)."""
+    return f"arn:{partition}:rds:{region}:{account}:db:{identifier}"

@@ -1,0 +1,2 @@
+"""Seed 7.1 disaster recovery: the failover of an environment's restaurants to its recovery
+region (`python -m ops failover`), its steps and the AWS calls behind them."""
