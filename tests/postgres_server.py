@@ -113,6 +113,7 @@ class PostgresServer:
     database: str = DATABASE
     master_user: str = MASTER_USER
     _front: _TlsFront | None = field(default=None, repr=False)
+    _link: _DelayedLink | None = field(default=None, repr=False)  # a standby's way to its primary
     _stopped: bool = field(default=False, repr=False)
 
     def connect_as(
@@ -162,10 +163,22 @@ class PostgresServer:
         )  # fmt: skip
         return result.returncode == 0
 
+    def disconnect(self) -> None:
+        """Close the TLS front: every client connection is cut and new ones are refused, as when
+        the server's network goes away. The server itself runs on."""
+        if self._front is not None:
+            self._front.close()
+            self._front = None
+
+    def cut_link(self) -> None:
+        """A standby's link to its primary goes away, with the WAL still on its way in it."""
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
     def crash(self) -> None:
         """Stop the server the hard way: `pg_ctl stop -m immediate` (no shutdown checkpoint, every
-        connection cut). The TLS front stays up and finds no server behind it, as an endpoint
-        whose database is gone."""
+        backend and WAL sender killed)."""
         self.pg_ctl("-m", "immediate", "-w", "stop", timeout=60)
 
     def stop(self) -> None:
@@ -174,8 +187,8 @@ class PostgresServer:
             return
         self._stopped = True
         try:
-            if self._front is not None:
-                self._front.close()
+            self.disconnect()
+            self.cut_link()
             if self.running():
                 self.pg_ctl("-m", "fast", "-w", "stop", timeout=60)
         finally:
@@ -235,9 +248,87 @@ class _TlsFront:
                 backend_writer.close()
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
             pass  # the client went away or refused our certificate: what the refusal tests do
+        except asyncio.CancelledError:
+            pass  # close() with the client still connected (disconnect(): its network is gone)
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+class _DelayedLink:
+    """A Unix socket that relays to `target` (another Unix socket), each byte delivered `delay`
+    seconds after it was sent, both ways: the network between a primary and a standby in another
+    region (about 0.03 s one way between us-east-1 and us-west-2). Bytes on the way when one side
+    closes are still delivered, then the other side's connection is closed; `close()` cuts the
+    link instead: what is on the way is lost."""
+
+    def __init__(self, *, path: Path, target: Path, delay: float) -> None:
+        self.path, self._target, self._delay = path, str(target), delay
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="postgres-delayed-link", daemon=True
+        )
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_unix_server(self._client, str(path)), self._loop
+        ).result(timeout=10)
+        _give(path, 0o777)  # the standby's WAL receiver runs as the server's system user
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            self._server.close()
+            clients = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in clients:
+                task.cancel()
+            await asyncio.gather(*clients, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            target_reader, target_writer = await asyncio.open_unix_connection(self._target)
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(
+                self._pipe(reader, target_writer), self._pipe(target_reader, writer)
+            )
+        except (OSError, asyncio.CancelledError):
+            pass  # cut (close()) or a side went away: what is on the way is dropped
+        finally:
+            for side in (writer, target_writer):
+                with contextlib.suppress(Exception):
+                    side.close()
+
+    async def _pipe(self, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    return
+                target.write(data)
+                await target.drain()
+
+        delivery = asyncio.ensure_future(deliver())
+        try:
+            while data := await source.read(65536):
+                queue.put_nowait((loop.time() + self._delay, data))
+        except OSError:
+            pass
+        finally:
+            queue.put_nowait((loop.time() + self._delay, b""))
+            with contextlib.suppress(Exception):
+                await delivery
+            with contextlib.suppress(Exception):
+                target.close()
 
 
 async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
@@ -446,14 +537,19 @@ def _append_settings(data: Path, settings: Mapping[str, str], socket_dir: Path) 
             conf.write(f"{key} = {value.format(socket_dir=socket_dir)}\n")
 
 
-def start_standby(primary: PostgresServer, *, port: int = 0) -> PostgresServer:
+def start_standby(
+    primary: PostgresServer, *, port: int = 0, link_delay: float = 0.0
+) -> PostgresServer:
     """A hot standby streaming from `primary` (started with `replication=True`): a copy by
     `pg_basebackup -R -X stream` (which writes `standby.signal` and `primary_conninfo`), its own
     Unix socket and TLS front, the primary's roles and passwords (they arrive by replication, as
-    `chefs_app` does on an RDS read replica). The caller must call `stop()`."""
+    `chefs_app` does on an RDS read replica). With `link_delay` (seconds), the copy and the
+    streaming go through a `_DelayedLink`, as over the network between two regions. The caller
+    must call `stop()`."""
     root = Path(tempfile.mkdtemp(prefix="chefs-kiss-pg-standby-"))
     root.chmod(0o755)
     server: PostgresServer | None = None
+    link: _DelayedLink | None = None
     try:
         tls = root / "tls"
         tls.mkdir(mode=0o700)
@@ -461,12 +557,21 @@ def start_standby(primary: PostgresServer, *, port: int = 0) -> PostgresServer:
         for source in (primary.ca_file, primary.ca_file.with_suffix(".key")):
             shutil.copy(source, tls / source.name)
         server_cert, server_key = _server_certificate(tls, ca)
-        data, socket_dir = root / "data", root / "sock"
+        data, socket_dir, link_dir = root / "data", root / "sock", root / "link"
         for directory in (data, socket_dir):
             directory.mkdir()
             _give(directory, 0o700)
+        primary_socket_dir = primary.socket_dir
+        if link_delay > 0:
+            link_dir.mkdir(mode=0o755)
+            link = _DelayedLink(
+                path=link_dir / ".s.PGSQL.5432",
+                target=primary.socket_dir / ".s.PGSQL.5432",
+                delay=link_delay,
+            )
+            primary_socket_dir = link_dir
         primary_conninfo = (
-            f"host={primary.socket_dir} user={SUPERUSER} "
+            f"host={primary_socket_dir} user={SUPERUSER} "
             f"password={primary.superuser_password} application_name=drill_standby"
         )
         # A throwaway copy: no fsync, no backup manifest, no page checksum pass (time, not safety).
@@ -493,7 +598,9 @@ def start_standby(primary: PostgresServer, *, port: int = 0) -> PostgresServer:
             superuser_password=primary.superuser_password,
             root=root,
             version=primary.version,
+            _link=link,
         )
+        link = None  # the server's now: stop() closes it
         server._front = _TlsFront(
             port=chosen_port,
             backend=socket_dir / ".s.PGSQL.5432",
@@ -505,6 +612,8 @@ def start_standby(primary: PostgresServer, *, port: int = 0) -> PostgresServer:
         log = root / "server.log"
         if log.exists():
             print(f"PostgreSQL standby log:\n{log.read_text()}")
+        if link is not None:
+            link.close()
         if server is not None:
             server.stop()
         else:

@@ -42,6 +42,9 @@ TEST_PASSWORD = "drill-only-password"  # on RDS the app signs an IAM token inste
 READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction: "cannot execute INSERT in a read-only..."
 WRITE_TIMEOUT_SECONDS = 5.0  # the app's socket timeout: a write is answered or fails by then
 ORDERS_TABLE = f"{APP_SCHEMA}.drill_orders"
+# One way between us-east-1 and us-west-2 (a round trip is about 60-70 ms): the drill's default
+# distance between the primary and the standby, so the asynchronous replication has WAL in flight.
+CROSS_REGION_DELAY_SECONDS = 0.03
 
 
 class DrillError(RuntimeError):
@@ -101,6 +104,7 @@ def sql_state(error: BaseException) -> tuple[str, str]:
 class ReplicaPair:
     primary: PostgresServer
     standby: PostgresServer
+    link_delay: float = 0.0  # seconds, each way, between the primary and the standby
 
     @property
     def primary_parameter(self) -> dict[str, Any]:
@@ -110,6 +114,14 @@ class ReplicaPair:
     def standby_parameter(self) -> dict[str, Any]:
         """The recovery region's parameter: the standby's endpoint, before and after promotion."""
         return connection_parameter(self.standby)
+
+    def fail_primary_region(self) -> None:
+        """The primary's region goes dark: the app's connections to the primary are cut (no
+        acknowledgment arrives after this), the WAL on its way to the standby is lost with the
+        link, and the primary stops hard (`pg_ctl stop -m immediate`)."""
+        self.primary.disconnect()
+        self.standby.cut_link()
+        self.primary.crash()
 
     def standby_caught_up(self) -> bool:
         """The standby has replayed everything the primary had written when asked."""
@@ -134,8 +146,9 @@ class ReplicaPair:
 
 
 @contextlib.contextmanager
-def replica_pair() -> Iterator[ReplicaPair]:
-    """A bootstrapped primary and its streaming standby; both stopped and removed on exit."""
+def replica_pair(*, link_delay: float = 0.0) -> Iterator[ReplicaPair]:
+    """A bootstrapped primary and its streaming standby, `link_delay` seconds away (each way);
+    both stopped and removed on exit."""
     primary = start_postgres(port=0, replication=True)
     standby: PostgresServer | None = None
     try:
@@ -154,8 +167,8 @@ def replica_pair() -> Iterator[ReplicaPair]:
             )
         finally:
             app.close()
-        standby = start_standby(primary)
-        pair = ReplicaPair(primary, standby)
+        standby = start_standby(primary, link_delay=link_delay)
+        pair = ReplicaPair(primary, standby, link_delay)
         wait_for("the standby to stream", lambda: _receiver_status(standby) == "streaming")
         pair.standby_caught_up()
         yield pair
@@ -373,6 +386,7 @@ class DrillResult:
     """What one drill measured. Times are seconds; RPO and RTO as the issue defines them."""
 
     rate: float  # the primary writer's target, orders a second
+    link_delay: float  # seconds, each way, between the primary and the standby
     acked: int  # commits the primary acknowledged to the app
     confirmed: int  # of which the standby was seen to replay before the crash
     lost: int  # acknowledged but absent after promotion: the RPO in transactions
@@ -381,7 +395,7 @@ class DrillResult:
     in_doubt: int  # sent, never answered: may or may not have committed
     in_doubt_present: int
     rto_seconds: float  # the primary's stop -> the first write acknowledged by the promoted server
-    crash_seconds: float  # how long `pg_ctl stop -m immediate` took
+    crash_seconds: float  # how long cutting the network and `pg_ctl stop -m immediate` took
     database_steps_seconds: float  # fail_over_databases, start to end
     lag_before_stop: float | None  # the backend's lag reading just before the crash
     refusals_before_promotion: int  # the recovery-region app's writes the standby refused
@@ -451,7 +465,7 @@ def run_drill(
         )
         lag_before_stop = backend.status(slug).lag_seconds
         stopped_at = time.monotonic()
-        pair.primary.crash()
+        pair.fail_primary_region()
         crash_seconds = time.monotonic() - stopped_at
         primary_app.stop()
 
@@ -502,6 +516,7 @@ def run_drill(
     standby_acked = [a.seq for a in standby_log if a.outcome == "acked"]
     return DrillResult(
         rate=rate,
+        link_delay=pair.link_delay,
         acked=len(acked),
         confirmed=confirmed,
         lost=len(lost),
