@@ -115,6 +115,8 @@ class PostgresServer:
     _front: _TlsFront | None = field(default=None, repr=False)
     _link: _DelayedLink | None = field(default=None, repr=False)  # a standby's way to its primary
     _stopped: bool = field(default=False, repr=False)
+    # Set by isolate(): nothing more leaves this server's network (see _TlsFront, _DelayedLink).
+    _outage: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def connect_as(
         self, user: str, password: str, *, database: str | None = None, ca_file: Path | None = None
@@ -163,6 +165,12 @@ class PostgresServer:
         )  # fmt: skip
         return result.returncode == 0
 
+    def isolate(self) -> None:
+        """The server's network goes dark at once: from now on no byte it sends reaches anyone,
+        neither its clients (through the TLS front) nor a standby (through a `_DelayedLink`),
+        including bytes already on their way over the link. The server itself runs on."""
+        self._outage.set()
+
     def disconnect(self) -> None:
         """Close the TLS front: every client connection is cut and new ones are refused, as when
         the server's network goes away. The server itself runs on."""
@@ -198,8 +206,17 @@ class PostgresServer:
 class _TlsFront:
     """127.0.0.1:<port> -> the server's Unix socket, TLS required (see the module docstring)."""
 
-    def __init__(self, *, port: int, backend: Path, certificate: Path, key: Path) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        backend: Path,
+        certificate: Path,
+        key: Path,
+        outage: threading.Event | None = None,
+    ) -> None:
         self._backend = str(backend)
+        self._outage = outage or threading.Event()
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._context.load_cert_chain(str(certificate), str(key))
@@ -243,7 +260,9 @@ class _TlsFront:
             await writer.start_tls(self._context)
             backend_reader, backend_writer = await asyncio.open_unix_connection(self._backend)
             try:
-                await asyncio.gather(_pipe(reader, backend_writer), _pipe(backend_reader, writer))
+                await asyncio.gather(
+                    _pipe(reader, backend_writer), _pipe(backend_reader, writer, self._outage)
+                )
             finally:
                 backend_writer.close()
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
@@ -259,11 +278,12 @@ class _DelayedLink:
     """A Unix socket that relays to `target` (another Unix socket), each byte delivered `delay`
     seconds after it was sent, both ways: the network between a primary and a standby in another
     region (about 0.03 s one way between us-east-1 and us-west-2). Bytes on the way when one side
-    closes are still delivered, then the other side's connection is closed; `close()` cuts the
-    link instead: what is on the way is lost."""
+    closes are still delivered, then the other side's connection is closed. The primary's
+    `isolate()` (its `outage` event) drops everything from it not yet delivered; `close()` cuts
+    the link both ways."""
 
-    def __init__(self, *, path: Path, target: Path, delay: float) -> None:
-        self.path, self._target, self._delay = path, str(target), delay
+    def __init__(self, *, path: Path, target: Path, delay: float, outage: threading.Event) -> None:
+        self.path, self._target, self._delay, self._outage = path, str(target), delay, outage
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="postgres-delayed-link", daemon=True
@@ -295,7 +315,7 @@ class _DelayedLink:
             return
         try:
             await asyncio.gather(
-                self._pipe(reader, target_writer), self._pipe(target_reader, writer)
+                self._pipe(reader, target_writer), self._pipe(target_reader, writer, self._outage)
             )
         except (OSError, asyncio.CancelledError):
             pass  # cut (close()) or a side went away: what is on the way is dropped
@@ -304,7 +324,13 @@ class _DelayedLink:
                 with contextlib.suppress(Exception):
                     side.close()
 
-    async def _pipe(self, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        source: asyncio.StreamReader,
+        target: asyncio.StreamWriter,
+        outage: threading.Event | None = None,
+    ) -> None:
+        """Deliver each chunk `delay` after it arrived; after `outage`, deliver nothing more."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -312,7 +338,7 @@ class _DelayedLink:
             while True:
                 due, data = await queue.get()
                 await asyncio.sleep(max(0.0, due - loop.time()))
-                if not data:
+                if not data or (outage is not None and outage.is_set()):
                     return
                 target.write(data)
                 await target.drain()
@@ -331,9 +357,16 @@ class _DelayedLink:
                 target.close()
 
 
-async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+async def _pipe(
+    source: asyncio.StreamReader,
+    target: asyncio.StreamWriter,
+    outage: threading.Event | None = None,
+) -> None:
+    """Copy until either side closes; once `outage` is set, what arrives is dropped."""
     try:
         while data := await source.read(65536):
+            if outage is not None and outage.is_set():
+                return
             target.write(data)
             await target.drain()
     finally:
@@ -511,6 +544,7 @@ def start_postgres(*, port: int = DEFAULT_PORT, replication: bool = False) -> Po
             backend=socket_dir / ".s.PGSQL.5432",
             certificate=server_cert,
             key=server_key,
+            outage=server._outage,
         )
         _create_rds_roles(server)
         return server
@@ -568,6 +602,7 @@ def start_standby(
                 path=link_dir / ".s.PGSQL.5432",
                 target=primary.socket_dir / ".s.PGSQL.5432",
                 delay=link_delay,
+                outage=primary._outage,
             )
             primary_socket_dir = link_dir
         primary_conninfo = (
@@ -606,6 +641,7 @@ def start_standby(
             backend=socket_dir / ".s.PGSQL.5432",
             certificate=server_cert,
             key=server_key,
+            outage=server._outage,
         )
         return server
     except BaseException:

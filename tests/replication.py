@@ -116,12 +116,14 @@ class ReplicaPair:
         return connection_parameter(self.standby)
 
     def fail_primary_region(self) -> None:
-        """The primary's region goes dark: the app's connections to the primary are cut (no
-        acknowledgment arrives after this), the WAL on its way to the standby is lost with the
-        link, and the primary stops hard (`pg_ctl stop -m immediate`)."""
+        """The primary's region goes dark at one instant: no byte from the primary reaches anyone
+        after it (no acknowledgment to the app, no more WAL to the standby, including WAL on its
+        way over the link); then the primary stops hard (`pg_ctl stop -m immediate`) and its
+        endpoint and link go away."""
+        self.primary.isolate()
+        self.primary.crash()
         self.primary.disconnect()
         self.standby.cut_link()
-        self.primary.crash()
 
     def standby_caught_up(self) -> bool:
         """The standby has replayed everything the primary had written when asked."""
