@@ -404,6 +404,7 @@ class DrillResult:
     refusal_codes: set[str]
     refusal_message: str
     slowest_refusal_seconds: float
+    standby_failures: int  # the recovery-region app's writes that got no answer (none expected)
     standby_acked: int
     standby_rows: int
     missing_standby_acks: int
@@ -534,6 +535,7 @@ def run_drill(
         refusal_codes={a.code for a in refusals},
         refusal_message=refusals[0].message if refusals else "",
         slowest_refusal_seconds=max((a.seconds for a in refusals), default=0.0),
+        standby_failures=sum(1 for a in standby_log if a.outcome == "failed"),
         standby_acked=len(standby_acked),
         standby_rows=len(present["standby-app"]),
         missing_standby_acks=len(set(standby_acked) - present["standby-app"]),

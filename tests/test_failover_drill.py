@@ -140,6 +140,7 @@ def test_writes_to_the_standby_are_refused_quickly_with_a_clear_error(drill: Dri
     """The recovery-region app wrote from the start; until the promotion every write was refused
     by the server with SQLSTATE 25006, never left hanging (the app's socket timeout is 5 s)."""
     assert drill.refusals_before_promotion > 0
+    assert drill.standby_failures == 0  # every write was answered: no timeout, no cut connection
     assert drill.refusal_codes == {READ_ONLY_SQLSTATE}
     assert drill.refusal_message == "cannot execute INSERT in a read-only transaction"
 
