@@ -199,10 +199,12 @@ class LocalReplicas:
     standby's TLS front as the superuser stand-in (on AWS: the RDS API and CloudWatch's ReplicaLag);
     promotion is `pg_ctl promote` without waiting, as RDS's PromoteReadReplica returns at once.
 
-    Lag is what RDS reports as ReplicaLag: 0 when the standby has replayed all it received, else
-    the age of the last replayed commit, now - pg_last_xact_replay_timestamp(); unknown (None) when
-    the WAL receiver is not streaming (the primary is gone or unreachable). `clock` is that "now"
-    (wall-clock seconds); a test moves it forward instead of waiting out the RPO."""
+    Lag: 0 when the standby has replayed all it received, else the age of the last replayed
+    commit, now - pg_last_xact_replay_timestamp() (what RDS's ReplicaLag is, except that RDS does
+    not return 0 for a caught-up replica of an idle source: it reports up to five minutes there);
+    unknown (None) when the WAL receiver is not streaming (the primary is gone or unreachable).
+    `clock` is that "now" (wall-clock seconds); a test moves it forward instead of waiting out
+    the RPO."""
 
     def __init__(
         self, standbys: Mapping[str, PostgresServer], *, clock: Callable[[], float] = time.time
