@@ -7,9 +7,10 @@ Each run is the drill of tests/test_failover_drill.py on a fresh pair of servers
 streaming standby, tests/replication.py): a steady write load through the app's connection code,
 the primary's region failed hard, `fail_over_databases` with the local backend. Printed per run:
 acknowledged commits lost (the RPO in transactions) and the span of writes they cover (in
-seconds), writes in doubt (sent, never answered; in brackets how many of them committed), and the time from the failure to the first write the promoted server acknowledged (the
-RTO of the database step). These are numbers of this machine, not assertions; the test asserts
-only what does not depend on its speed. As root, the servers run as the wheel's system user.
+seconds); writes in doubt (sent, never answered; in brackets how many of them committed); the
+time from the failure to the first write the promoted server acknowledged (the RTO of the
+database step). These are numbers of this machine, not assertions; the test asserts only what
+does not depend on its speed. As root, the servers run as the wheel's system user.
 """
 
 from __future__ import annotations
