@@ -31,8 +31,12 @@ For the failover drill (tests/replication.py), `start_postgres(replication=True)
 streaming replication as `rdsadmin` on the Unix socket (a `local replication` pg_hba.conf line; the
 server has no TCP listener) with `synchronous_commit = on` as on RDS, and `start_standby(primary)`
 makes a hot standby of it with `pg_basebackup -R -X stream`, behind its own TLS front (a certificate
-from the same CA, as RDS's global CA bundle covers every region). `crash()` stops a server the hard
-way (`pg_ctl stop -m immediate`: no shutdown checkpoint, connections cut, WAL senders killed).
+from the same CA, as RDS's global CA bundle covers every region), optionally streaming over a
+link that delays every byte as the network between two regions does (`link_delay`). A server
+fails the hard way with `isolate()` (nothing it sends reaches anyone from that instant: not its
+clients, not its standby), `crash()` (`pg_ctl stop -m immediate`: no shutdown checkpoint, every
+backend and WAL sender killed) and `disconnect()` (its TLS front goes); `stop()` cleans up after
+any of them.
 """
 
 from __future__ import annotations
@@ -82,9 +86,10 @@ _SERVER_SETTINGS = {
 }
 
 # A primary the drill fails over from: replication on, and a commit acknowledged only once its WAL
-# is written locally (RDS's default, `synchronous_commit = on`); the standby is asynchronous, as a
-# cross-region RDS read replica is. wal_level = replica and max_wal_senders are the defaults,
-# stated here because the drill depends on them.
+# is flushed locally (RDS's default, `synchronous_commit = on`; with `fsync = off` here, flushed
+# means written to the operating system); the standby is asynchronous, as a cross-region RDS read
+# replica is. wal_level = replica and max_wal_senders are the defaults, stated here because the
+# drill depends on them.
 _REPLICATION_SETTINGS = {
     "wal_level": "replica",
     "max_wal_senders": "4",
