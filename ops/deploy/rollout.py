@@ -2,7 +2,7 @@
 
 Compares the assembly to deploy with the one deployed last (`--base-assembly DIR`, a directory:
 `make deploy` keeps it in `.deployed/<env>`, the deploy workflow as an artifact) and deploys only
-the stacks the change touches (ops/deploy/waves.py), each wave one or two `cdk deploy --app
+the stacks the change touches (ops/planning/waves.py), each wave one or two `cdk deploy --app
 ASSEMBLY --exclusively <stacks> --require-approval never --concurrency N` calls:
 
 1. the platform, then the standby platform (disaster recovery), when changed;
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ops.assembly import AssemblyError, read_assembly
-from ops.deploy.waves import (
+from ops.planning.waves import (
     DEFAULT_WAVES,
     Rollout,
     RolloutError,

@@ -13,7 +13,7 @@ leave the recovery region one version behind for the whole rollout).
 in the head assembly, compared as deployed (CLI-only metadata ignored). A stack removed from the
 head is never deployed: it is listed so that the operator offboards it (`ops offboard`).
 
-Nothing here calls AWS or runs the CLI: ops/deploy/rollout.py runs the waves.
+Nothing here calls AWS or runs the CLI: `ops rollout` (ops/deploy/rollout.py) runs the waves.
 """
 
 from __future__ import annotations
