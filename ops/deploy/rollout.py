@@ -92,7 +92,7 @@ def cdk_deployer(
                 str(outputs_file),
             ]
             try:
-                done = subprocess.run(command, stdout=log, stderr=log, check=False)
+                done = _run(command, log)
             except OSError as exc:
                 return StepResult(False, f"cannot run {cdk[0]}: {exc}")
             outputs = _read_json(outputs_file)
@@ -117,7 +117,7 @@ def command_prober(
         for slug in restaurants:
             argv += ["--restaurant", slug]
         try:
-            done = subprocess.run([*argv, *extra], stdout=log, stderr=log, check=False)
+            done = _run([*argv, *extra], log)
         except OSError as exc:
             return StepResult(False, f"cannot run {command[0]}: {exc}")
         if done.returncode != 0:
@@ -125,6 +125,19 @@ def command_prober(
         return StepResult(True, "passed")
 
     return probe
+
+
+def _run(argv: Sequence[str], log: TextIO | None) -> subprocess.CompletedProcess[str]:
+    """Run a step; its output goes to `log` (None: our stdout), copied when `log` is no file."""
+    if log is None:
+        return subprocess.run(argv, check=False, text=True)
+    try:
+        log.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        done = subprocess.run(argv, check=False, text=True, capture_output=True)
+        log.write(done.stdout + done.stderr)
+        return done
+    return subprocess.run(argv, check=False, text=True, stdout=log, stderr=log)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -344,7 +357,7 @@ def run(
     *,
     deployer: Deployer | None = None,
     prober: Prober | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
     try:
         parse_wave_sizes(args.waves)
@@ -377,7 +390,7 @@ def run(
     previous = _read_json(base_dir / OUTPUTS_NAME) if base_dir is not None else {}
     outcome = run_waves(
         rollout, deploy, probe, bake_seconds=args.bake_seconds, outputs=previous, say=say,
-        sleep=sleep,
+        sleep=sleep or time.sleep,
     )  # fmt: skip
     if args.outputs_file:
         Path(args.outputs_file).write_text(json.dumps(outcome.outputs, indent=2, sort_keys=True))
