@@ -68,29 +68,39 @@ Deployer = Callable[[Sequence[str]], StepResult]
 Prober = Callable[[Sequence[str]], StepResult]
 
 
+def deploy_command(
+    cdk: Sequence[str], assembly: Path, stacks: Sequence[str], *, concurrency: int, outputs: Path
+) -> list[str]:
+    """One wave's `cdk deploy`: the named stacks only (`--exclusively`: the platform is a wave of
+    its own, not redeployed as a dependency of each), no prompt, concurrency bounded."""
+    return [
+        *cdk,
+        "deploy",
+        "--app",
+        str(assembly),
+        "--exclusively",
+        *stacks,
+        "--require-approval",
+        "never",
+        "--concurrency",
+        str(concurrency),
+        "--outputs-file",
+        str(outputs),
+    ]
+
+
 def cdk_deployer(
     cdk: Sequence[str], assembly: Path, *, concurrency: int, log: TextIO | None = None
 ) -> Deployer:
-    """`cdk deploy` of named stacks from the assembly, exclusively (the platform is its own
-    wave), concurrency bounded; the CLI's output goes to `log` (default: ours)."""
+    """Deploy named stacks of the assembly with the CDK CLI; its output goes to `log` (default:
+    ours), the stacks' outputs are read back from its `--outputs-file`."""
 
     def deploy(stacks: Sequence[str]) -> StepResult:
         with tempfile.TemporaryDirectory(prefix="ops-rollout-") as tmp:
             outputs_file = Path(tmp) / "outputs.json"
-            command = [
-                *cdk,
-                "deploy",
-                "--app",
-                str(assembly),
-                "--exclusively",
-                *stacks,
-                "--require-approval",
-                "never",
-                "--concurrency",
-                str(concurrency),
-                "--outputs-file",
-                str(outputs_file),
-            ]
+            command = deploy_command(
+                cdk, assembly, stacks, concurrency=concurrency, outputs=outputs_file
+            )
             try:
                 done = _run(command, log)
             except OSError as exc:
