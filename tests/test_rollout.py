@@ -431,6 +431,7 @@ def test_a_failing_canary_stops_everything_after_it(
     out = capsys.readouterr().out
     assert "ROLLOUT STOPPED in ten, canary: deploy of chefs-kiss-ten-tenant-r0002 failed" in out
     assert "restaurants (0): none" in out
+    assert "May have it (canary failed to deploy" in out
     assert "Not started: wave 1 (1), wave 2 (1), wave 3 (7): 9 restaurant(s)" in out
     assert (
         f"cdk deploy --app {ten_dirs['base']} --exclusively {tenant('ten', 2)} "
@@ -449,13 +450,14 @@ def test_a_failing_probe_in_a_wave_stops_later_waves_and_names_what_has_the_new_
     captured = capsys.readouterr()
     result = json.loads(captured.out)["result"]
     assert result["failed_wave"] == "wave 2" and result["not_started"] == ["wave 3"]
-    assert result["restaurants_updated"] == ["r0002", "r0001"]
+    assert result["failed_step"] == "probe"
+    assert result["restaurants_updated"] == ["r0002", "r0001", "r0003"], "deployed, probe failed"
     (command,) = result["rollback"]
     assert command.split("--exclusively ")[1].split(" --")[0].split() == [
         tenant("ten", n) for n in (2, 1, 3)
     ]
-    assert "restaurants (2): r0002, r0001" in captured.err
-    assert "May have it (the failed wave" in captured.err and "r0003" in captured.err
+    assert "restaurants (3): r0002, r0001, r0003" in captured.err
+    assert "wave 2, deployed but failing its probe" in captured.err
 
 
 def test_a_failing_platform_stops_before_any_restaurant(

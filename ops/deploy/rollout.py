@@ -167,6 +167,7 @@ class Outcome:
     rollout: Rollout
     completed: list[Wave] = field(default_factory=list)
     failed: Wave | None = None
+    failed_step: str = ""  # "deploy" or "probe"
     failure: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -178,6 +179,15 @@ class Outcome:
     def started(self) -> list[Wave]:
         """Waves whose stacks may have the new version (the failed one included)."""
         return self.completed + ([self.failed] if self.failed else [])
+
+    @property
+    def updated(self) -> list[str]:
+        """Restaurants that certainly have the new version: the completed waves', and the failed
+        wave's when its deploy succeeded and its probe failed."""
+        waves = self.completed + (
+            [self.failed] if self.failed and self.failed_step == "probe" else []
+        )
+        return [slug for wave in waves for slug in wave.restaurants]
 
     @property
     def not_started(self) -> list[Wave]:
@@ -205,14 +215,14 @@ def run_waves(
             result = deploy(phase)
             outcome.outputs.update(result.outputs)
             if not result.passed:
-                outcome.failed = wave
+                outcome.failed, outcome.failed_step = wave, "deploy"
                 outcome.failure = f"deploy of {', '.join(phase)} failed: {result.detail}"
                 return outcome
         if wave.probe:
             say(f"   probe {' '.join(wave.probe)}")
             result = probe(wave.probe)
             if not result.passed:
-                outcome.failed = wave
+                outcome.failed, outcome.failed_step = wave, "probe"
                 outcome.failure = f"probe of {', '.join(wave.probe)} failed: {result.detail}"
                 return outcome
         outcome.completed.append(wave)
@@ -260,19 +270,22 @@ def failure_report(
     rollout = outcome.rollout
     failed = outcome.failed
     assert failed is not None
-    lines = [
-        f"ROLLOUT STOPPED in {rollout.environment}, {failed.name}: {outcome.failure}",
-        "Have the new version (deployed by the completed waves):",
-    ]
-    shared = [n for w in outcome.completed for n in w.stacks if n not in _restaurant_stacks(w)]
-    done = [s for w in outcome.completed for s in w.restaurants]
+    lines = [f"ROLLOUT STOPPED in {rollout.environment}, {failed.name}: {outcome.failure}"]
+    probed = outcome.failed_step == "probe"
+    done_waves = outcome.completed + ([failed] if probed else [])
+    shared = [n for w in done_waves for n in w.stacks if n not in _restaurant_stacks(w)]
+    lines.append(
+        "Have the new version"
+        + (f" (the completed waves and {failed.name}, deployed but failing its probe):" if probed
+           else " (the completed waves):")
+    )  # fmt: skip
     lines.append(f"  shared stacks: {', '.join(shared) or 'none'}")
-    lines.append(f"  restaurants ({len(done)}): {', '.join(done) or 'none'}")
-    if failed.stacks:
+    lines.append(f"  restaurants ({len(outcome.updated)}): {', '.join(outcome.updated) or 'none'}")
+    if not probed and failed.stacks:
         shown = ", ".join(failed.restaurants or failed.stacks)
         lines.append(
-            f"May have it (the failed wave; CloudFormation rolled back the stack that failed, "
-            f"others of the wave may have completed): {shown}"
+            f"May have it ({failed.name} failed to deploy: CloudFormation rolled back the stack "
+            f"that failed; others of the wave may have completed): {shown}"
         )
     later = outcome.not_started
     if later:
@@ -317,11 +330,14 @@ def render_plan(rollout: Rollout) -> list[str]:
         f"{len(rollout.restaurants)} restaurant(s), {what}; canary: {rollout.canary or '-'}"
     ]
     for wave in rollout.waves:
-        shown = ", ".join(wave.restaurants) if wave.restaurants else ", ".join(wave.stacks)
-        if len(wave.restaurants) > 12:
-            shown = f"{', '.join(wave.restaurants[:6])} ... {wave.restaurants[-1]}"
-        probe = f"; probe {', '.join(wave.probe)}" if wave.probe and not wave.restaurants else ""
-        lines.append(f"  {wave.name:<9} {_wave_summary(wave)}: {shown}{probe}")
+        if wave.restaurants:
+            shown = ", ".join(wave.restaurants)
+            if len(wave.restaurants) > 12:
+                shown = f"{', '.join(wave.restaurants[:6])} ... {wave.restaurants[-1]}"
+            lines.append(f"  {wave.name:<9} {_wave_summary(wave)}: {shown}")
+        else:
+            probe = f"; then probe {', '.join(wave.probe)}" if wave.probe else ""
+            lines.append(f"  {wave.name:<9} {', '.join(wave.stacks)}{probe}")
     lines.extend(f"  note: {note}" for note in rollout.notes)
     if rollout.removed:
         lines.append(f"  not deployed (removed): {', '.join(rollout.removed)}")
@@ -423,7 +439,8 @@ def run(
             "completed_waves": [w.name for w in outcome.completed],
             "failed_wave": outcome.failed.name if outcome.failed else None,
             "failure": outcome.failure or None,
-            "restaurants_updated": [s for w in outcome.completed for s in w.restaurants],
+            "failed_step": outcome.failed_step or None,
+            "restaurants_updated": outcome.updated,
             "not_started": [w.name for w in outcome.not_started],
             "rollback": rollback_commands(outcome, base_dir, base_stacks, args.concurrency)
             if not outcome.passed
