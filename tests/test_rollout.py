@@ -201,6 +201,22 @@ def test_a_change_to_every_tenant_deploys_the_canary_then_growing_waves(
     assert rollout.waves[0].restaurants == ("r0007",)
 
 
+def test_what_ops_plan_would_block_is_said_before_the_waves(ten: dict[str, Assembly]) -> None:
+    """The rollout deploys what was reviewed (a database deletion allowed in the pull request),
+    but its plan names the data at risk first."""
+
+    def drop_database(template: dict[str, Any]) -> None:
+        resources = template["Resources"]
+        (logical_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::RDS::DBInstance"]
+        del resources[logical_id]
+
+    head = changed(ten["base"], {tenant("ten", 3): drop_database})
+    rollout = rollout_between(ten["base"], head, "ten")
+    assert rollout.stacks == (tenant("ten", 3),)
+    assert rollout.notes and rollout.notes[0].startswith(f"ops plan: {tenant('ten', 3)}/")
+    assert any("(AWS::RDS::DBInstance): remove" in note for note in rollout.notes)
+
+
 def test_a_canary_the_change_does_not_touch_is_refused(ten: dict[str, Assembly]) -> None:
     with pytest.raises(RolloutError, match="does not touch it"):
         rollout_between(ten["base"], ten["resized"], "ten", canary="r0002")

@@ -18,6 +18,7 @@ Nothing here calls AWS or runs the CLI: `ops rollout` (ops/deploy/rollout.py) ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -268,7 +269,13 @@ def rollout_between(
     """The rollout of one environment from the base assembly (what is deployed) to the head."""
     plan = plan_assemblies(base, head, stacks=[f"{naming.name_prefix(environment)}-*"])
     changed, removed = touched_stacks(plan, environment)
-    return plan_rollout(head, environment, changed, removed=removed, canary=canary, waves=waves)
+    rollout = plan_rollout(head, environment, changed, removed=removed, canary=canary, waves=waves)
+    if not plan.blockers:
+        return rollout
+    # What `ops plan` would block (a replaced database allowed in review, an export still
+    # imported): the deploy goes on, as reviewed, but the log says it first.
+    warnings = tuple(f"ops plan: {blocker}" for blocker in plan.blockers)
+    return dataclasses.replace(rollout, notes=warnings + rollout.notes)
 
 
 def rollout_everything(head: Mapping[str, StackArtifact], environment: str) -> Rollout:
