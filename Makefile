@@ -31,6 +31,8 @@ WAVES ?= 1,10%
 BAKE_SECONDS ?= 0
 # The RDS CA bundle (PEM) the rollout's probe verifies the databases' TLS with (ops smoke).
 RDS_CA_BUNDLE ?=
+# What the rollout compares with: the recorded assembly when there is one, else every stack.
+ROLLOUT_BASE = $(if $(wildcard $(DEPLOYED)/manifest.json),--base-assembly $(DEPLOYED),--all)
 # The CDK selector of one environment's stacks, from the naming module (expanded by the shell).
 STACKS = $$($(BIN)/python -c 'import sys; from stacks import naming; print(naming.name_prefix(sys.argv[1]) + "-*")' $(ENV))
 
@@ -44,7 +46,7 @@ help:
 	@echo "make cfn-lint            - cfn-lint over the synthesized templates"
 	@echo "make pr-check BASE=REF   - synthesize REF and the working tree, plan and cost per environment, write $(COMMENT)"
 	@echo "make deploy-check ENV=E  - AWS pre-flight: credentials, account, region, bootstrap, hosted zone"
-	@echo "make diff ENV=E          - cdk diff of environment E against what is deployed"
+	@echo "make diff ENV=E          - cdk diff against the account of the stacks make rollout would deploy"
 	@echo "make deploy-assembly ENV=E - cdk deploy of E from the existing cdk.out (CI: the synthesized artifact)"
 	@echo "make rollout ENV=E       - deploy what changed since $(DEPLOYED): platform, canary, waves, probed"
 	@echo "make deploy ENV=E        - synth, deploy-check, diff, rollout, smoke: the documented order"
@@ -114,8 +116,9 @@ require-env:
 deploy-check: install require-env
 	$(BIN)/python -m ops deploy-check --env $(ENV) --assembly $(ASSEMBLY)
 
+# cdk diff (against the account) of the stacks `make rollout` would deploy, and only those.
 diff: install require-env
-	cdk diff --app $(ASSEMBLY) "$(STACKS)"
+	$(BIN)/python -m ops rollout --env $(ENV) --assembly $(ASSEMBLY) $(ROLLOUT_BASE) --diff
 
 deploy-assembly: install require-env
 	cdk deploy --app $(ASSEMBLY) "$(STACKS)" \
@@ -123,8 +126,7 @@ deploy-assembly: install require-env
 
 # Only the stacks that changed since the assembly deployed last, in waves (ops/deploy/rollout.py).
 rollout: install require-env
-	$(BIN)/python -m ops rollout --env $(ENV) --assembly $(ASSEMBLY) \
-		$(if $(wildcard $(DEPLOYED)/manifest.json),--base-assembly $(DEPLOYED),--all) \
+	$(BIN)/python -m ops rollout --env $(ENV) --assembly $(ASSEMBLY) $(ROLLOUT_BASE) \
 		$(if $(CANARY),--canary $(CANARY)) --waves $(WAVES) --bake-seconds $(BAKE_SECONDS) \
 		$(if $(RDS_CA_BUNDLE),--rds-ca-bundle $(RDS_CA_BUNDLE)) \
 		--concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS) --record $(DEPLOYED)

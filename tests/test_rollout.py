@@ -322,6 +322,8 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(json.dumps(["cdk", *args]) + "\\n")
+if args[0] == "diff":
+    sys.exit(0)
 stacks = args[args.index("--exclusively") + 1 : args.index("--require-approval")]
 failing = os.environ.get("FAKE_CDK_FAIL", "")
 with open(args[args.index("--outputs-file") + 1], "w") as out:
@@ -372,7 +374,7 @@ def rollout(env: str, head: Path, *options: str) -> int:
 def deployed(calls: list[list[str]]) -> list[list[str]]:
     """The stacks of each `cdk deploy` call, in order."""
     return [c[c.index("--exclusively") + 1 : c.index("--require-approval")] for c in calls
-            if c[0] == "cdk"]  # fmt: skip
+            if c[:2] == ["cdk", "deploy"]]  # fmt: skip
 
 
 def probed(calls: list[list[str]]) -> list[list[str]]:
@@ -499,6 +501,17 @@ def test_rollout_all_deploys_every_stack_in_one_call(
     (stacks,) = deployed(fakes())
     assert sorted(stacks) == sorted(read_assembly(ten_dirs["base"]))
     assert probed(fakes()) == [[f"r{n:04d}" for n in range(1, 11)]]
+
+
+def test_make_diff_diffs_only_what_the_rollout_would_deploy(
+    ten_dirs: dict[str, Path], fakes: Callable[[], list[list[str]]],
+) -> None:  # fmt: skip
+    base = ["--base-assembly", str(ten_dirs["base"])]
+    assert rollout("ten", ten_dirs["resized"], *base, "--diff") == 0
+    assert fakes() == [["cdk", "diff", "--app", str(ten_dirs["resized"]), "--exclusively",
+                        tenant("ten", 5)]]  # fmt: skip
+    assert rollout("ten", ten_dirs["base"], *base, "--diff") == 0
+    assert len(fakes()) == 1, "nothing changed: nothing to diff"
 
 
 def test_rollout_bad_input_exits_2_and_deploys_nothing(

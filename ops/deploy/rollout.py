@@ -15,7 +15,8 @@ A platform-only change deploys the platform and then probes the canary before it
 success. The first failure (a deploy or a probe) stops the rollout: later waves never start, and
 the command prints which restaurants have the new version and the commands that redeploy their
 previous templates from the base assembly. `--all` keeps the deploy of before: every stack of the
-environment in one call, then the probe of every restaurant. `--dry-run` prints the waves only.
+environment in one call, then the probe of every restaurant. `--dry-run` prints the waves only;
+`--diff` also runs `cdk diff --app ASSEMBLY --exclusively <those stacks>` against the account.
 
 After a complete rollout, `--record DIR` keeps the deployed assembly (and the merged stack outputs,
 `deployed-outputs.json`) as the next rollout's base; `--outputs-file` receives the outputs of every
@@ -87,6 +88,11 @@ def deploy_command(
         "--outputs-file",
         str(outputs),
     ]
+
+
+def diff_command(cdk: Sequence[str], assembly: Path, stacks: Sequence[str]) -> list[str]:
+    """`cdk diff` of exactly the stacks a rollout would deploy, against the account."""
+    return [*cdk, "diff", "--app", str(assembly), "--exclusively", *stacks]
 
 
 def cdk_deployer(
@@ -401,6 +407,16 @@ def run(
 
     for line in render_plan(rollout):
         say(line)
+    if args.diff:
+        if not rollout.stacks:
+            return EXIT_OK
+        command = diff_command(shlex.split(args.cdk), Path(args.assembly), rollout.stacks)
+        try:
+            done = _run(command, sys.stderr if args.json else None)
+        except OSError as exc:
+            print(f"ops rollout: cannot run {command[0]}: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        return EXIT_OK if done.returncode == 0 else EXIT_FAILED
     if args.dry_run:
         if args.json:
             print(json.dumps({"rollout": rollout.to_dict()}, indent=2))
@@ -501,5 +517,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="the probe; --env and --restaurant SLUG... are appended (default: ops smoke --probe)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the waves, deploy nothing")
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the waves, then `cdk diff` the stacks they would deploy (needs credentials)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
