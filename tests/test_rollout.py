@@ -404,6 +404,28 @@ def test_rollout_of_one_restaurant_deploys_one_stack_and_records_the_base(
     assert "Nothing to deploy" in capsys.readouterr().out
 
 
+def test_the_outputs_file_keeps_the_outputs_of_stacks_not_deployed_this_time(
+    ten_dirs: dict[str, Path], fakes: Callable[[], list[list[str]]], tmp_path: Path,
+) -> None:  # fmt: skip
+    """`make smoke` reads the load balancer from the outputs file even when the platform was not
+    part of the change: the recorded base's outputs, this rollout's merged over them."""
+    base = tmp_path / "deployed"
+    shutil.copytree(ten_dirs["base"], base)
+    platform = naming.platform_stack_name("ten")
+    previous = {platform: {"LoadBalancerDnsName": "alb.example"}, tenant("ten", 5): {"V": "old"}}
+    (base / "deployed-outputs.json").write_text(json.dumps(previous))
+    outputs = tmp_path / "outputs.json"
+    code = rollout("ten", ten_dirs["resized"], "--base-assembly", str(base),
+                   "--outputs-file", str(outputs), "--record", str(base))  # fmt: skip
+    assert code == 0 and deployed(fakes()) == [[tenant("ten", 5)]]
+    merged = {
+        platform: {"LoadBalancerDnsName": "alb.example"},
+        tenant("ten", 5): {"Version": "new"},
+    }
+    assert json.loads(outputs.read_text()) == merged
+    assert json.loads((base / "deployed-outputs.json").read_text()) == merged
+
+
 def test_rollout_of_a_platform_change_probes_a_canary_before_success(
     ten_dirs: dict[str, Path], fakes: Callable[[], list[list[str]]],
     capsys: pytest.CaptureFixture[str],
