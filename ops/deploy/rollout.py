@@ -475,7 +475,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--env", required=True, help="environment name (config/environments)")
     parser.add_argument(
-        "--assembly", default="cdk.out", help="the synthesized assembly to deploy (cdk.out)"
+        "--assembly",
+        default="cdk.out",
+        help="the synthesized assembly to deploy (default: cdk.out)",
     )
     base = parser.add_mutually_exclusive_group(required=True)
     base.add_argument(
