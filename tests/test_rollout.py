@@ -40,6 +40,10 @@ from ops.planning.waves import (
 from stacks import naming
 from tests.conftest import synth_app
 
+# The markers of the parallel suite (issue 21): one worker builds this module's assemblies, and
+# `make test-quick` leaves the module out (it synthesizes 100 restaurants).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rollout")]
+
 Assembly = dict[str, StackArtifact]
 MIX = {"poc": 1.0, "production": 1.0}  # r0001 poc, r0002 production, r0003 poc, ...
 NEW_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27-alpine"
