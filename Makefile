@@ -22,11 +22,22 @@ ALLOW_STATEFUL ?=
 CDK_CONCURRENCY ?= 10
 # What `cdk deploy --outputs-file` writes and `ops smoke` reads (the load balancer's DNS name).
 OUTPUTS ?= cdk-outputs-$(ENV).json
+# rollout: the assembly deployed last in ENV, kept by `ops rollout --record` after a complete
+# rollout (the deploy workflow downloads it as an artifact first). Without it, every stack of the
+# environment deploys (--all). CANARY: a restaurant slug; WAVES: sizes after the canary.
+DEPLOYED ?= .deployed/$(ENV)
+CANARY ?=
+WAVES ?= 1,10%
+BAKE_SECONDS ?= 0
+# The RDS CA bundle (PEM) the rollout's probe verifies the databases' TLS with (ops smoke).
+RDS_CA_BUNDLE ?=
+# What the rollout compares with: the recorded assembly when there is one, else every stack.
+ROLLOUT_BASE = $(if $(wildcard $(DEPLOYED)/manifest.json),--base-assembly $(DEPLOYED),--all)
 # The CDK selector of one environment's stacks, from the naming module (expanded by the shell).
 STACKS = $$($(BIN)/python -c 'import sys; from stacks import naming; print(naming.name_prefix(sys.argv[1]) + "-*")' $(ENV))
 
 .PHONY: help install synth test lint format clean pr-check deploy-check diff deploy \
-	deploy-assembly smoke require-env cfn-lint environments
+	deploy-assembly rollout deployed-baseline smoke require-env cfn-lint environments
 
 help:
 	@echo "make synth               - install, validate config, synthesize every environment into cdk.out/"
@@ -35,9 +46,10 @@ help:
 	@echo "make cfn-lint            - cfn-lint over the synthesized templates"
 	@echo "make pr-check BASE=REF   - synthesize REF and the working tree, plan and cost per environment, write $(COMMENT)"
 	@echo "make deploy-check ENV=E  - AWS pre-flight: credentials, account, region, bootstrap, hosted zone"
-	@echo "make diff ENV=E          - cdk diff of environment E against what is deployed"
+	@echo "make diff ENV=E          - cdk diff against the account of the stacks make rollout would deploy"
 	@echo "make deploy-assembly ENV=E - cdk deploy of E from the existing cdk.out (CI: the synthesized artifact)"
-	@echo "make deploy ENV=E        - synth, deploy-check, diff, deploy-assembly, smoke: the documented order"
+	@echo "make rollout ENV=E       - deploy what changed since $(DEPLOYED): platform, canary, waves, probed"
+	@echo "make deploy ENV=E        - synth, deploy-check, diff, rollout, smoke: the documented order"
 	@echo "make smoke ENV=E         - after a deploy: load balancer and restaurant DNS names answer"
 	@echo "make clean               - remove cdk.out and caches (keeps .venv and node_modules)"
 
@@ -104,19 +116,32 @@ require-env:
 deploy-check: install require-env
 	$(BIN)/python -m ops deploy-check --env $(ENV) --assembly $(ASSEMBLY)
 
+# cdk diff (against the account) of the stacks `make rollout` would deploy, and only those.
 diff: install require-env
-	cdk diff --app $(ASSEMBLY) "$(STACKS)"
+	$(BIN)/python -m ops rollout --env $(ENV) --assembly $(ASSEMBLY) $(ROLLOUT_BASE) --diff
 
 deploy-assembly: install require-env
 	cdk deploy --app $(ASSEMBLY) "$(STACKS)" \
 		--require-approval never --concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS)
+
+# Only the stacks that changed since the assembly deployed last, in waves (ops/deploy/rollout.py).
+rollout: install require-env
+	$(BIN)/python -m ops rollout --env $(ENV) --assembly $(ASSEMBLY) $(ROLLOUT_BASE) \
+		$(if $(CANARY),--canary $(CANARY)) --waves $(WAVES) --bake-seconds $(BAKE_SECONDS) \
+		$(if $(RDS_CA_BUNDLE),--rds-ca-bundle $(RDS_CA_BUNDLE)) \
+		--concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS) --record $(DEPLOYED)
+
+# CI: the newest `deployed-<ENV>` artifact of the repository into $(DEPLOYED) (none: --all).
+deployed-baseline: require-env
+	scripts/deployed-baseline.sh $(ENV) $(DEPLOYED)
 
 smoke: install require-env
 	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS)
 
 # From a laptop: the documented order, stopping at the first step that fails.
 deploy: require-env synth
-	$(MAKE) --no-print-directory deploy-check diff deploy-assembly smoke ENV=$(ENV)
+	$(MAKE) --no-print-directory deploy-check diff rollout smoke ENV=$(ENV)
 
 clean:
 	rm -rf cdk.out cdk.out.* cdk-outputs-*.json comment.md .pytest_cache .mypy_cache .ruff_cache
+	@echo "kept .deployed/ (what each environment last deployed: the next rollout's base)"

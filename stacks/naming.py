@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 PROJECT = "chefs-kiss"
 
 
@@ -96,3 +98,47 @@ def db_instance_arn(*, partition: str, region: str, account: str, identifier: st
     """An RDS instance's ARN from its identifier: how the standby names its replica's source
     without a cross-region reference (the account may be a token, e.g. `Aws.ACCOUNT_ID`)."""
     return f"arn:{partition}:rds:{region}:{account}:db:{identifier}"
+
+
+# Parsing a stack name back into what it is: the deploy tools order stacks by kind (platform,
+# standby platform, restaurant, standby) and must never guess from a substring. Environment names
+# are letters and digits only (config/schema.py), so the first word after the project is the
+# environment and the rest says the kind; slugs may contain hyphens.
+PLATFORM = "platform"
+DR_PLATFORM = "dr-platform"
+TENANT = "tenant"
+STANDBY = "standby"
+OTHER = "other"  # `chefs-kiss-<env>-<something else>`: an environment's stack of another kind
+
+
+@dataclass(frozen=True)
+class StackName:
+    """A stack name of this project, parsed: `environment`, `kind`, and `slug` for restaurants."""
+
+    name: str
+    environment: str
+    kind: str  # PLATFORM, DR_PLATFORM, TENANT, STANDBY or OTHER
+    slug: str | None = None
+
+
+def parse_stack_name(name: str) -> StackName | None:
+    """`chefs-kiss-prod-tenant-casa-verde` -> StackName(.., "prod", TENANT, "casa-verde").
+
+    The inverse of the stack-name functions above; a name of the form `chefs-kiss-<env>-<rest>`
+    that none of them produces is kind OTHER; anything else (another project's stack) is None."""
+    rest = name.removeprefix(f"{PROJECT}-")
+    environment, _, kind = rest.partition("-")
+    if rest == name or not environment.isalnum() or not kind:
+        return None
+    if name == platform_stack_name(environment):
+        return StackName(name, environment, PLATFORM)
+    if name == dr_platform_stack_name(environment):
+        return StackName(name, environment, DR_PLATFORM)
+    for prefix, parsed_kind in (
+        (tenant_stack_name(environment, ""), TENANT),
+        (standby_stack_name(environment, ""), STANDBY),
+    ):
+        slug = name.removeprefix(prefix)
+        if slug != name and slug:
+            return StackName(name, environment, parsed_kind, slug)
+    return StackName(name, environment, OTHER)

@@ -271,3 +271,39 @@ def test_unknown_environment_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = main(["smoke", "--env", "staging", "--config-dir", str(config), "--alb-dns", "x"])
     err = capsys.readouterr().err
     assert code == 2 and "no environment file for staging" in err
+
+
+# --restaurant: the rollout probes one wave's restaurants -----------------------------------------
+
+
+def test_restaurant_option_limits_the_checks_and_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.deploy.smoke import only_restaurants
+
+    both = _environment(domain=True)
+    names = [c.name for c in plan_checks(only_restaurants(both, ["wok"]), "alb.example")]
+    assert names == ["load balancer (HTTP -> HTTPS)", "restaurant wok"]
+
+    payloads: list[dict[str, object]] = []
+
+    def invoker(region: str) -> object:
+        def invoke(function_name: str, payload: dict[str, object]) -> dict[str, object]:
+            payloads.append(payload)
+            slugs = list(payload["restaurants"])  # type: ignore[call-overload]
+            reports = [{"slug": s, "passed": True, "steps": []} for s in slugs]
+            return {"environment": "dev", "passed": True, "restaurants": reports}
+
+        return invoke
+
+    monkeypatch.setattr("ops.deploy.smoke.lambda_invoker", invoker)
+    config = _write_config(tmp_path / "envs", domain=False)
+    args = ["smoke", "--env", "dev", "--config-dir", str(config), "--probe"]
+    assert main([*args, "--restaurant", "wok"]) == 0
+    assert payloads == [{"restaurants": ["wok"]}]
+    assert "1/1 restaurants passed the probe in dev" in capsys.readouterr().out
+    assert main([*args, "--restaurant", "wok", "--restaurant", "nope"]) == 2
+    assert "--restaurant nope: not a restaurant of dev (allowed: bella, wok)" in (
+        capsys.readouterr().err
+    )
+    assert len(payloads) == 1, "bad input probes nothing"

@@ -24,3 +24,25 @@ def test_naming_helpers_agree_with_the_contract() -> None:
     assert naming.platform_stack_name("prod") == "chefs-kiss-prod-platform"
     assert naming.tenant_stack_name("dev", "taco-loco") == "chefs-kiss-dev-tenant-taco-loco"
     assert naming.db_instance_identifier("dev", "taco-loco") == "chefs-kiss-dev-taco-loco"
+
+
+def test_stack_names_parse_back_into_their_kind(example_assembly: cx_api.CloudAssembly) -> None:
+    """The deploy tools order stacks by kind through naming.parse_stack_name, never by substring:
+    every stack of the example app and every disaster-recovery name parses back exactly."""
+    for stack in example_assembly.stacks:
+        parsed = naming.parse_stack_name(stack.stack_name)
+        assert parsed is not None and parsed.name == stack.stack_name
+        assert parsed.kind in (naming.PLATFORM, naming.TENANT)
+    cases = {
+        naming.platform_stack_name("prod"): ("prod", naming.PLATFORM, None),
+        naming.dr_platform_stack_name("prod"): ("prod", naming.DR_PLATFORM, None),
+        naming.tenant_stack_name("dev", "taco-loco"): ("dev", naming.TENANT, "taco-loco"),
+        naming.standby_stack_name("prod", "dr-tenant"): ("prod", naming.STANDBY, "dr-tenant"),
+        naming.tenant_stack_name("prod", "platform"): ("prod", naming.TENANT, "platform"),
+        "chefs-kiss-prod-log-archive": ("prod", naming.OTHER, None),
+    }
+    for name, expected in cases.items():
+        parsed = naming.parse_stack_name(name)
+        assert parsed is not None and (parsed.environment, parsed.kind, parsed.slug) == expected
+    for foreign in ("CDKToolkit", "chefs-kiss-", "chefs-kiss-prod", "other-prod-platform"):
+        assert naming.parse_stack_name(foreign) is None, foreign

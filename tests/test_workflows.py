@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
 import io
 import json
 import os
@@ -247,13 +246,13 @@ def test_environments_deploy_in_order_behind_approvals() -> None:
 
 
 @pytest.mark.parametrize("job_id", sorted(GITHUB_ENVIRONMENTS))
-def test_each_deploy_job_checks_diffs_deploys_then_smoke_tests_the_same_environment(
+def test_each_deploy_job_checks_diffs_rolls_out_then_smoke_tests_the_same_environment(
     job_id: str,
 ) -> None:
     job = load(DEPLOY)["jobs"][job_id]
     calls = [(target, a) for wf, j, target, a in workflow_make_calls() if j == job_id]
     assert [target for target, _ in calls] == [
-        "install", "deploy-check", "diff", "deploy-assembly", "smoke"]  # fmt: skip
+        "install", "deployed-baseline", "deploy-check", "diff", "rollout", "smoke"]  # fmt: skip
     envs = {a for _, assignments in calls for a in assignments if a.startswith("ENV=")}
     assert len(envs) == 1, f"{job_id}: one environment per job, got {envs}"
     env = envs.pop().removeprefix("ENV=")
@@ -261,36 +260,68 @@ def test_each_deploy_job_checks_diffs_deploys_then_smoke_tests_the_same_environm
     (check,) = commands["deploy-check"]
     assert check[3:6] == ["deploy-check", "--env", env]
     (diff,) = commands["diff"]
-    (deploy,) = commands["deploy-assembly"]
+    (rollout,) = commands["rollout"]
     (smoke,) = commands["smoke"]
-    assert diff[1] == "diff" and deploy[1] == "deploy" and smoke[3] == "smoke"
-    selector = f"{naming.name_prefix(env)}-*"
-    assert selector in diff and selector in deploy, f"{job_id}: deploys another environment"
-    assert diff[diff.index("--app") + 1] == deploy[deploy.index("--app") + 1] == "cdk.out"
-    assert deploy[deploy.index("--require-approval") + 1] == "never"
-    assert "--concurrency" in deploy
-    outputs = deploy[deploy.index("--outputs-file") + 1]
+    assert diff[3] == rollout[3] == "rollout" and smoke[3] == "smoke"
+    assert "--diff" in diff and "--diff" not in rollout, "diff deploys nothing"
+    for command in (diff, rollout, smoke):
+        assert command[command.index("--env") + 1] == env, f"{job_id}: another environment"
+    assert diff[diff.index("--assembly") + 1] == rollout[rollout.index("--assembly") + 1]
+    assert rollout[rollout.index("--assembly") + 1] == "cdk.out"
+    assert "--concurrency" in rollout
+    outputs = rollout[rollout.index("--outputs-file") + 1]
     assert smoke[smoke.index("--outputs-file") + 1] == outputs
     assert smoke[smoke.index("--env") + 1] == env
+    # The base is what the environment last deployed: downloaded first, recorded by the rollout,
+    # uploaded after the smoke test under the name the next run downloads.
+    (baseline,) = [
+        line for line in make_dry_run("deployed-baseline", f"ENV={env}") if "scripts/" in line
+    ]
+    recorded = rollout[rollout.index("--record") + 1]
+    assert baseline.split() == ["scripts/deployed-baseline.sh", env, recorded]
+    assert "--all" in rollout, "no recorded base in this checkout: every stack deploys"
+    job_steps = job["steps"]
+    upload = next(s for s in job_steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["name"] == f"deployed-{env}" and upload["with"]["path"] == recorded
+    assert job_steps.index(upload) == len(job_steps) - 1, "uploaded only after the smoke test"
+    assert job["permissions"].get("actions") == "read"
     assert f"'{env}'" in job["if"], f"{job_id}: runs only when config/environments/{env}.yaml is"
-    # The selector picks exactly this environment's stacks of the example config, if it has one.
-    configured = {e.name: e for e in load_environments()}
-    if env in configured:
-        names = [naming.platform_stack_name(env)] + [
-            naming.tenant_stack_name(env, r.slug) for r in configured[env].restaurants
-        ]
-        others = [naming.platform_stack_name(o) for o in configured if o != env]
-        assert all(fnmatch.fnmatchcase(n, selector) for n in names)
-        assert not any(fnmatch.fnmatchcase(n, selector) for n in others)
+
+
+def test_make_rollout_compares_with_the_recorded_assembly_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "manifest.json").write_text("{}")
+    (rollout,) = recipe_commands("rollout", ["ENV=dev", f"DEPLOYED={tmp_path}", "CANARY=bella"])
+    assert rollout[rollout.index("--base-assembly") + 1] == str(tmp_path)
+    assert "--all" not in rollout
+    assert rollout[rollout.index("--canary") + 1] == "bella"
+    assert rollout[rollout.index("--record") + 1] == str(tmp_path)
+    (diff,) = recipe_commands("diff", ["ENV=dev", f"DEPLOYED={tmp_path}"])
+    assert diff[diff.index("--base-assembly") + 1] == str(tmp_path) and "--diff" in diff
+
+
+def test_the_rollout_cdk_commands_use_options_of_the_pinned_cli() -> None:
+    """The waves (and `make diff`) are `cdk deploy`/`cdk diff` calls built in
+    ops/deploy/rollout.py, not in the Makefile: their options must exist in the pinned CLI."""
+    from ops.deploy.rollout import deploy_command, diff_command
+
+    deploy = deploy_command(["cdk"], Path("cdk.out"), ["a", "b"], concurrency=3,
+                            outputs=Path("o.json"))  # fmt: skip
+    diff = diff_command(["cdk"], Path("cdk.out"), ["a", "b"])
+    for command in (deploy, diff):
+        assert command[command.index("--exclusively") + 1 :][:2] == ["a", "b"]
+        help_text = _cdk_help(command[1])
+        for option in (a for a in command if a.startswith("--")):
+            assert re.search(rf"^\s+{re.escape(option)}\b", help_text, re.MULTILINE), option
+    assert deploy[:2] == ["cdk", "deploy"] and diff[:2] == ["cdk", "diff"]
 
 
 def test_make_deploy_runs_the_documented_order() -> None:
     """`make deploy ENV=dev` from a laptop: synth, then the CI job's targets in the same order."""
     lines = make_dry_run("deploy", "ENV=dev")
     synth = next(i for i, line in enumerate(lines) if line.startswith("cdk synth"))
-    sub_make = next(
-        i for i, line in enumerate(lines) if "deploy-check diff deploy-assembly smoke" in line
-    )
+    sub_make = next(i for i, line in enumerate(lines) if "deploy-check diff rollout smoke" in line)
     assert synth < sub_make
 
 
@@ -380,7 +411,7 @@ def test_cdk_options_exist_in_the_pinned_cli() -> None:
             for option in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
                 if not re.search(rf"^\s+{re.escape(option)}\b", helps[subcommand], re.MULTILINE):
                     problems.append(f"{workflow}:{job_id}: cdk {subcommand} has no {option}")
-    assert set(helps) == {"synth", "diff", "deploy"}
+    assert set(helps) == {"synth"}  # deploy and diff: the rollout's own calls, tested below
     assert problems == []
 
 
@@ -408,7 +439,7 @@ def test_ops_command_lines_parse_with_the_real_parser(where: str, argv: list[str
 def test_ops_commands_used_by_the_workflows() -> None:
     """The workflows rely on these `ops` commands (preflight, plan, cost come from other issues)."""
     used = {argv[0] for _, argv in ops_invocations()}
-    assert used == {"preflight", "plan", "cost", "smoke", "deploy-check"}
+    assert used == {"preflight", "plan", "cost", "smoke", "deploy-check", "rollout"}
 
 
 def test_simple_command_splitter() -> None:

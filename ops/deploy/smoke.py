@@ -267,6 +267,19 @@ def _environment(name: str, config_dir: Path) -> EnvironmentConfig:
         raise SmokeInputError(str(exc)) from None
 
 
+def only_restaurants(environment: EnvironmentConfig, slugs: Sequence[str]) -> EnvironmentConfig:
+    """The environment with only the named restaurants (the rollout's probe of one wave)."""
+    known = [r.slug for r in environment.restaurants]
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        raise SmokeInputError(
+            f"--restaurant {', '.join(unknown)}: not a restaurant of {environment.name} "
+            f"(allowed: {', '.join(known) or 'none'})"
+        )
+    chosen = tuple(r for r in environment.restaurants if r.slug in set(slugs))
+    return environment.model_copy(update={"restaurants": chosen})
+
+
 def _ca_bundle(path: str | None) -> str | None:
     if path is None:
         return None
@@ -283,6 +296,8 @@ def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int
     alb_dns: str | None = None
     try:
         environment = _environment(args.env, Path(args.config_dir))
+        if args.restaurant:
+            environment = only_restaurants(environment, args.restaurant)
         if args.alb_dns:
             alb_dns = args.alb_dns
         elif args.outputs_file:
@@ -366,6 +381,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--probe",
         action="store_true",
         help="also invoke the post-deploy probe of each restaurant's data path (AWS credentials)",
+    )
+    parser.add_argument(
+        "--restaurant",
+        action="append",
+        metavar="SLUG",
+        help="check and probe only this restaurant (repeatable; default: every restaurant)",
     )
     parser.add_argument(
         "--rds-ca-bundle", metavar="FILE", help="RDS CA bundle (PEM) the probe verifies TLS with"

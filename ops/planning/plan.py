@@ -11,6 +11,11 @@ synth` output against a ref synthesized with `python app.py` of the same code is
 Exit codes: 0 no blocker (also: no change), 1 blocked (a stateful resource deleted or replaced,
 or its deletion/replace policy weakened, without --allow; or an update that cannot succeed),
 2 bad input (missing assembly, unknown ref, a stale cdk.out with --no-resynth).
+
+`--stacks-json` prints only what to deploy: per environment with a change, its stacks in deploy
+order (platform, standby platform, the canary restaurant, then the waves: ops/planning/waves.py),
+e.g. `{"prod": ["chefs-kiss-prod-tenant-casa-verde"]}`; `{}` when nothing changed. `--json`
+carries the same under `deploy`. `python -m ops rollout` deploys them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ops.assembly import AssemblyError, StackArtifact, read_assembly, staleness
 from ops.planning.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
 from ops.planning.schemas import schema_source
 from ops.planning.update_rules import NO_CHANGE
+from ops.planning.waves import RolloutError, deploy_order
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_BLOCKED, EXIT_INPUT = 0, 1, 2
@@ -224,15 +230,11 @@ def cost_lines(cost: Any, note: str | None) -> list[str]:
 
 
 def environments_of(stacks: Sequence[StackPlan]) -> list[str]:
-    """`chefs-kiss-<env>-...` stack names -> the environments with changes."""
-    from stacks.naming import PROJECT
+    """The environments with changes, from the stack names (stacks/naming.py parses them)."""
+    from stacks.naming import parse_stack_name
 
-    found: list[str] = []
-    for stack in stacks:
-        parts = stack.name.removeprefix(f"{PROJECT}-").split("-")
-        if stack.name.startswith(f"{PROJECT}-") and parts and parts[0] not in found:
-            found.append(parts[0])
-    return found
+    parsed = (parse_stack_name(stack.name) for stack in stacks)
+    return list(dict.fromkeys(p.environment for p in parsed if p is not None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,9 +393,12 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_json(plan: Plan) -> str:
+def render_json(plan: Plan, order: dict[str, list[str]] | None = None) -> str:
+    """The plan; `deploy` is `--stacks-json`: per environment, the stacks to deploy in order."""
     data = plan.to_dict()
     data["schema_source"] = schema_source()
+    if order is not None:
+        data["deploy"] = order
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
@@ -426,9 +431,10 @@ def run(args: argparse.Namespace) -> int:
                 head_label,
             ),
         ):
+            head_stacks = read_assembly(head_dir)
             plan = make_plan(
                 read_assembly(base_dir),
-                read_assembly(head_dir),
+                head_stacks,
                 allow=args.allow or [],
                 stacks=patterns or None,
                 labels=(base_label, head_label),
@@ -436,11 +442,14 @@ def run(args: argparse.Namespace) -> int:
             if plan.changed and not args.no_cost:
                 plan.cost, note = cost_difference(base_dir, head_dir, environments_of(plan.changed))
                 plan.cost_note = note or None
-    except (PlanInputError, AssemblyError) as exc:
+            order = deploy_order(plan, head_stacks)
+    except (PlanInputError, AssemblyError, RolloutError) as exc:
         print(f"ops plan: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    if args.json:
-        print(render_json(plan))
+    if args.stacks_json:
+        print(json.dumps(order, indent=2))
+    elif args.json:
+        print(render_json(plan, order))
     elif args.markdown:
         print(render_markdown(plan))
     else:
@@ -488,6 +497,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output")
     output.add_argument("--markdown", action="store_true", help="a pull-request comment")
+    output.add_argument(
+        "--stacks-json",
+        action="store_true",
+        help="only the stacks to deploy, per environment, in deploy order (platform, standby "
+        "platform, canary, waves) as JSON: {} when nothing changed",
+    )
     parser.set_defaults(func=run)
 
 
