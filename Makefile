@@ -38,7 +38,7 @@ help:
 	@echo "make diff ENV=E          - cdk diff of environment E against what is deployed"
 	@echo "make deploy-assembly ENV=E - cdk deploy of E from the existing cdk.out (CI: the synthesized artifact)"
 	@echo "make deploy ENV=E        - synth, deploy-check, diff, deploy-assembly, smoke: the documented order"
-	@echo "make smoke ENV=E         - after a deploy: load balancer and restaurant DNS names answer"
+	@echo "make smoke ENV=E         - after a deploy: load balancer and DNS names answer, probe of every restaurant"
 	@echo "make clean               - remove cdk.out and caches (keeps .venv and node_modules)"
 
 $(BIN)/python:
@@ -111,8 +111,10 @@ deploy-assembly: install require-env
 	cdk deploy --app $(ASSEMBLY) "$(STACKS)" \
 		--require-approval never --concurrency $(CDK_CONCURRENCY) --outputs-file $(OUTPUTS)
 
+# The HTTP checks and the post-deploy probe of every restaurant (AWS credentials; the RDS CA
+# bundle is the one shipped in the Lambda assets): any restaurant's failure fails the target.
 smoke: install require-env
-	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS)
+	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS) --probe
 
 # From a laptop: the documented order, stopping at the first step that fails.
 deploy: require-env synth

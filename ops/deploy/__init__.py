@@ -3,6 +3,7 @@
 `deploy_check` makes the read-only AWS calls the CDK CLI would make (credentials, account,
 region, the bootstrap roles) before a deploy; `smoke` probes a deployed environment (HTTP through
 the load balancer, and the in-VPC probe Lambda). These are the only ops modules that talk to AWS
-(boto3, imported when a command runs); they may import `ops.assembly`, config/ and stacks/, and
-must never be imported by synthesis code (app.py, stacks/, constructs/) nor by the offline tools.
+(boto3, imported when a command runs); they may import `ops.assembly`, config/, stacks/ and
+`constructs.rds_ca_bundle` (the RDS CA bundle the probe ships; it imports no CDK), and must never
+be imported by synthesis code (app.py, stacks/, constructs/) nor by the offline tools.
 """
