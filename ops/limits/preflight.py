@@ -1129,6 +1129,10 @@ def _unknown_environment(stacks: dict[str, StackArtifact], name: str, assembly: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scale_doc:
+        from ops.limits import scale_model  # synthesizes in process: only for this option
+
+        return scale_model.run(args)
     names = _environment_names(args.all, args.env)
     if not names:
         print("preflight: give --env ENV or --all", file=sys.stderr)
@@ -1191,4 +1195,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit non-zero on warnings (quotas to request) too"
     )
+    parser.add_argument(
+        "--scale-doc",
+        action="store_true",
+        help="synthesize generated environments, fit each count per restaurant and write the "
+        "quota table of docs/scale.md (ops/limits/scale_model.py)",
+    )
+    parser.add_argument("--check", action="store_true", help="with --scale-doc: exit 1 if stale")
+    parser.add_argument("--output", help="with --scale-doc: the document (default docs/scale.md)")
     parser.set_defaults(func=run)
