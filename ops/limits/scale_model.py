@@ -39,7 +39,7 @@ END = "<!-- END GENERATED: python -m ops preflight --scale-doc -->"
 SAMPLE_SIZES = (1, 10)
 VERIFY_SIZE = 100
 MIX = {"production": Fraction(3, 5), "poc": Fraction(2, 5)}
-CAPACITY = {"app": {"capacity_tenants": 100}}
+APP_CAPACITY = {"capacity_tenants": 100}  # the platform pinned to one band
 # (environment name, tier mix, restaurants)
 # Names of one length, so that per-stack sizes (template bytes, policy characters) compare.
 SAMPLES = {
@@ -90,11 +90,11 @@ def sample_environments() -> list[Any]:
     from config.generated import generated_environment
 
     environments = [
-        generated_environment(name, size, tier_mix=mix, **CAPACITY)  # type: ignore[arg-type]
+        generated_environment(name, size, tier_mix=mix, app=APP_CAPACITY)
         for name, (mix, size) in SAMPLES.items()
     ]
     mix = {tier: float(share) for tier, share in MIX.items()}
-    environments.append(generated_environment(VERIFY, VERIFY_SIZE, tier_mix=mix, **CAPACITY))
+    environments.append(generated_environment(VERIFY, VERIFY_SIZE, tier_mix=mix, app=APP_CAPACITY))
     return environments
 
 
