@@ -568,3 +568,31 @@ def test_network_interfaces_and_subnet_addresses_add_up_every_kind(tmp_path: Pat
     interfaces = results["ec2-network-interfaces"]
     assert interfaces.value == 60 + 10 + 1 + 1 + 2
     assert results["lambda-vpc-enis"].value == 60
+
+
+def test_all_adds_the_environments_that_share_an_account_and_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two environments with 25 databases each: each alone is under the Region quota of 40,
+    together in one account and Region they are not."""
+    templates: Templates = {}
+    for env in ("one", "two"):
+        templates[f"chefs-kiss-{env}-platform"] = {"Resources": {}}
+        for index in range(25):
+            templates[f"chefs-kiss-{env}-tenant-t{index:04d}"] = {
+                "Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {}}}
+            }
+    directory = write_assembly(tmp_path / "cdk.out", templates)
+    monkeypatch.setattr("ops.limits.preflight._environment_names", lambda all_, env: ["one", "two"])
+    assert main(["preflight", "--all", "--assembly", str(directory), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    for env in ("one", "two"):
+        (row,) = [r for r in payload[env]["results"] if r["id"] == "rds-instances"]
+        assert (row["status"], row["value"]) == ("ok", 25)
+    combined = payload["(all environments)"]
+    (row,) = [r for r in combined["results"] if r["id"] == "rds-instances"]
+    assert (row["status"], row["value"], row["subject"]) == (
+        "warning", 50, "aws://unknown-account/us-east-1"
+    )  # fmt: skip
+    assert combined["stacks"] == 52
+    assert {r["scope"] for r in combined["results"]} <= {"per account and Region", "per account"}

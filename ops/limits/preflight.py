@@ -1027,6 +1027,20 @@ def preflight(
     return [evaluate(check, view) for check in checks]
 
 
+COMBINED = "(all environments)"
+
+
+def shared_quotas(stacks: dict[str, StackArtifact], environments: Iterable[str]) -> list[Result]:
+    """The account- and Region-wide checks over the stacks of several environments together:
+    environments deployed to one account and Region share its quotas, so their demands add up
+    (IAM, global, adds up over every Region of an account)."""
+    selected: dict[str, StackArtifact] = {}
+    for environment in environments:
+        selected |= environment_stacks(stacks, environment)
+    view = EnvironmentView(selected)
+    return [evaluate(c, view) for c in CHECKS if c.scope.startswith("per account")]
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -1066,7 +1080,8 @@ def format_table(
             for i, cell in enumerate(row)
         ).rstrip()
 
-    out = [f"preflight: environment {environment}, {_plural(stack_count, 'stack')}"]
+    what = "account- and Region-wide quotas of" if environment == COMBINED else "environment"
+    out = [f"preflight: {what} {environment}, {_plural(stack_count, 'stack')}"]
     if rows:
         out += [line(headers), *(line(row) for row in rows)]
     ok_count = len(results) - len(shown) if not verbose else 0
@@ -1146,6 +1161,8 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 2
             reports[name] = preflight(stacks, name)
+        if len(reports) > 1:
+            reports[COMBINED] = shared_quotas(stacks, names)
     except AssemblyError as exc:
         print(f"preflight: {exc}", file=sys.stderr)
         return 2
@@ -1154,10 +1171,12 @@ def run(args: argparse.Namespace) -> int:
         for results in reports.values()
         for r in results
     )
+    counted = {name: len(environment_stacks(stacks, name)) for name in names}
+    counted[COMBINED] = sum(counted.values())
     if args.json:
         payload = {
             name: {
-                "stacks": len(environment_stacks(stacks, name)),
+                "stacks": counted[name],
                 "results": [asdict(r) for r in results],
                 "summary": dict(Counter(r.status for r in results)),
             }
@@ -1167,9 +1186,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             "\n\n".join(
-                format_table(
-                    name, len(environment_stacks(stacks, name)), results, verbose=args.verbose
-                )
+                format_table(name, counted[name], results, verbose=args.verbose)
                 for name, results in reports.items()
             )
         )
