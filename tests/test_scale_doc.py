@@ -135,3 +135,8 @@ def test_check_reports_a_stale_table_and_write_fixes_it(
     assert text.startswith("# Scale\n\n") and text.endswith("\n\nafter\n") and "old" not in text
     monkeypatch.setattr(scale_model, "build", lambda outdir=None: (rows, ["iam-roles: off"]))
     assert main(args) == 2 and "does not predict" in capsys.readouterr().err
+
+
+def test_check_and_output_need_scale_doc(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preflight", "--env", "dev", "--check"]) == 2
+    assert "--check and --output go with --scale-doc" in capsys.readouterr().err

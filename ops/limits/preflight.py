@@ -1148,6 +1148,9 @@ def run(args: argparse.Namespace) -> int:
         from ops.limits import scale_model  # synthesizes in process: only for this option
 
         return scale_model.run(args)
+    if args.check or args.output:
+        print("preflight: --check and --output go with --scale-doc", file=sys.stderr)
+        return 2
     names = _environment_names(args.all, args.env)
     if not names:
         print("preflight: give --env ENV or --all", file=sys.stderr)
