@@ -596,3 +596,23 @@ def test_all_adds_the_environments_that_share_an_account_and_region(
     )  # fmt: skip
     assert combined["stacks"] == 52
     assert {r["scope"] for r in combined["results"]} <= {"per account and Region", "per account"}
+
+
+def test_log_groups_include_those_lambda_creates_itself(tmp_path: Path) -> None:
+    """A function that names no log group gets /aws/lambda/<name> at its first run; so does a
+    nested rotation application's function."""
+    templates = base()
+    resources(templates[PLATFORM]).update(
+        {
+            "Logs": {"Type": "AWS::Logs::LogGroup"},
+            "Named": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"LoggingConfig": {"LogGroup": {"Ref": "Logs"}}},
+            },
+            "Provider": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "Rotation": {"Type": "AWS::Serverless::Application", "Properties": {}},
+        }
+    )
+    directory = write_assembly(tmp_path / "cdk.out", templates)
+    result = {r.id: r for r in preflight(read_assembly(directory), ENV)}["log-groups"]
+    assert (result.value, result.detail) == (3, "declared 1, by Lambda 2")

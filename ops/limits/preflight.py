@@ -287,6 +287,28 @@ def _count_per(per: Literal["region", "account"], *types: str) -> Measure:
     return measure
 
 
+def _log_groups(view: EnvironmentView) -> list[Measurement]:
+    """Log groups per account and Region: the templates' own, plus the one Lambda creates at a
+    function's first run (/aws/lambda/<name>) for every function that names none in its
+    `LoggingConfig` (CDK's singleton providers, the nested rotation applications' functions)."""
+    found = []
+    for subject, names in _grouped(view, "region").items():
+        declared = implicit = 0
+        for name in names:
+            for resource in view.stacks[name].template.get("Resources", {}).values():
+                kind = resource.get("Type", "")
+                if kind == "AWS::Logs::LogGroup":
+                    declared += 1
+                elif kind == "AWS::Lambda::Function":
+                    logging = resource.get("Properties", {}).get("LoggingConfig") or {}
+                    implicit += "LogGroup" not in logging
+                implicit += IMPLIED_RESOURCES.get(kind, {}).get("AWS::Lambda::Function", 0)
+        found.append(
+            Measurement(subject, declared + implicit, f"declared {declared}, by Lambda {implicit}")
+        )
+    return found
+
+
 def _stacks(view: EnvironmentView) -> list[Measurement]:
     found = []
     for subject, names in _grouped(view, "region").items():
@@ -900,7 +922,7 @@ CHECKS: tuple[Check, ...] = (
           "hard", _count_per("region", "AWS::SSM::Parameter"),
           advice="the advanced tier allows 100,000 ($0.05 per parameter-month)"),
     Check("log-groups", "CloudWatch Logs log groups", "per account and Region", 1_000_000,
-          "quota", _count_per("region", "AWS::Logs::LogGroup"),
+          "quota", _log_groups,
           quota="Amazon CloudWatch Logs: Log groups"),
     Check("kms-keys", "KMS customer managed keys", "per account and Region", 100_000, "quota",
           _count_per("region", "AWS::KMS::Key"), quota="AWS KMS: Customer Master Keys (CMKs)"),
