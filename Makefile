@@ -50,7 +50,7 @@ help:
 	@echo "make deploy-assembly ENV=E - cdk deploy of E from the existing cdk.out (CI: the synthesized artifact)"
 	@echo "make rollout ENV=E       - deploy what changed since $(DEPLOYED): platform, canary, waves, probed"
 	@echo "make deploy ENV=E        - synth, deploy-check, diff, rollout, smoke: the documented order"
-	@echo "make smoke ENV=E         - after a deploy: load balancer and restaurant DNS names answer"
+	@echo "make smoke ENV=E         - after a deploy: load balancer and DNS names answer, probe of every restaurant"
 	@echo "make clean               - remove cdk.out and caches (keeps .venv and node_modules)"
 
 $(BIN)/python:
@@ -135,8 +135,10 @@ rollout: install require-env
 deployed-baseline: require-env
 	scripts/deployed-baseline.sh $(ENV) $(DEPLOYED)
 
+# The HTTP checks and the post-deploy probe of every restaurant (AWS credentials; the RDS CA
+# bundle is the one shipped in the Lambda assets): any restaurant's failure fails the target.
 smoke: install require-env
-	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS)
+	$(BIN)/python -m ops smoke --env $(ENV) --outputs-file $(OUTPUTS) --probe
 
 # From a laptop: the documented order, stopping at the first step that fails.
 deploy: require-env synth

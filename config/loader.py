@@ -322,12 +322,36 @@ def load_environment(path: Path, root: Path | None = None) -> EnvironmentConfig:
     return parse_environment(path, read_yaml(path, root))
 
 
+def misnamed_environment_files(directory: Path) -> list[Path]:
+    """Files in `directory` that look like an environment's YAML but are not `<env>.yaml`
+    (`qa.yml`, `qa.YAML`): refused rather than skipped, so an environment a user just wrote
+    never silently does not exist. Only `.yaml` is accepted because every tool names the file
+    `config/environments/<env>.yaml` (`ops promote/resize --write`, `ops deploy-check`,
+    `make require-env`, the deploy workflow): a second spelling would be a second name for the
+    same environment, and `qa.yaml` next to `qa.yml` would be two."""
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml"
+    )
+
+
+def _misnamed_message(path: Path) -> str:
+    return (
+        f"{_display(path)}: environment files must end in .yaml (got {path.suffix!r}); "
+        f"rename it to {path.stem}.yaml"
+    )
+
+
 def load_environments(
     directory: Path = ENVIRONMENTS_DIR, names: Iterable[str] | None = None
 ) -> list[EnvironmentConfig]:
     """Every `*.yaml` in `directory` (or only `names`), validated, sorted by name."""
     if not directory.is_dir():
         raise ConfigError(f"{_display(directory)}: no such configuration directory")
+    misnamed = misnamed_environment_files(directory)
+    if misnamed:
+        raise ConfigError(_join([_misnamed_message(path) for path in misnamed]))
     files = sorted(directory.glob("*.yaml"))
     if names is not None:
         wanted = list(names)

@@ -455,6 +455,7 @@ class AppService(Construct):
             # The first rotation waits for the schedule: not in the middle of a deploy.
             rotate_immediately_on_update=False,
         )
+        self._only_this_secret_may_invoke(function)
         acknowledge(
             role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
@@ -482,6 +483,26 @@ class AppService(Construct):
             "group, and the event only names the secret, so a dead-letter queue keeps nothing.",
         )
         return function
+
+    def _only_this_secret_may_invoke(self, function: lambda_.Function) -> None:
+        """The rotation schedule lets `secretsmanager.amazonaws.com` invoke the function with no
+        condition, so any account's secret could name it (the confused deputy; checkov
+        CKV_AWS_364, Control Tower ct-lambda-pr-2). Secrets Manager invokes with this account
+        and the secret's ARN as source (Secrets Manager User Guide, "Prevent the confused
+        deputy problem"): the permission now requires both."""
+        permissions = [
+            child
+            for child in function.node.children
+            if isinstance(child, lambda_.CfnPermission)
+            and child.principal == "secretsmanager.amazonaws.com"
+        ]
+        if len(permissions) != 1:
+            raise RuntimeError(
+                f"expected one Secrets Manager invoke permission on {function.node.path}, "
+                f"found {len(permissions)}: aws-cdk-lib's rotation schedule changed"
+            )
+        permissions[0].source_account = cdk.Aws.ACCOUNT_ID
+        permissions[0].source_arn = self.app_secret.secret_arn
 
     def _no_capabilities(self, construct_id: str) -> ecs.LinuxParameters:
         parameters = ecs.LinuxParameters(self, construct_id, init_process_enabled=True)

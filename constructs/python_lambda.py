@@ -15,7 +15,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 _REQUIREMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
-_built: dict[tuple[tuple[str, ...], tuple[str, ...]], Path] = {}
+_built: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]], Path] = {}
 
 
 def _closure(packages: Iterable[str]) -> list[metadata.Distribution]:
@@ -69,8 +69,11 @@ def _copy_distribution(dist: metadata.Distribution, target: Path) -> None:
             shutil.copyfile(source, destination)
 
 
-def _staging_dir(modules: Sequence[str], packages: Sequence[str]) -> Path:
-    key = (tuple(sorted(modules)), tuple(sorted(packages)))
+def _staging_dir(modules: Sequence[str], packages: Sequence[str], files: Mapping[str, str]) -> Path:
+    data = tuple(
+        (name, hashlib.sha256(text.encode()).hexdigest()) for name, text in sorted(files.items())
+    )
+    key = (tuple(sorted(modules)), tuple(sorted(packages)), data)
     if key in _built and _built[key].is_dir():
         return _built[key]
     digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
@@ -81,14 +84,25 @@ def _staging_dir(modules: Sequence[str], packages: Sequence[str]) -> Path:
     package_dir.mkdir()
     for module in ["__init__", *key[0]]:
         shutil.copyfile(RUNTIME_DIR / f"{module}.py", package_dir / f"{module}.py")
+    for name, text in files.items():
+        if "/" in name or name.startswith(".") or name.endswith(".py"):
+            raise ValueError(f"Lambda asset: {name!r} is not a plain data file name")
+        (package_dir / name).write_text(text, encoding="utf-8")
     for dist in _closure(key[1]):
         _copy_distribution(dist, target)
     _built[key] = target
     return target
 
 
-def bundled_code(*, modules: Sequence[str], packages: Sequence[str] = ()) -> lambda_.Code:
+def bundled_code(
+    *,
+    modules: Sequence[str],
+    packages: Sequence[str] = (),
+    files: Mapping[str, str] | None = None,
+) -> lambda_.Code:
     """Code for a handler in `runtime/`: the named modules (file names without `.py`) and the
     installed `packages` with their dependencies. Handlers are then `runtime.<module>.<function>`.
+    `files` are data files (name -> text) written next to the modules, in `runtime/` (the RDS
+    CA bundle: constructs/rds_ca_bundle.py).
     """
-    return lambda_.Code.from_asset(str(_staging_dir(modules, packages)))
+    return lambda_.Code.from_asset(str(_staging_dir(modules, packages, files or {})))

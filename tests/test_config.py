@@ -248,3 +248,24 @@ def test_service_capacity_by_profile() -> None:
     assert (dev.desired, dev.minimum, dev.maximum) == (1, 1, 1)
     prod = service_capacity(environments["prod"])
     assert prod.minimum >= 2 and prod.maximum >= prod.minimum
+
+
+@pytest.mark.parametrize("suffix", [".yml", ".YAML", ".Yml"])
+def test_an_environment_file_not_ending_in_yaml_is_refused(tmp_path: Path, suffix: str) -> None:
+    """`qa.yml` next to a valid `prod.yaml` was skipped in silence: the qa environment did not
+    exist and nothing said so. Refused, naming the file and the rename."""
+    write(tmp_path, dump(VALID_PROD), "prod")
+    (tmp_path / f"qa{suffix}").write_text(dump({**VALID_PROD, "profile": "poc"}), "utf-8")
+    for names in (None, ["prod"]):
+        with pytest.raises(ConfigError) as excinfo:
+            load_environments(tmp_path, names)
+        message = str(excinfo.value)
+        assert f"qa{suffix}: environment files must end in .yaml" in message
+        assert "rename it to qa.yaml" in message
+
+
+def test_files_that_are_not_yaml_stay_ignored(tmp_path: Path) -> None:
+    write(tmp_path, dump(VALID_PROD), "prod")
+    (tmp_path / "README.md").write_text("notes\n", "utf-8")
+    (tmp_path / "prod.yaml.orig").write_text("x: [\n", "utf-8")
+    assert [e.name for e in load_environments(tmp_path)] == ["prod"]

@@ -333,7 +333,6 @@ def _event(url: str, server: PostgresServer, request_type: str = "Create") -> di
             "User": APP_USERNAME,
             "Schema": APP_SCHEMA,
             "MasterSecretArn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:db",
-            "CaBundleUrl": "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem",
             "SqlVersion": db_bootstrap.sql_version(TARGET, master_user=MASTER_USERNAME),
         },
     }
@@ -353,7 +352,7 @@ def aws_stand_ins(
         return {"username": MASTER_USERNAME, "password": postgres_server.master_password}
 
     monkeypatch.setattr(db_bootstrap, "_master_credentials", credentials)
-    monkeypatch.setattr(db_bootstrap, "_ca_bundle", lambda url: str(postgres_server.ca_file))
+    monkeypatch.setattr(db_bootstrap, "_ca_bundle", lambda: str(postgres_server.ca_file))
     return asked
 
 
@@ -438,9 +437,14 @@ def _restore_test_password(server: PostgresServer) -> None:
         master.close()
 
 
-def test_ca_bundle_is_fetched_only_over_https() -> None:
-    with pytest.raises(ValueError, match="https:// URL"):
-        db_bootstrap._ca_bundle("http://example.test/b.pem")
+def test_without_the_shipped_ca_bundle_the_bootstrap_refuses_to_connect(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Outside an asset (or an asset built without it) there is no bundle: a clear error, and no
+    fallback to a download or to the system's CAs (tests/test_rds_ca_bundle.py runs the asset)."""
+    monkeypatch.setattr(db_bootstrap, "SHIPPED_CA_BUNDLE", str(tmp_path / "rds-ca-bundle.pem"))
+    with pytest.raises(FileNotFoundError, match="not in this function's asset"):
+        db_bootstrap._ca_bundle()
 
 
 # The probe's database step (runtime/tenant_probe.py), the code `ops smoke --probe` runs on AWS,

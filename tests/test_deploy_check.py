@@ -204,7 +204,7 @@ def test_unbootstrapped_account_says_how_to_bootstrap(example_cdk_out: Path) -> 
     assert code == 1
     assert statuses(payload)["trust"] == "todo"
     assert statuses(payload)["bootstrap"] == "todo"
-    assert action(payload, "bootstrap").startswith(f"`npx cdk bootstrap aws://{CALLER}/us-east-1`")
+    assert action(payload, "bootstrap").startswith(f"`cdk bootstrap aws://{CALLER}/us-east-1`")
     assert aws.assumed_for == [], "no role was assumed, so the caller's own credentials were used"
 
 

@@ -489,3 +489,15 @@ def test_cdk_diff_and_the_plan_on_the_cases_the_schemas_do_not_decide(
     (alarm,) = [r for r in plan.stack(TENANT).resources if r.logical_id == alarm_id]
     assert alarm.action == "remove"
     assert plan.blocked
+
+
+@pytest.mark.parametrize(
+    ("unchanged", "expected"), [(1, "Unchanged: 1 stack"), (3, "Unchanged: 3 stacks")]
+)
+def test_unchanged_stacks_are_counted_in_words(unchanged: int, expected: str) -> None:
+    from ops.planning.planner import Plan, StackPlan
+
+    stacks = [StackPlan("chefs-kiss-dev-tenant-new", "add")]
+    stacks += [StackPlan(f"chefs-kiss-dev-tenant-t{i}", "unchanged") for i in range(unchanged)]
+    text = render_text(Plan(base="a", head="b", stacks=stacks))
+    assert expected in text.splitlines() and "stack(s)" not in text

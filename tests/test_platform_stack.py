@@ -231,3 +231,35 @@ def test_termination_protection_by_profile(
     example_assembly: Any, stack: str, protected: bool
 ) -> None:
     assert example_assembly.get_stack_by_name(stack).termination_protection is protected
+
+
+def test_every_service_invoke_permission_names_its_source(example_assembly: Any) -> None:
+    """A Lambda permission for an AWS service principal with neither `aws:SourceAccount` nor
+    `aws:SourceArn` lets that service invoke the function for any account's resource (the
+    confused deputy; checkov CKV_AWS_364). The session-secret rotation function's permission,
+    which CDK's rotation schedule adds, now names this account and the app secret."""
+    checked = 0
+    for artifact in example_assembly.stacks:
+        body = artifact.template
+        for logical_id, resource in body.get("Resources", {}).items():
+            if resource["Type"] != "AWS::Lambda::Permission":
+                continue
+            properties = resource["Properties"]
+            principal = properties.get("Principal")
+            if not (isinstance(principal, str) and principal.endswith(".amazonaws.com")):
+                continue
+            where = f"{artifact.stack_name}/{logical_id} ({principal})"
+            assert properties.get("SourceAccount") == {"Ref": "AWS::AccountId"}, where
+            assert properties.get("SourceArn"), where
+            if principal == "secretsmanager.amazonaws.com":
+                secret = body["Resources"][properties["SourceArn"]["Ref"]]
+                assert secret["Type"] == "AWS::SecretsManager::Secret", where
+                schedules = [
+                    r
+                    for r in body["Resources"].values()
+                    if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+                    and r["Properties"]["SecretId"] == properties["SourceArn"]
+                ]
+                assert len(schedules) == 1, f"{where}: the rotated secret is the source"
+            checked += 1
+    assert checked >= 3, "the session-secret rotation function of every environment"

@@ -27,15 +27,19 @@ def tenant(index: int) -> str:
     return f"chefs-kiss-{ENV}-tenant-t{index:04d}"
 
 
-def write_assembly(directory: Path, templates: Templates) -> Path:
-    """A cloud assembly as `cdk synth` writes it: manifest.json plus one template per stack."""
+def write_assembly(
+    directory: Path, templates: Templates, regions: dict[str, str] | None = None
+) -> Path:
+    """A cloud assembly as `cdk synth` writes it: manifest.json plus one template per stack
+    (in us-east-1 unless `regions` names another Region for a stack)."""
     directory.mkdir(parents=True, exist_ok=True)
     artifacts = {}
     for name, template in templates.items():
         (directory / f"{name}.template.json").write_text(json.dumps(template, indent=1))
+        region = (regions or {}).get(name, "us-east-1")
         artifacts[name] = {
             "type": "aws:cloudformation:stack",
-            "environment": "aws://unknown-account/us-east-1",
+            "environment": f"aws://unknown-account/{region}",
             "properties": {"templateFile": f"{name}.template.json"},
         }
     manifest = {"version": "55.0.0", "artifacts": artifacts}
@@ -305,6 +309,49 @@ def too_many_lambda_enis(t: Templates) -> None:
         }
 
 
+def full_app_subnet(t: Templates) -> None:
+    """60 functions, each with its own security group, in one /26 subnet (59 usable addresses):
+    60 Hyperplane ENIs do not fit."""
+    resources(t[PLATFORM])["AppSubnet1"] = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {"CidrBlock": "10.0.0.0/26", "VpcId": "vpc-1"},
+    }
+    t[PLATFORM]["Outputs"]["AppSubnet1"] = export("AppSubnet1", {"Ref": "AppSubnet1"})
+    for index in range(60):
+        t[tenant(index)] = {
+            "Resources": {
+                "FunctionSg": {"Type": "AWS::EC2::SecurityGroup"},
+                "Function": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "VpcConfig": {
+                            "SecurityGroupIds": [{"Fn::GetAtt": ["FunctionSg", "GroupId"]}],
+                            "SubnetIds": [imported("AppSubnet1")],
+                        }
+                    },
+                },
+            }
+        }
+
+
+def too_many_ssm_parameters(t: Templates) -> None:
+    for stack in range(21):
+        t[tenant(stack)] = {
+            "Resources": {f"P{i}": {"Type": "AWS::SSM::Parameter"} for i in range(480)}
+        }
+
+
+def too_many_network_interfaces(t: Templates) -> None:
+    """2,600 Multi-AZ databases: two network interfaces each."""
+    for stack in range(26):
+        t[tenant(stack)] = {
+            "Resources": {
+                f"Db{i}": {"Type": "AWS::RDS::DBInstance", "Properties": {"MultiAZ": True}}
+                for i in range(100)
+            }
+        }
+
+
 def too_many_exports(t: Templates) -> None:
     for stack in range(26):
         name = f"chefs-kiss-{ENV}-shared{stack}"
@@ -351,6 +398,9 @@ SCENARIOS = [
     (too_many_alarm_actions, "cw-alarm-actions", "error", "hard limit"),
     (too_many_lambda_enis, "lambda-vpc-enis", "warning", "Elastic network interfaces per VPC"),
     (too_many_exports, "cfn-exports", "warning", "exports per account and Region"),
+    (full_app_subnet, "app-subnet-addresses", "error", "add subnets to the VPC"),
+    (too_many_ssm_parameters, "ssm-parameters", "error", "advanced tier"),
+    (too_many_network_interfaces, "ec2-network-interfaces", "warning", "Network interfaces"),
 ]
 
 
@@ -397,6 +447,7 @@ def test_every_check_has_a_scenario_or_is_informational() -> None:
         "cw-widget-metrics",
         "cw-dashboard-metrics",
         "cw-alarm-math-metrics",
+        "log-groups",
     }
     assert untested == set()
 
@@ -444,3 +495,124 @@ def test_policy_size_counts_grants_from_every_stack_onto_one_role(tmp_path: Path
     result = results_for(tmp_path, per_tenant_grants_on_shared_role)["iam-role-inline-policy"]
     assert result.subject == f"{PLATFORM}/TaskRole"
     assert result.detail == "50 policies"
+
+
+def test_each_region_counts_against_its_own_quotas_and_iam_against_the_account(
+    tmp_path: Path,
+) -> None:
+    """A disaster-recovery copy in a second Region: 30 databases in each Region stay under the
+    Region quota of 40 (60 in one Region would not), while the roles of both Regions add up
+    against the one account (IAM is global)."""
+    templates = base()
+    regions = {}
+    for index in range(60):
+        templates[tenant(index)] = {
+            "Resources": {
+                "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {}},
+                **{f"Role{i}": {"Type": "AWS::IAM::Role"} for i in range(20)},
+            }
+        }
+        if index % 2:
+            regions[tenant(index)] = "us-west-2"
+    directory = write_assembly(tmp_path / "cdk.out", templates, regions)
+    results = {r.id: r for r in preflight(read_assembly(directory), ENV)}
+    databases = results["rds-instances"]
+    assert (databases.status, databases.value, databases.measured) == ("ok", 30, 2)
+    assert databases.subject in {
+        "aws://unknown-account/us-east-1",
+        "aws://unknown-account/us-west-2",
+    }
+    roles = results["iam-roles"]
+    assert (roles.status, roles.value, roles.measured) == ("warning", 1201, 1)
+    assert roles.subject == "account unknown-account (the deploying one)"
+
+    directory = write_assembly(tmp_path / "one-region", templates)
+    databases = {r.id: r for r in preflight(read_assembly(directory), ENV)}["rds-instances"]
+    assert (databases.status, databases.value) == ("warning", 60)
+
+
+def test_network_interfaces_and_subnet_addresses_add_up_every_kind(tmp_path: Path) -> None:
+    """Lambda ENIs per (subnet, security groups), Fargate tasks at their maximum over the
+    service's subnets, NAT gateways, load balancer nodes and Multi-AZ databases."""
+    templates = base()
+    full_app_subnet(templates)
+    platform = resources(templates[PLATFORM])
+    platform["Nat"] = {
+        "Type": "AWS::EC2::NatGateway",
+        "Properties": {"SubnetId": {"Ref": "AppSubnet1"}},
+    }
+    platform["Lb"]["Properties"] = {"Subnets": [{"Ref": "AppSubnet1"}]}
+    platform["Service"] = {
+        "Type": "AWS::ECS::Service",
+        "Properties": {
+            "DesiredCount": 2,
+            "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": [{"Ref": "AppSubnet1"}]}},
+        },
+    }
+    platform["Scaling"] = {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {
+            "MaxCapacity": 5,
+            "ResourceId": {"Fn::Join": ["", ["service/c/", {"Fn::GetAtt": ["Service", "Name"]}]]},
+        },
+    }
+    # A second function with the same security group and subnet shares its ENI.
+    first = templates[tenant(0)]["Resources"]
+    first["Twin"] = json.loads(json.dumps(first["Function"]))
+    platform["Db"] = {"Type": "AWS::RDS::DBInstance", "Properties": {"MultiAZ": True}}
+    directory = write_assembly(tmp_path / "cdk.out", templates)
+    results = {r.id: r for r in preflight(read_assembly(directory), ENV)}
+    subnet = results["app-subnet-addresses"]
+    assert subnet.value == 60 + 10 + 1 + 8 and subnet.limit == 59
+    assert subnet.detail == "Lambda ENIs 60, Fargate tasks 10, NAT gateways 1, load balancer 8"
+    interfaces = results["ec2-network-interfaces"]
+    assert interfaces.value == 60 + 10 + 1 + 1 + 2
+    assert results["lambda-vpc-enis"].value == 60
+
+
+def test_all_adds_the_environments_that_share_an_account_and_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two environments with 25 databases each: each alone is under the Region quota of 40,
+    together in one account and Region they are not."""
+    templates: Templates = {}
+    for env in ("one", "two"):
+        templates[f"chefs-kiss-{env}-platform"] = {"Resources": {}}
+        for index in range(25):
+            templates[f"chefs-kiss-{env}-tenant-t{index:04d}"] = {
+                "Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {}}}
+            }
+    directory = write_assembly(tmp_path / "cdk.out", templates)
+    monkeypatch.setattr("ops.limits.preflight._environment_names", lambda all_, env: ["one", "two"])
+    assert main(["preflight", "--all", "--assembly", str(directory), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    for env in ("one", "two"):
+        (row,) = [r for r in payload[env]["results"] if r["id"] == "rds-instances"]
+        assert (row["status"], row["value"]) == ("ok", 25)
+    combined = payload["(all environments)"]
+    (row,) = [r for r in combined["results"] if r["id"] == "rds-instances"]
+    assert (row["status"], row["value"], row["subject"]) == (
+        "warning", 50, "aws://unknown-account/us-east-1"
+    )  # fmt: skip
+    assert combined["stacks"] == 52
+    assert {r["scope"] for r in combined["results"]} <= {"per account and Region", "per account"}
+
+
+def test_log_groups_include_those_lambda_creates_itself(tmp_path: Path) -> None:
+    """A function that names no log group gets /aws/lambda/<name> at its first run; so does a
+    nested rotation application's function."""
+    templates = base()
+    resources(templates[PLATFORM]).update(
+        {
+            "Logs": {"Type": "AWS::Logs::LogGroup"},
+            "Named": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"LoggingConfig": {"LogGroup": {"Ref": "Logs"}}},
+            },
+            "Provider": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "Rotation": {"Type": "AWS::Serverless::Application", "Properties": {}},
+        }
+    )
+    directory = write_assembly(tmp_path / "cdk.out", templates)
+    result = {r.id: r for r in preflight(read_assembly(directory), ENV)}["log-groups"]
+    assert (result.value, result.detail) == (3, "declared 1, by Lambda 2")

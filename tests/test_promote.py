@@ -129,7 +129,7 @@ def test_promote_write_edits_in_place_validates_and_second_run_has_nothing_to_do
     assert main([*args, "--write"]) == 0
     out = capsys.readouterr().out
     assert "In place only" in out and "Multi-AZ conversion: no downtime" in out
-    assert "npx cdk deploy chefs-kiss-demo-tenant-trattoria" in out
+    assert "\n  cdk deploy chefs-kiss-demo-tenant-trattoria" in out and "npx" not in out
     assert re.search(r"cdk-nag \(AwsSolutions[^)]*\) on the new configuration: no unack", out)
     text = path.read_text()
     assert "# Pilot since March; promote after the load test." in text
@@ -281,7 +281,7 @@ def test_offboard_checks_protection_first(
     assert main(["offboard", "trattoria", "--env", "demo", "--config-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "[NO]" in out and "deletion protection is on" in out
-    assert "npx cdk destroy chefs-kiss-demo-tenant-trattoria" in out
+    assert "`cdk destroy chefs-kiss-demo-tenant-trattoria`" in out and "npx" not in out
 
 
 def test_offboard_of_an_unprotected_production_restaurant_is_one_stack_deletion(

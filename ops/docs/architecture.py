@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, read_assembly
+from ops.wording import plural
 from stacks import naming
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -326,14 +327,14 @@ def render_markdown(architecture: Architecture) -> str:
     for e in architecture.exports:
         lines.append(
             f"| `{e.stack}` | `{e.name}` | `{e.source}` | {e.resource_type} | {e.attribute} | "
-            f"{len(e.importers)} stacks |"
+            f"{plural(len(e.importers), 'stack')} |"
         )
     lines += ["", "### Importing stacks", ""]
     for group in architecture.groups:
         stacks = ", ".join(f"`{s}`" for s in group.stacks)
         types = ", ".join(group.resource_types)
         lines.append(
-            f"- {stacks}: {len(group.exports)} imports from `{group.exporter}`; "
+            f"- {stacks}: {plural(len(group.exports), 'import')} from `{group.exporter}`; "
             f"resource types: {types}."
         )
     lines += [

@@ -169,6 +169,24 @@ def _permission_message(path: Path, exc: OSError) -> str:
     )
 
 
+def _read_only(info: os.stat_result) -> bool:
+    """Whether the file's mode bits deny writing to whoever runs this. Checked explicitly
+    because the write goes through a rename, which needs only the directory to be writable, and
+    because root ignores the bits: for root, a file with no write bit at all (0444) is one a
+    person marked read-only on purpose."""
+    mode = stat.S_IMODE(info.st_mode)
+    uid = os.geteuid()
+    if uid == 0:
+        allowed = mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    elif uid == info.st_uid:
+        allowed = mode & stat.S_IWUSR
+    elif info.st_gid == os.getegid() or info.st_gid in os.getgroups():
+        allowed = mode & stat.S_IWGRP
+    else:
+        allowed = mode & stat.S_IWOTH
+    return not allowed
+
+
 def write_atomically(path: Path, text: str, original: bytes | None = None) -> None:
     """Replace the file's content with `text`, keeping everything else about it.
 
@@ -178,6 +196,8 @@ def write_atomically(path: Path, text: str, original: bytes | None = None) -> No
     - written to a temporary file beside the target and renamed over it, so a crash never leaves
       half a config; where the owner cannot be kept that way (not root, someone else's file),
       the content is rewritten in place instead;
+    - a read-only file (no write bit for the caller; for root, none at all) is refused, not
+      replaced through the rename;
     - permission problems are a ChangeError, and no temporary file is left behind.
     """
     target = Path(os.path.realpath(path))
@@ -186,6 +206,12 @@ def write_atomically(path: Path, text: str, original: bytes | None = None) -> No
         current = target.read_bytes()
     except OSError as exc:
         raise ChangeError(_permission_message(path, exc)) from None
+    if _read_only(before):
+        raise ChangeError(
+            f"{shown(path)}: cannot write: the file is read-only "
+            f"(mode {stat.S_IMODE(before.st_mode):04o}); nothing was changed. "
+            "Make it writable (chmod u+w) if the change is intended."
+        )
     if original is None:
         original = current
     if current != original:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.lifecycle import config_change as cc
+from ops.wording import CDK, plural
 from stacks import naming
 
 
@@ -105,7 +106,7 @@ def offboard(slug: str, env: str, config_dir: Path | None = None) -> dict[str, A
         for other in plan.changed:
             if other.name == stack:
                 continue
-            what = "; ".join(other.other) or f"{len(other.resources)} resource change(s)"
+            what = "; ".join(other.other) or plural(len(other.resources), "resource change")
             checks.append(
                 Check(
                     other.impact in ("none", "no-interruption") and not other.resources,
@@ -133,9 +134,9 @@ def offboard(slug: str, env: str, config_dir: Path | None = None) -> dict[str, A
     result["ready"] = all(c.ok for c in checks)
     result["steps"] = [
         f"1. In {shown}, set `deletion_protection: false` for {slug}; review "
-        f"(`python -m ops plan --base main`), merge, then `npx cdk deploy {stack}` "
+        f"(`python -m ops plan --base main`), merge, then `{CDK} deploy {stack}` "
         "(turns off deletion protection and termination protection)",
-        f"2. `npx cdk destroy {stack}` while {slug} is still in the config (the CLI only "
+        f"2. `{CDK} destroy {stack}` while {slug} is still in the config (the CLI only "
         "destroys stacks the app still defines); CloudFormation takes the final snapshot",
         f"3. Verify it: `aws rds describe-db-snapshots --db-instance-identifier {db_id} "
         "--snapshot-type manual` (the tenant KMS key is retained, so it stays restorable)",

@@ -24,6 +24,7 @@ from ops.lifecycle import config_change as cc
 from ops.planning.plan import cost_lines, render_text
 from ops.planning.planner import Plan, ResourceChange
 from ops.planning.update_rules import REPLACEMENT, apply_immediately
+from ops.wording import CDK, plural
 
 
 @dataclass
@@ -209,8 +210,8 @@ def _next_steps(request: ChangeRequest, stack_name: str, report: ChangeReport) -
         steps.append(request.rerun)
     steps += [
         f"git commit {cc.shown(report.path)} -m '{request.summary}'",
-        f"npx cdk diff {stack_name}    # against the deployed stack (needs AWS credentials)",
-        f"npx cdk deploy {stack_name}",
+        f"{CDK} diff {stack_name}    # against the deployed stack (needs AWS credentials)",
+        f"{CDK} deploy {stack_name}",
     ]
     return steps
 
@@ -236,7 +237,9 @@ def render(report: ChangeReport) -> str:
 
     packs = ", ".join(DEFAULT_NAG_PACKS)
     if report.nag:
-        lines.append(f"cdk-nag ({packs}) on the new configuration: {len(report.nag)} finding(s):")
+        lines.append(
+            f"cdk-nag ({packs}) on the new configuration: {plural(len(report.nag), 'finding')}:"
+        )
         lines.extend(f"  - {f}" for f in report.nag)
     else:
         lines.append(f"cdk-nag ({packs}) on the new configuration: no unacknowledged findings")

@@ -13,8 +13,13 @@ The checks are one table (`CHECKS`); each row names the limit, its kind, the Ser
 to request and a measure function over the assembly. Measures work by resource type and
 properties only, so they keep working as the templates grow.
 
-Region- and account-wide quotas are counted for the selected environment only: when several
-environments share an account and Region, their demands add up (use `--all` and add them).
+Account- and Region-wide quotas are counted per account and Region, from the environment each
+stack's manifest entry names (`aws://<account>/<region>`): a disaster-recovery stack in a second
+Region counts against that Region's quotas, while IAM (global) counts every Region of an account
+together. Within `--env` the selected environment's stacks are counted; `--all` adds a combined
+report per account and Region, where environments that share one add up. Every count comes from
+the synthesized templates: `ops preflight --scale-doc` (ops/limits/scale_model.py) fits them over
+generated environments into the per-restaurant table of docs/scale.md.
 """
 
 from __future__ import annotations
@@ -203,6 +208,25 @@ class Measurement:
 
 Measure = Callable[[EnvironmentView], list[Measurement]]
 
+UNKNOWN_ACCOUNT = "unknown-account"  # the manifest's word for "the deploying credentials' account"
+
+
+def placement(artifact: StackArtifact) -> tuple[str, str]:
+    """(account, region) of a stack, from its manifest environment `aws://account/region`."""
+    environment = artifact.environment or ""
+    parts = environment.removeprefix("aws://").split("/")
+    if not environment.startswith("aws://") or len(parts) != 2:
+        return (UNKNOWN_ACCOUNT, "unknown-region")
+    return (parts[0], parts[1])
+
+
+def region_subject(account: str, region: str) -> str:
+    return f"aws://{account}/{region}"
+
+
+def account_subject(account: str) -> str:
+    return f"account {account}" + (" (the deploying one)" if account == UNKNOWN_ACCOUNT else "")
+
 
 def _per_stack(count: Callable[[StackArtifact], int]) -> Measure:
     def measure(view: EnvironmentView) -> list[Measurement]:
@@ -232,30 +256,82 @@ def _dynamic_references(artifact: StackArtifact) -> int:
     return json.dumps(artifact.template).count("{{resolve:")
 
 
-def _environment_count(*types: str) -> Measure:
+def _grouped(view: EnvironmentView, per: Literal["region", "account"]) -> dict[str, list[str]]:
+    """The view's stacks grouped by account and Region (`per="region"`) or by account alone."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, artifact in view.stacks.items():
+        account, region = placement(artifact)
+        key = region_subject(account, region) if per == "region" else account_subject(account)
+        groups[key].append(name)
+    return dict(groups)
+
+
+def _count_per(per: Literal["region", "account"], *types: str) -> Measure:
+    """Resources of `types` (nested applications' implied ones included), one measurement per
+    account and Region, or per account for global services (IAM)."""
+
     def measure(view: EnvironmentView) -> list[Measurement]:
-        counts = {kind: view.count(kind) for kind in types}
-        detail = ", ".join(f"{kind}: {n}" for kind, n in counts.items() if len(types) > 1)
-        return [Measurement("environment", sum(counts.values()), detail)]
+        found = []
+        for subject, names in _grouped(view, per).items():
+            counts: Counter[str] = Counter()
+            for name in names:
+                for resource in view.stacks[name].template.get("Resources", {}).values():
+                    kind = resource.get("Type", "")
+                    for wanted in types:
+                        counts[wanted] += kind == wanted
+                        counts[wanted] += IMPLIED_RESOURCES.get(kind, {}).get(wanted, 0)
+            detail = ", ".join(f"{kind}: {n}" for kind, n in counts.items() if len(types) > 1)
+            found.append(Measurement(subject, sum(counts.values()), detail))
+        return found
 
     return measure
 
 
-def _stacks(view: EnvironmentView) -> list[Measurement]:
-    nested = view.count("AWS::CloudFormation::Stack")
-    return [
-        Measurement(
-            "environment",
-            len(view.stacks) + nested,
-            f"{len(view.stacks)} app stacks + {nested} nested (rotation applications)",
+def _log_groups(view: EnvironmentView) -> list[Measurement]:
+    """Log groups per account and Region: the templates' own, plus the one Lambda creates at a
+    function's first run (/aws/lambda/<name>) for every function that names none in its
+    `LoggingConfig` (CDK's singleton providers, the nested rotation applications' functions)."""
+    found = []
+    for subject, names in _grouped(view, "region").items():
+        declared = implicit = 0
+        for name in names:
+            for resource in view.stacks[name].template.get("Resources", {}).values():
+                kind = resource.get("Type", "")
+                if kind == "AWS::Logs::LogGroup":
+                    declared += 1
+                elif kind == "AWS::Lambda::Function":
+                    logging = resource.get("Properties", {}).get("LoggingConfig") or {}
+                    implicit += "LogGroup" not in logging
+                implicit += IMPLIED_RESOURCES.get(kind, {}).get("AWS::Lambda::Function", 0)
+        found.append(
+            Measurement(subject, declared + implicit, f"declared {declared}, by Lambda {implicit}")
         )
-    ]
+    return found
+
+
+def _stacks(view: EnvironmentView) -> list[Measurement]:
+    found = []
+    for subject, names in _grouped(view, "region").items():
+        nested = EnvironmentView({n: view.stacks[n] for n in names}).count(
+            "AWS::CloudFormation::Stack"
+        )
+        found.append(
+            Measurement(
+                subject,
+                len(names) + nested,
+                f"{len(names)} app stacks + {nested} nested (rotation applications)",
+            )
+        )
+    return found
 
 
 def _exports(view: EnvironmentView) -> list[Measurement]:
-    by_stack = Counter(owner for owner, _ in view.exports.values())
-    detail = ", ".join(f"{stack}: {n}" for stack, n in by_stack.most_common())
-    return [Measurement("environment", len(view.exports), detail)]
+    found = []
+    for subject, names in _grouped(view, "region").items():
+        by_stack = Counter(owner for owner, _ in view.exports.values() if owner in names)
+        detail = ", ".join(f"{stack}: {n}" for stack, n in by_stack.most_common())
+        found.append(Measurement(subject, sum(by_stack.values()), detail))
+    return found
 
 
 def _imports_per_export(view: EnvironmentView) -> list[Measurement]:
@@ -268,12 +344,17 @@ def _imports_per_export(view: EnvironmentView) -> list[Measurement]:
 
 
 def _storage_gb(view: EnvironmentView) -> list[Measurement]:
-    total = 0
-    for _, _, resource in view.resources("AWS::RDS::DBInstance"):
-        properties = resource.get("Properties", {})
-        size = properties.get("MaxAllocatedStorage") or properties.get("AllocatedStorage") or 0
-        total += int(size) if str(size).isdigit() else 0
-    return [Measurement("environment", total, "sum of max (or allocated) storage, GiB")]
+    found = []
+    for subject, names in _grouped(view, "region").items():
+        total = 0
+        for name, _, resource in view.resources("AWS::RDS::DBInstance"):
+            if name not in names:
+                continue
+            properties = resource.get("Properties", {})
+            size = properties.get("MaxAllocatedStorage") or properties.get("AllocatedStorage") or 0
+            total += int(size) if str(size).isdigit() else 0
+        found.append(Measurement(subject, total, "sum of max (or allocated) storage, GiB"))
+    return found
 
 
 def _subnet_addresses(view: EnvironmentView) -> list[Measurement]:
@@ -540,10 +621,9 @@ def _alarm_metrics(view: EnvironmentView) -> list[Measurement]:
     ]
 
 
-def _lambda_vpc_interfaces(view: EnvironmentView) -> list[Measurement]:
-    """Lambda shares one Hyperplane ENI per (subnet, security groups) combination in a VPC; a
-    per-tenant security group on a VPC function (rotation) adds one combination per subnet."""
-    combinations: set[tuple[str, str]] = set()
+def _vpc_functions(view: EnvironmentView) -> Iterator[tuple[str, Any, Any]]:
+    """(stack, security groups, subnets) of every function in a VPC, the nested rotation
+    applications' functions included (their VPC settings are the application's parameters)."""
     for stack, _, resource in view.resources(
         "AWS::Lambda::Function", "AWS::Serverless::Application"
     ):
@@ -555,12 +635,120 @@ def _lambda_vpc_interfaces(view: EnvironmentView) -> list[Measurement]:
             parameters = properties.get("Parameters") or {}
             groups = parameters.get("vpcSecurityGroupIds")
             subnets = parameters.get("vpcSubnetIds")
-        if not groups or not subnets:
-            continue
+        if groups and subnets:
+            yield stack, groups, subnets
+
+
+def lambda_interfaces(view: EnvironmentView) -> dict[str, set[tuple[str, str]]]:
+    """Per account and Region: the distinct (subnet, security groups) combinations of the
+    functions in a VPC. The rule (AWS Lambda Developer Guide, "Giving Lambda functions access to
+    resources in an Amazon VPC"): Lambda creates one Hyperplane ENI for each unique combination
+    of subnet and security groups, shared by every function with that combination; so a function
+    with its own security group in two subnets adds two ENIs, and a second function with the
+    same group and subnets adds none. An idle function (no invocation for weeks) becomes
+    inactive and its ENIs are reclaimed; the count is the worst case, every function active."""
+    by_place: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for stack, groups, subnets in _vpc_functions(view):
+        subject = region_subject(*placement(view.stacks[stack]))
         group_key = json.dumps(_qualify(stack, groups), sort_keys=True)
         for subnet in _split_list(subnets):
-            combinations.add((json.dumps(_qualify(stack, subnet), sort_keys=True), group_key))
-    return [Measurement("environment", len(combinations), "distinct (subnet, security groups)")]
+            by_place[subject].add((json.dumps(_qualify(stack, subnet), sort_keys=True), group_key))
+    return by_place
+
+
+def _lambda_vpc_interfaces(view: EnvironmentView) -> list[Measurement]:
+    by_place = lambda_interfaces(view)
+    return [
+        Measurement(
+            subject, len(by_place.get(subject, set())), "distinct (subnet, security groups)"
+        )
+        for subject in _grouped(view, "region")
+    ]
+
+
+def _max_tasks(view: EnvironmentView, stack: str, logical: str, service: dict[str, Any]) -> int:
+    """The most tasks a service runs at once: its scaling maximum (else the desired count),
+    times the deployment's maximum percent (new tasks start before old ones stop)."""
+    properties = service.get("Properties", {})
+    most = properties.get("DesiredCount", 1)
+    for target_stack, _, target in view.resources("AWS::ApplicationAutoScaling::ScalableTarget"):
+        target_properties = target.get("Properties", {})
+        refs = view.references(target_stack, target_properties.get("ResourceId"))
+        if ResourceRef(stack, logical) in refs:
+            most = target_properties.get("MaxCapacity", most)
+    percent = (properties.get("DeploymentConfiguration") or {}).get("MaximumPercent", 200)
+    return -(-int(most) * int(percent) // 100) if str(most).isdigit() else 0
+
+
+LOAD_BALANCER_FREE_ADDRESSES = 8  # per subnet of an ALB (Elastic Load Balancing User Guide)
+
+
+def _subnet_demand(view: EnvironmentView) -> dict[ResourceRef, Counter[str]]:
+    """Per subnet, the addresses app-side resources take, by kind: one per Lambda Hyperplane ENI
+    (see `lambda_interfaces`), Fargate tasks at their maximum spread over the service's subnets,
+    one per NAT gateway, and the free addresses a load balancer needs in each of its subnets.
+    Databases are counted against their DB subnet group (`_subnet_addresses`)."""
+    parts: dict[ResourceRef, Counter[str]] = defaultdict(Counter)
+    combinations: set[tuple[ResourceRef, str]] = set()
+    for stack, groups, subnets in _vpc_functions(view):
+        group_key = json.dumps(_qualify(stack, groups), sort_keys=True)
+        for subnet in view.references(stack, subnets):
+            combinations.add((subnet, group_key))
+    for subnet, _ in combinations:
+        parts[subnet]["Lambda ENIs"] += 1
+    for stack, logical, service in view.resources("AWS::ECS::Service"):
+        network = (service.get("Properties", {}).get("NetworkConfiguration") or {}).get(
+            "AwsvpcConfiguration"
+        ) or {}
+        subnets = view.references(stack, network.get("Subnets"))
+        tasks = _max_tasks(view, stack, logical, service)
+        for subnet in subnets:
+            parts[subnet]["Fargate tasks"] += -(-tasks // len(subnets))
+    for stack, _, resource in view.resources("AWS::EC2::NatGateway"):
+        for subnet in view.references(stack, resource.get("Properties", {}).get("SubnetId")):
+            parts[subnet]["NAT gateways"] += 1
+    for stack, _, resource in view.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        for subnet in view.references(stack, resource.get("Properties", {}).get("Subnets")):
+            parts[subnet]["load balancer"] += LOAD_BALANCER_FREE_ADDRESSES
+    return dict(parts)
+
+
+def _app_subnet_addresses(view: EnvironmentView) -> list[Measurement]:
+    """Addresses needed in each subnet (see `_subnet_demand`) against what it holds (AWS
+    reserves 5 per subnet): a subnet's size is fixed once created."""
+    found = []
+    for ref, parts in _subnet_demand(view).items():
+        cidr = (view.resource(ref) or {}).get("Properties", {}).get("CidrBlock")
+        if isinstance(cidr, str) and "/" in cidr:
+            capacity = 2 ** (32 - int(cidr.split("/")[1])) - 5
+            detail = ", ".join(f"{what} {n}" for what, n in parts.items())
+            found.append(
+                Measurement(f"{ref.stack}/{ref.logical_id}", sum(parts.values()), detail, capacity)
+            )
+    return found
+
+
+def _network_interfaces(view: EnvironmentView) -> list[Measurement]:
+    """Network interfaces per account and Region (an EC2 quota): Lambda Hyperplane ENIs, Fargate
+    tasks at their maximum, NAT gateways, one load balancer node per subnet (more under load)
+    and the databases (two when Multi-AZ), each counted in the Region of its stack."""
+    totals: dict[str, Counter[str]] = {subject: Counter() for subject in _grouped(view, "region")}
+    for ref, parts in _subnet_demand(view).items():
+        subject = region_subject(*placement(view.stacks[ref.stack]))
+        for what, count in parts.items():
+            nodes = count // LOAD_BALANCER_FREE_ADDRESSES if what == "load balancer" else count
+            totals[subject][what] += nodes
+    for stack, _, resource in view.resources("AWS::RDS::DBInstance"):
+        subject = region_subject(*placement(view.stacks[stack]))
+        totals[subject]["databases"] += 2 if resource.get("Properties", {}).get("MultiAZ") else 1
+    return [
+        Measurement(
+            subject,
+            sum(parts.values()),
+            ", ".join(f"{what} {n}" for what, n in sorted(parts.items())),
+        )
+        for subject, parts in totals.items()
+    ]
 
 
 def _poc_restaurants_in_production(view: EnvironmentView) -> list[Measurement]:
@@ -627,6 +815,13 @@ class Check:
     quota: str = ""  # the Service Quotas name to request (kind == "quota")
     quota_code: str = ""  # only where verified
     advice: str = ""
+    # The most AWS grants on request, where it publishes one (IAM roles: 5,000); a hard limit is
+    # its own maximum. None: raised on request with no published ceiling.
+    maximum: int | None = None
+
+    @property
+    def ceiling(self) -> int | None:
+        return self.limit if self.kind == "hard" else self.maximum
 
 
 # fmt: off
@@ -658,11 +853,12 @@ CHECKS: tuple[Check, ...] = (
           "importing tenant stack updated first"),
     # RDS, per account and Region
     Check("rds-instances", "RDS DB instances", "per account and Region", 40, "quota",
-          _environment_count("AWS::RDS::DBInstance"), quota="Amazon RDS: DB instances"),
+          _count_per("region", "AWS::RDS::DBInstance"), quota="Amazon RDS: DB instances"),
     Check("rds-subnet-groups", "RDS DB subnet groups", "per account and Region", 50, "quota",
-          _environment_count("AWS::RDS::DBSubnetGroup"), quota="Amazon RDS: DB subnet groups"),
+          _count_per("region", "AWS::RDS::DBSubnetGroup"),
+          quota="Amazon RDS: DB subnet groups"),
     Check("rds-parameter-groups", "RDS DB parameter groups", "per account and Region", 50,
-          "quota", _environment_count("AWS::RDS::DBParameterGroup"),
+          "quota", _count_per("region", "AWS::RDS::DBParameterGroup"),
           quota="Amazon RDS: Parameter groups",
           advice="or share one parameter group per engine version from the platform stack"),
     Check("rds-subnet-addresses", "IP addresses in a DB subnet group's subnets",
@@ -688,33 +884,48 @@ CHECKS: tuple[Check, ...] = (
           quota="Amazon VPC: Inbound or outbound rules per security group",
           quota_code="L-0EA8095F"),
     Check("vpc-security-groups", "VPC security groups", "per account and Region", 2500,
-          "quota", _environment_count("AWS::EC2::SecurityGroup"),
+          "quota", _count_per("region", "AWS::EC2::SecurityGroup"),
           quota="Amazon VPC: VPC security groups per Region", quota_code="L-E79EC296"),
-    Check("lambda-vpc-enis", "Lambda Hyperplane ENIs (subnet x security groups)", "per VPC",
-          500, "quota", _lambda_vpc_interfaces,
+    Check("lambda-vpc-enis", "Lambda Hyperplane ENIs (subnet x security groups)",
+          "per VPC (one per environment and Region)", 500, "quota", _lambda_vpc_interfaces,
           quota="AWS Lambda: Elastic network interfaces per VPC",
-          advice="or give every rotation function one shared security group"),
+          advice="or share one security group between the per-restaurant functions"),
+    Check("ec2-network-interfaces", "EC2 network interfaces (Lambda, tasks, NAT, ALB, RDS)",
+          "per account and Region", 5000, "quota", _network_interfaces,
+          quota="Amazon EC2: Network interfaces per Region"),
+    Check("app-subnet-addresses", "IP addresses in a subnet (Lambda ENIs, tasks, NAT, ALB)",
+          "per subnet", 0, "hard", _app_subnet_addresses,
+          advice="add subnets to the VPC (a subnet's size is fixed), or share security groups "
+          "between the per-restaurant functions"),
     # IAM
     Check("iam-role-inline-policy", "IAM inline policy characters (estimated)", "per role",
           10_240, "hard", _role_policy_characters,
           advice="one statement scoped by tag/prefix, or a per-tenant role the app assumes"),
     Check("iam-managed-policies-per-role", "IAM managed policies attached", "per role", 10,
           "quota", _role_managed_policy_count, quota="AWS IAM: Managed policies per role",
+          maximum=20,
           advice="(20 at most); or merge statements into fewer policies"),
     Check("iam-managed-policy-size", "IAM managed policy characters (estimated)",
           "per managed policy", 6_144, "hard", _managed_policy_size,
           advice="split the policy or scope statements by tag/prefix"),
     Check("iam-customer-managed-policies", "IAM customer managed policies", "per account",
-          1500, "quota", _environment_count("AWS::IAM::ManagedPolicy"),
-          quota="AWS IAM: Customer managed policies per account"),
+          1500, "quota", _count_per("account", "AWS::IAM::ManagedPolicy"),
+          quota="AWS IAM: Customer managed policies per account", maximum=5000),
     Check("iam-roles", "IAM roles (nested applications included)", "per account", 1000,
-          "quota", _environment_count("AWS::IAM::Role"), quota="AWS IAM: Roles per account"),
+          "quota", _count_per("account", "AWS::IAM::Role"), quota="AWS IAM: Roles per account",
+          maximum=5000, advice="(5,000 at most: then a second account)"),
     # Secrets, keys, DNS
     Check("secrets", "Secrets Manager secrets", "per account and Region", 500_000, "quota",
-          _environment_count("AWS::SecretsManager::Secret"),
+          _count_per("region", "AWS::SecretsManager::Secret"),
           quota="AWS Secrets Manager: Secrets per Region"),
+    Check("ssm-parameters", "SSM parameters (standard tier)", "per account and Region", 10_000,
+          "hard", _count_per("region", "AWS::SSM::Parameter"),
+          advice="the advanced tier allows 100,000 ($0.05 per parameter-month)"),
+    Check("log-groups", "CloudWatch Logs log groups", "per account and Region", 1_000_000,
+          "quota", _log_groups,
+          quota="Amazon CloudWatch Logs: Log groups"),
     Check("kms-keys", "KMS customer managed keys", "per account and Region", 100_000, "quota",
-          _environment_count("AWS::KMS::Key"), quota="AWS KMS: Customer Master Keys (CMKs)"),
+          _count_per("region", "AWS::KMS::Key"), quota="AWS KMS: Customer Master Keys (CMKs)"),
     Check("route53-records", "Route 53 records", "per hosted zone", 10_000, "quota",
           _records_per_zone, quota="Amazon Route 53: Records per hosted zone"),
     # CloudWatch: dashboard limits cannot be changed; the number of alarms is unlimited
@@ -731,8 +942,8 @@ CHECKS: tuple[Check, ...] = (
     Check("poc-in-production", "PoC-tier restaurants in a production environment",
           "per environment", 0, "info", _poc_restaurants_in_production,
           advice="single-AZ with at least 7 days of backups; `ops promote` for Multi-AZ"),
-    Check("cw-alarms", "CloudWatch alarms", "per environment", 0, "info",
-          _environment_count("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"),
+    Check("cw-alarms", "CloudWatch alarms", "per account and Region", 0, "info",
+          _count_per("region", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"),
           advice="no limit on the number of alarms; each standard alarm costs $0.10/month"),
 )
 # fmt: on
@@ -838,6 +1049,20 @@ def preflight(
     return [evaluate(check, view) for check in checks]
 
 
+COMBINED = "(all environments)"
+
+
+def shared_quotas(stacks: dict[str, StackArtifact], environments: Iterable[str]) -> list[Result]:
+    """The account- and Region-wide checks over the stacks of several environments together:
+    environments deployed to one account and Region share its quotas, so their demands add up
+    (IAM, global, adds up over every Region of an account)."""
+    selected: dict[str, StackArtifact] = {}
+    for environment in environments:
+        selected |= environment_stacks(stacks, environment)
+    view = EnvironmentView(selected)
+    return [evaluate(c, view) for c in CHECKS if c.scope.startswith("per account")]
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -877,7 +1102,8 @@ def format_table(
             for i, cell in enumerate(row)
         ).rstrip()
 
-    out = [f"preflight: environment {environment}, {_plural(stack_count, 'stack')}"]
+    what = "account- and Region-wide quotas of" if environment == COMBINED else "environment"
+    out = [f"preflight: {what} {environment}, {_plural(stack_count, 'stack')}"]
     if rows:
         out += [line(headers), *(line(row) for row in rows)]
     ok_count = len(results) - len(shown) if not verbose else 0
@@ -940,6 +1166,13 @@ def _unknown_environment(stacks: dict[str, StackArtifact], name: str, assembly: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scale_doc:
+        from ops.limits import scale_model  # synthesizes in process: only for this option
+
+        return scale_model.run(args)
+    if args.check or args.output:
+        print("preflight: --check and --output go with --scale-doc", file=sys.stderr)
+        return 2
     names = _environment_names(args.all, args.env)
     if not names:
         print("preflight: give --env ENV or --all", file=sys.stderr)
@@ -953,6 +1186,8 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 2
             reports[name] = preflight(stacks, name)
+        if len(reports) > 1:
+            reports[COMBINED] = shared_quotas(stacks, names)
     except AssemblyError as exc:
         print(f"preflight: {exc}", file=sys.stderr)
         return 2
@@ -961,10 +1196,12 @@ def run(args: argparse.Namespace) -> int:
         for results in reports.values()
         for r in results
     )
+    counted = {name: len(environment_stacks(stacks, name)) for name in names}
+    counted[COMBINED] = sum(counted.values())
     if args.json:
         payload = {
             name: {
-                "stacks": len(environment_stacks(stacks, name)),
+                "stacks": counted[name],
                 "results": [asdict(r) for r in results],
                 "summary": dict(Counter(r.status for r in results)),
             }
@@ -974,9 +1211,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             "\n\n".join(
-                format_table(
-                    name, len(environment_stacks(stacks, name)), results, verbose=args.verbose
-                )
+                format_table(name, counted[name], results, verbose=args.verbose)
                 for name, results in reports.items()
             )
         )
@@ -1002,4 +1237,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit non-zero on warnings (quotas to request) too"
     )
+    parser.add_argument(
+        "--scale-doc",
+        action="store_true",
+        help="synthesize generated environments, fit each count per restaurant and write the "
+        "quota table of docs/scale.md (ops/limits/scale_model.py)",
+    )
+    parser.add_argument("--check", action="store_true", help="with --scale-doc: exit 1 if stale")
+    parser.add_argument("--output", help="with --scale-doc: the document (default docs/scale.md)")
     parser.set_defaults(func=run)

@@ -37,6 +37,7 @@ from ops.planning.planner import Plan, PropertyChange, ResourceChange, StackPlan
 from ops.planning.schemas import schema_source
 from ops.planning.update_rules import NO_CHANGE
 from ops.planning.waves import RolloutError, deploy_order
+from ops.wording import plural
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_BLOCKED, EXIT_INPUT = 0, 1, 2
@@ -329,7 +330,7 @@ def render_text(plan: Plan) -> str:
     unchanged = [s.name for s in plan.stacks if s.action == "unchanged"]
     if unchanged and plan.changed:
         lines.append("")
-        lines.append(f"Unchanged: {len(unchanged)} stack(s)")
+        lines.append(f"Unchanged: {plural(len(unchanged), 'stack')}")
     lines.extend(_cost_lines(plan))
     lines.append("")
     if plan.blockers:
