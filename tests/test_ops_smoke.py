@@ -300,7 +300,8 @@ def test_restaurant_option_limits_the_checks_and_the_probe(
     config = _write_config(tmp_path / "envs", domain=False)
     args = ["smoke", "--env", "dev", "--config-dir", str(config), "--probe"]
     assert main([*args, "--restaurant", "wok"]) == 0
-    assert payloads == [{"restaurants": ["wok"]}]
+    assert [p["restaurants"] for p in payloads] == [["wok"]]
+    assert "BEGIN CERTIFICATE" in payloads[0]["rds_ca_bundle"], "the shipped bundle is sent"
     assert "1/1 restaurants passed the probe in dev" in capsys.readouterr().out
     assert main([*args, "--restaurant", "wok", "--restaurant", "nope"]) == 2
     assert "--restaurant nope: not a restaurant of dev (allowed: bella, wok)" in (
