@@ -1,0 +1,440 @@
+"""The AWS calls behind `python -m ops failover`: RDS, CloudWatch, CloudFormation, ECS,
+Application Auto Scaling, Route 53 and the probe's Lambda function, through boto3.
+
+Nothing here decides: ops/disaster_recovery/failover.py orders the steps and judges the answers.
+Every call goes through `AwsClients`, which the tests point at a moto server on 127.0.0.1 (or at a
+closed port, to stand for a region that does not answer).
+
+Where names come from:
+
+- the database identifier is the same in both regions (`naming.db_instance_identifier`), the
+  replica's expected source is `naming.db_instance_arn` of the primary region;
+- what has no fixed name is read from the CloudFormation stacks: the app services' ECS service
+  (the `AWS::ECS::Service` of `naming.platform_stack_name` / `naming.dr_platform_stack_name`; its
+  ARN names the cluster), the primary's Route 53 health check (output `PrimaryHealthCheckId`, else
+  the `AWS::Route53::HealthCheck` of the restaurant's standby stack, which lives in the recovery
+  region so that it can be read while the primary region is down), and the standby probe function
+  (output `AppProbeFunctionName` of the standby platform, else the probe's fixed name).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from config.profiles import service_capacity
+from config.rules import partition_of
+from config.schema import EnvironmentConfig
+from ops.disaster_recovery.database import ReplicaStatus
+from stacks import naming
+
+# Route 53 considers an endpoint healthy when more than 18% of its checkers report it healthy
+# (Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is healthy").
+HEALTHY_CHECKER_SHARE = 0.18
+HEALTH_CHECK_OUTPUT = "PrimaryHealthCheckId"
+PROBE_FUNCTION_OUTPUT = "AppProbeFunctionName"
+# Route 53's control plane (the API that changes health checks and records) is in us-east-1 for
+# the commercial partition; its data plane (health checkers, DNS answers) is global.
+ROUTE53_CONTROL_REGION = {
+    "aws": "us-east-1",
+    "aws-cn": "cn-northwest-1",
+    "aws-us-gov": "us-gov-west-1",
+}
+_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+
+
+class AwsClients:
+    """boto3 clients per (service, region), made once (sessions are not thread-safe, clients are).
+
+    `endpoints` maps a region (or "*") to an endpoint URL: how tests reach moto; short timeouts
+    and two attempts, so a region that does not answer is reported in seconds, not minutes."""
+
+    def __init__(self, *, session: Any = None, endpoints: Mapping[str, str] | None = None) -> None:
+        import boto3
+
+        self._session = session or boto3.session.Session()
+        self._endpoints = dict(endpoints or {})
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, region: str) -> Any:
+        from botocore.config import Config
+
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                endpoint = self._endpoints.get(region, self._endpoints.get("*"))
+                self._clients[key] = self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=endpoint,
+                    config=Config(
+                        connect_timeout=5,
+                        read_timeout=30,
+                        retries={"max_attempts": 2, "mode": "standard"},
+                    ),
+                )
+            return self._clients[key]
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def describe_error(exc: BaseException) -> str:
+    code = error_code(exc)
+    return f"{code}: {exc}" if code else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class PrimaryDatabase:
+    """The primary database as its own region reports it."""
+
+    reachable: bool
+    available: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class HealthCheckState:
+    """A Route 53 health check as Route 53 judges it: the checkers' reports, then `Inverted`."""
+
+    id: str
+    inverted: bool
+    checkers: int
+    healthy_checkers: int
+
+    @property
+    def endpoint_healthy(self) -> bool:
+        return self.checkers > 0 and self.healthy_checkers / self.checkers > HEALTHY_CHECKER_SHARE
+
+    @property
+    def considered_healthy(self) -> bool:
+        """What failover routing acts on: unhealthy means the SECONDARY record answers."""
+        return self.endpoint_healthy != self.inverted
+
+    def describe(self) -> str:
+        inverted = ", inverted" if self.inverted else ""
+        verdict = "healthy" if self.considered_healthy else "unhealthy"
+        return (
+            f"{self.id}: {self.healthy_checkers}/{self.checkers} checkers see the endpoint "
+            f"healthy{inverted} -> {verdict}"
+        )
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    region: str
+    cluster: str
+    service: str  # the service's ARN (the physical id CloudFormation reports)
+
+    @property
+    def name(self) -> str:
+        return self.service.rsplit("/", 1)[-1]
+
+    @property
+    def scalable_resource_id(self) -> str:
+        return f"service/{self.cluster}/{self.name}"
+
+
+def service_from_arn(region: str, arn: str) -> ServiceRef:
+    """`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>` (the new ARN format)."""
+    parts = arn.split(":", 5)[-1].split("/")
+    if len(parts) != 3 or parts[0] != "service":
+        raise ValueError(f"{arn!r} is not an ECS service ARN of the form service/<cluster>/<name>")
+    return ServiceRef(region=region, cluster=parts[1], service=arn)
+
+
+@dataclass
+class Stack:
+    name: str
+    region: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, list[str]] = field(default_factory=dict)  # type -> physical ids
+
+    def one(self, resource_type: str) -> str | None:
+        found = self.resources.get(resource_type, [])
+        return found[0] if len(found) == 1 else None
+
+
+class AwsWorld:
+    """Everything `ops failover --execute` asks of AWS for one environment."""
+
+    def __init__(
+        self,
+        environment: EnvironmentConfig,
+        clients: Callable[[str, str], Any],
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if environment.disaster_recovery is None:
+            raise ValueError(f"environment {environment.name!r} has no disaster_recovery section")
+        self.environment = environment
+        self.primary_region = environment.region
+        self.recovery_region = environment.disaster_recovery.region
+        self.partition = partition_of(environment.region)
+        self.route53_region = ROUTE53_CONTROL_REGION.get(self.partition, "us-east-1")
+        self.clients = clients
+        self.now = now
+        self._stacks: dict[tuple[str, str], Stack] = {}
+        self._lock = threading.Lock()
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def identifier(self, slug: str) -> str:
+        return naming.db_instance_identifier(self.environment.name, slug)
+
+    def expected_source(self, slug: str) -> str:
+        """The primary's ARN; `<account>` when the config does not name the account."""
+        return naming.db_instance_arn(
+            partition=self.partition,
+            region=self.primary_region,
+            account=self.environment.account or "<account>",
+            identifier=self.identifier(slug),
+        )
+
+    def is_expected_source(self, slug: str, source: str) -> bool:
+        expected = self.expected_source(slug)
+        if self.environment.account:
+            return source == expected
+        head, _, tail = expected.partition("<account>")
+        return source.startswith(head) and source.endswith(tail)
+
+    # --- CloudFormation ------------------------------------------------------------------------
+
+    def stack(self, name: str, region: str) -> Stack:
+        """Outputs and resources of a deployed stack (read once per run)."""
+        with self._lock:
+            cached = self._stacks.get((name, region))
+        if cached is not None:
+            return cached
+        cloudformation = self.clients("cloudformation", region)
+        described = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        stack = Stack(
+            name=name,
+            region=region,
+            outputs={o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
+        )
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=name):
+            for resource in page["StackResourceSummaries"]:
+                if resource.get("PhysicalResourceId"):
+                    stack.resources.setdefault(resource["ResourceType"], []).append(
+                        resource["PhysicalResourceId"]
+                    )
+        with self._lock:
+            self._stacks[(name, region)] = stack
+        return stack
+
+    def app_service(self, *, standby: bool) -> ServiceRef:
+        env = self.environment.name
+        name, region = (
+            (naming.dr_platform_stack_name(env), self.recovery_region)
+            if standby
+            else (naming.platform_stack_name(env), self.primary_region)
+        )
+        stack = self.stack(name, region)
+        arn = stack.one("AWS::ECS::Service")
+        if arn is None:
+            found = len(stack.resources.get("AWS::ECS::Service", []))
+            raise LookupError(f"{name} ({region}): expected one AWS::ECS::Service, found {found}")
+        return service_from_arn(region, arn)
+
+    def health_check_id(self, slug: str) -> tuple[str | None, str]:
+        """The primary record's health check of `<slug>.<domain>`, and where it was found."""
+        name = naming.standby_stack_name(self.environment.name, slug)
+        stack = self.stack(name, self.recovery_region)
+        if stack.outputs.get(HEALTH_CHECK_OUTPUT):
+            return stack.outputs[HEALTH_CHECK_OUTPUT], f"{name} output {HEALTH_CHECK_OUTPUT}"
+        found = stack.one("AWS::Route53::HealthCheck")
+        if found:
+            return found, f"{name} resource AWS::Route53::HealthCheck"
+        return None, f"{name} has no output {HEALTH_CHECK_OUTPUT} and no single health check"
+
+    def probe_function_name(self) -> tuple[str, str]:
+        name = naming.dr_platform_stack_name(self.environment.name)
+        try:
+            stack = self.stack(name, self.recovery_region)
+        except Exception as exc:  # the probe is still worth a try under its fixed name
+            fixed = naming.app_probe_function_name(self.environment.name)
+            return fixed, f"fixed name ({name} unreadable: {describe_error(exc)})"
+        if stack.outputs.get(PROBE_FUNCTION_OUTPUT):
+            return stack.outputs[PROBE_FUNCTION_OUTPUT], f"{name} output {PROBE_FUNCTION_OUTPUT}"
+        return naming.app_probe_function_name(self.environment.name), "fixed name"
+
+    # --- RDS -----------------------------------------------------------------------------------
+
+    def _describe(self, region: str, slug: str) -> dict[str, Any] | None:
+        rds = self.clients("rds", region)
+        try:
+            answer = rds.describe_db_instances(DBInstanceIdentifier=self.identifier(slug))
+        except Exception as exc:
+            if error_code(exc) in _NOT_FOUND:
+                return None
+            raise
+        instances = answer.get("DBInstances", [])
+        return instances[0] if instances else None
+
+    def replica_lag(self, slug: str) -> float | None:
+        """The newest `ReplicaLag` (seconds) of the last five minutes, None without data."""
+        cloudwatch = self.clients("cloudwatch", self.recovery_region)
+        end = self.now()
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="ReplicaLag",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": self.identifier(slug)}],
+            StartTime=end - timedelta(minutes=5),
+            EndTime=end + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Maximum"],
+        )
+        points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        return float(points[-1]["Maximum"]) if points else None
+
+    def primary_database(self, slug: str) -> PrimaryDatabase:
+        try:
+            instance = self._describe(self.primary_region, slug)
+        except Exception as exc:  # the region's API does not answer: that is the outage
+            return PrimaryDatabase(
+                False, False, f"{self.primary_region} RDS API: {describe_error(exc)}"
+            )
+        if instance is None:
+            return PrimaryDatabase(
+                True, False, f"{self.identifier(slug)} not found in {self.primary_region}"
+            )
+        status = instance.get("DBInstanceStatus", "?")
+        return PrimaryDatabase(
+            True, status == "available", f"status {status} in {self.primary_region}"
+        )
+
+    def desired_count(self, ref: ServiceRef) -> tuple[int, int]:
+        ecs = self.clients("ecs", ref.region)
+        services = ecs.describe_services(cluster=ref.cluster, services=[ref.service])["services"]
+        if not services:
+            raise LookupError(f"ECS service {ref.service} not found")
+        return int(services[0]["desiredCount"]), int(services[0].get("runningCount", 0))
+
+    def scale(self, ref: ServiceRef, count: int) -> str:
+        """Desired count `count`, and the scalable target's minimum raised to it, so that target
+        tracking does not scale the standby back in before the next deploy writes its settings."""
+        notes = []
+        autoscaling = self.clients("application-autoscaling", ref.region)
+        targets = autoscaling.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[ref.scalable_resource_id]
+        )["ScalableTargets"]
+        for target in targets:
+            if target["MinCapacity"] < count:
+                autoscaling.register_scalable_target(
+                    ServiceNamespace="ecs",
+                    ResourceId=ref.scalable_resource_id,
+                    ScalableDimension=target["ScalableDimension"],
+                    MinCapacity=count,
+                    MaxCapacity=max(count, target["MaxCapacity"]),
+                )
+                notes.append(f"autoscaling minimum {target['MinCapacity']} -> {count}")
+        ecs = self.clients("ecs", ref.region)
+        ecs.update_service(cluster=ref.cluster, service=ref.service, desiredCount=count)
+        return "; ".join(notes)
+
+    def config_task_count(self, *, whole_environment: bool) -> tuple[int, str]:
+        capacity = service_capacity(self.environment)
+        if whole_environment:
+            return capacity.maximum, f"the {self.environment.profile} profile's maximum from config"
+        return capacity.minimum, f"the {self.environment.profile} profile's minimum from config"
+
+    # --- Route 53 (control plane in ROUTE53_CONTROL_REGION) -------------------------------------
+
+    def health_check(self, health_check_id: str) -> HealthCheckState:
+        route53 = self.clients("route53", self.route53_region)
+        config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"]
+        observations = route53.get_health_check_status(HealthCheckId=health_check_id)[
+            "HealthCheckObservations"
+        ]
+        healthy = sum(
+            1
+            for o in observations
+            if str(o.get("StatusReport", {}).get("Status", "")).startswith("Success")
+        )
+        return HealthCheckState(
+            id=health_check_id,
+            inverted=bool(config["HealthCheckConfig"].get("Inverted")),
+            checkers=len(observations),
+            healthy_checkers=healthy,
+        )
+
+    def invert_health_check(self, health_check_id: str) -> None:
+        route53 = self.clients("route53", self.route53_region)
+        route53.update_health_check(HealthCheckId=health_check_id, Inverted=True)
+
+
+class RdsReplicaBackend:
+    """`ReplicaBackend` (ops/disaster_recovery/database.py) over RDS in the recovery region."""
+
+    def __init__(self, world: AwsWorld) -> None:
+        self.world = world
+
+    def status(self, slug: str) -> ReplicaStatus:
+        world = self.world
+        try:
+            instance = world._describe(world.recovery_region, slug)
+        except Exception as exc:
+            return ReplicaStatus(slug, False, False, False, None, f"RDS: {describe_error(exc)}")
+        if instance is None:
+            return ReplicaStatus(
+                slug,
+                False,
+                False,
+                False,
+                None,
+                f"{world.identifier(slug)} not found in {world.recovery_region}",
+            )
+        state = instance.get("DBInstanceStatus", "?")
+        source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        if source and not world.is_expected_source(slug, source):
+            return ReplicaStatus(
+                slug,
+                True,
+                True,
+                False,
+                None,
+                f"a replica of {source}, expected {world.expected_source(slug)}",
+            )
+        if state != "available":
+            return ReplicaStatus(
+                slug,
+                True,
+                bool(source),
+                False,
+                None,
+                f"status {state} (a promotion in progress? run again once it is available)",
+            )
+        lag = world.replica_lag(slug) if source else None
+        return ReplicaStatus(slug, True, bool(source), True, lag, f"status {state}")
+
+    def promote(self, slug: str) -> None:
+        world = self.world
+        restaurant = world.environment.restaurant(slug)
+        rds = world.clients("rds", world.recovery_region)
+        try:
+            rds.promote_read_replica(
+                DBInstanceIdentifier=world.identifier(slug),
+                # the promoted database is the restaurant's primary now: back it up as one
+                BackupRetentionPeriod=restaurant.resolved_backup_retention_days,
+            )
+        except Exception as exc:
+            if error_code(exc) == "InvalidDBInstanceState" and not self.status(slug).is_replica:
+                return  # promoted meanwhile (a second operator, or a re-run)
+            raise
+
+    def writable(self, slug: str) -> bool:
+        instance = self.world._describe(self.world.recovery_region, slug)
+        return bool(
+            instance
+            and instance.get("DBInstanceStatus") == "available"
+            and not instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        )
