@@ -52,11 +52,18 @@ class AwsClients:
     `endpoints` maps a region (or "*") to an endpoint URL: how tests reach moto; short timeouts
     and two attempts, so a region that does not answer is reported in seconds, not minutes."""
 
-    def __init__(self, *, session: Any = None, endpoints: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        session: Any = None,
+        endpoints: Mapping[str, str] | None = None,
+        attempts: int = 2,
+    ) -> None:
         import boto3
 
         self._session = session or boto3.session.Session()
         self._endpoints = dict(endpoints or {})
+        self._attempts = attempts
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -74,7 +81,7 @@ class AwsClients:
                     config=Config(
                         connect_timeout=5,
                         read_timeout=30,
-                        retries={"max_attempts": 2, "mode": "standard"},
+                        retries={"max_attempts": self._attempts, "mode": "standard"},
                     ),
                 )
             return self._clients[key]
