@@ -65,6 +65,7 @@ restaurants:
     tier: poc
 """
 PRIMARY_TASKS = 4
+DEAD = "http://127.0.0.1:9"  # a closed port: an API that does not answer
 
 
 def identifier(slug: str) -> str:
@@ -146,9 +147,12 @@ class RdsPromotion:
 class Recorder:
     """Every AWS call the command makes: (service, region, operation, params)."""
 
-    def __init__(self, url: str, *, dead_regions: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, *, dead_regions: dict[str, str] | None = None, route53_down: bool = False
+    ) -> None:
         self.clients = AwsClients(session=session(), endpoints={"*": url})  # its own clients
         self.dead = dead_regions or {}
+        self.route53_down = route53_down
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
         self.lock = threading.Lock()
         self.lambda_client: Any = None
@@ -160,8 +164,10 @@ class Recorder:
             return self._made[key]
         if service == "lambda" and self.lambda_client is not None:
             client = self.lambda_client
-        elif region in self.dead and service != "route53":
-            client = AwsClients(session=session(), endpoints={"*": self.dead[region]}, attempts=1)(
+        elif (region in self.dead and service != "route53") or (
+            service == "route53" and self.route53_down
+        ):
+            client = AwsClients(session=session(), endpoints={"*": DEAD}, attempts=1)(
                 service, region
             )
         else:
@@ -473,7 +479,7 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
 ) -> None:
     clients, promotion = world["clients"], world["promotion"]
     promotion.fail = {"le-bistro"}
-    recorder = Recorder(world["url"], dead_regions={PRIMARY: "http://127.0.0.1:9"})
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok", "sushi-zen"], list(SLUGS)])
 
     code, report = run_failover(config_dir, world, recorder, "--all", "--execute")
@@ -554,9 +560,36 @@ def test_a_planned_switchover_needs_the_lag_within_the_rpo(
     assert replica_state(clients, "le-bistro")[1] is not None
 
 
+def test_route53_control_plane_down_then_back(
+    world: dict[str, Any], config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """us-east-1 down with Route 53's API: the databases fail over, DNS cannot be forced and
+    the command says why; once the API answers, the re-run only finishes the DNS step."""
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD}, route53_down=True)
+    recorder.lambda_client = probe_client([["golden-wok"]])
+    argv = ["failover", "--env", "drtest", "--config-dir", str(config_dir)]
+    args = build_parser().parse_args([*argv, "--restaurant", "golden-wok", "--execute"])
+    assert failover.run(args, clients=recorder, clock=world["clock"].clock()) == 1
+    text = capsys.readouterr().out
+    assert "dns" in text and "Route 53 (us-east-1, its control plane)" in text
+    assert "the failover record still follows the health check's own checkers" in text
+    assert "Total (measured RTO): " in text
+    assert "Not finished: fix what failed and run the same command again" in text
+    assert replica_state(world["clients"], "golden-wok") == ("available", None)
+    assert health_checks(world["clients"])["golden-wok"] is False
+    recorder.lambda_client.stubber.assert_no_pending_responses()  # the probe ran all the same
+
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
+    recorder.lambda_client = probe_client([["golden-wok"]])
+    assert failover.run(args, clients=recorder, clock=world["clock"].clock()) == 0
+    assert health_checks(world["clients"])["golden-wok"] is True
+    assert recorder.operations("PromoteReadReplica") == []
+    assert "already promoted" in capsys.readouterr().out
+
+
 def test_write_records_the_failed_over_restaurants(world: dict[str, Any], config_dir: Path) -> None:
     path = config_dir / "drtest.yaml"
-    recorder = Recorder(world["url"], dead_regions={PRIMARY: "http://127.0.0.1:9"})
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok", "sushi-zen"]])
     code, report = run_failover(
         config_dir,
@@ -586,7 +619,7 @@ def test_write_refuses_a_read_only_file_before_any_aws_call(
 ) -> None:
     path = config_dir / "drtest.yaml"
     before = path.read_bytes()
-    recorder = Recorder(world["url"], dead_regions={PRIMARY: "http://127.0.0.1:9"})
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     subprocess.run(["chattr", "+i", str(path)], check=True)  # even root cannot write it
     try:
         argv = ["failover", "--env", "drtest", "--config-dir", str(config_dir), "--all"]
@@ -614,7 +647,7 @@ def test_failed_over_text_keeps_an_existing_list_and_is_idempotent(tmp_path: Pat
 
 
 def test_the_json_report_has_a_stable_shape(world: dict[str, Any], config_dir: Path) -> None:
-    recorder = Recorder(world["url"], dead_regions={PRIMARY: "http://127.0.0.1:9"})
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["sushi-zen"]])
     code, report = run_failover(
         config_dir, world, recorder, "--restaurant", "sushi-zen", "--execute"
