@@ -587,6 +587,37 @@ def test_route53_control_plane_down_then_back(
     assert "already promoted" in capsys.readouterr().out
 
 
+def test_a_standby_of_another_source_or_none_at_all_is_not_promoted(
+    world: dict[str, Any], config_dir: Path
+) -> None:
+    # moto cannot delete a cross-region replica (it looks the replica up by name in its source's
+    # list, which holds ARNs): the states are set on its backend, in this process.
+    databases = rds_models.rds_backends[ACCOUNT][RECOVERY].databases
+    wrong = f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:{identifier('sushi-zen')}"
+    databases[identifier("golden-wok")].source_db_instance_identifier = wrong  # never promote
+    del databases[identifier("le-bistro")]
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
+    code, report = run_failover(
+        config_dir,
+        world,
+        recorder,
+        "--restaurant",
+        "golden-wok",
+        "--restaurant",
+        "le-bistro",
+        "--execute",
+    )
+    assert code == 1
+    (ready,) = report["timeline"]
+    details = {i["slug"]: i["detail"] for i in ready["items"]}
+    assert details["golden-wok"] == (
+        f"a replica of arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:{identifier('sushi-zen')}, expected "
+        f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:{identifier('golden-wok')}"
+    )
+    assert details["le-bistro"] == f"{identifier('le-bistro')} not found in {RECOVERY}"
+    assert recorder.operations("PromoteReadReplica") == []
+
+
 def test_write_records_the_failed_over_restaurants(world: dict[str, Any], config_dir: Path) -> None:
     path = config_dir / "drtest.yaml"
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
