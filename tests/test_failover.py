@@ -28,6 +28,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.rds import models as rds_models
+from moto.route53.models import HostedZoneIdentifier
+from moto.utilities.id_generator import moto_id_manager
 
 from ops.__main__ import build_parser, main
 from ops.disaster_recovery import failover
@@ -36,6 +38,7 @@ from ops.disaster_recovery.aws import AwsClients, HealthCheckState
 ACCOUNT = "123456789012"  # moto's default account
 PRIMARY, RECOVERY = "us-east-1", "us-west-2"
 SLUGS = ("golden-wok", "le-bistro", "sushi-zen")
+ZONE_ID = "Z0DRTEST000000000000"
 ENV_TEXT = f"""\
 # Failover test environment.
 profile: production
@@ -44,7 +47,7 @@ account: "{ACCOUNT}"
 
 domain:
   name: app.example.com
-  hosted_zone_id: Z0EXAMPLE00000000000
+  hosted_zone_id: {ZONE_ID}
 
 alerts:
   critical_emails:
@@ -214,23 +217,8 @@ def app_stack(desired: int) -> str:
                 },
             },
         },
-        {"AppProbeFunctionName": {"Value": "chefs-kiss-drtest-dr-app-probe"}},
+        {"ProbeFunctionName": {"Value": "chefs-kiss-drtest-dr-app-probe"}},
     )
-
-
-def standby_stack(slug: str, *, with_output: bool) -> str:
-    check = {
-        "Type": "AWS::Route53::HealthCheck",
-        "Properties": {
-            "HealthCheckConfig": {
-                "Type": "HTTPS",
-                "FullyQualifiedDomainName": f"{slug}.app.example.com",
-                "ResourcePath": "/health",
-            }
-        },
-    }
-    outputs = {"PrimaryHealthCheckId": {"Value": {"Ref": "Check"}}} if with_output else {}
-    return stack_template({"Check": check}, outputs)
 
 
 @pytest.fixture
@@ -259,15 +247,10 @@ def world(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
     clients("cloudformation", PRIMARY).create_stack(
         StackName="chefs-kiss-drtest-platform", TemplateBody=app_stack(PRIMARY_TASKS)
     )
-    cloudformation = clients("cloudformation", RECOVERY)
-    cloudformation.create_stack(
+    clients("cloudformation", RECOVERY).create_stack(
         StackName="chefs-kiss-drtest-dr-platform", TemplateBody=app_stack(0)
     )
-    for index, slug in enumerate(SLUGS):
-        cloudformation.create_stack(
-            StackName=f"chefs-kiss-drtest-dr-tenant-{slug}",
-            TemplateBody=standby_stack(slug, with_output=index == 0),
-        )
+    checks = dns_failover_pairs(clients)
     service = standby_service(clients)
     clients("application-autoscaling", RECOVERY).register_scalable_target(
         ServiceNamespace="ecs",
@@ -276,7 +259,65 @@ def world(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
         MinCapacity=0,
         MaxCapacity=8,
     )
-    yield {"clients": clients, "promotion": promotion, "clock": clock, "url": moto_endpoint}
+    yield {
+        "clients": clients,
+        "promotion": promotion,
+        "clock": clock,
+        "url": moto_endpoint,
+        "checks": checks,
+    }
+
+
+def dns_failover_pairs(clients: Any) -> dict[str, str]:
+    """What the stacks of branch dr-stacks make in Route 53: an HTTPS check of the primary load
+    balancer, and per restaurant a CALCULATED check (its one child, threshold 1) on the PRIMARY
+    record of `<slug>.<domain>`, the SECONDARY on the standby. The config names the zone."""
+    route53 = clients("route53", "us-east-1")
+    # moto's zone ids do not look like Route 53's (Z...), which the config validates: this one
+    # gets the id the config names, through moto's custom-id hook (in this process).
+    zone_name = HostedZoneIdentifier(ACCOUNT, "app.example.com.", None)
+    moto_id_manager.set_custom_id(zone_name, ZONE_ID)
+    try:
+        zone = route53.create_hosted_zone(Name="app.example.com", CallerReference="drtest")
+    finally:
+        moto_id_manager.unset_custom_id(zone_name)
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    assert zone_id == ZONE_ID
+    child = route53.create_health_check(
+        CallerReference="primary-alb",
+        HealthCheckConfig={
+            "Type": "HTTPS",
+            "FullyQualifiedDomainName": "primary-alb.us-east-1.elb.amazonaws.com",
+            "ResourcePath": "/health",
+        },
+    )["HealthCheck"]["Id"]
+    checks = {}
+    for slug in SLUGS:
+        checks[slug] = route53.create_health_check(
+            CallerReference=f"failover-{slug}",
+            HealthCheckConfig={
+                "Type": "CALCULATED",
+                "ChildHealthChecks": [child],
+                "HealthThreshold": 1,
+            },
+        )["HealthCheck"]["Id"]
+        changes = [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"{slug}.app.example.com",
+                    "Type": "A",
+                    "SetIdentifier": role.lower(),
+                    "Failover": role,
+                    "TTL": 60,
+                    "ResourceRecords": [{"Value": address}],
+                    **({"HealthCheckId": checks[slug]} if role == "PRIMARY" else {}),
+                },
+            }
+            for role, address in (("PRIMARY", "192.0.2.1"), ("SECONDARY", "198.51.100.1"))
+        ]
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return checks
 
 
 def set_lag(clients: Any, clock: FakeClock, lags: dict[str, float]) -> None:
@@ -315,21 +356,14 @@ def replica_state(clients: Any, slug: str) -> tuple[str, str | None]:
     return instance["DBInstanceStatus"], instance.get("ReadReplicaSourceDBInstanceIdentifier")
 
 
-def health_checks(clients: Any) -> dict[str, bool]:
-    """FQDN -> Inverted, of every Route 53 health check."""
-    checks = clients("route53", "us-east-1").list_health_checks()["HealthChecks"]
+def thresholds(world: dict[str, Any]) -> dict[str, int]:
+    """Each restaurant's failover check: HealthThreshold (2 = DNS answers the standby)."""
+    route53 = world["clients"]("route53", "us-east-1")
     return {
-        c["HealthCheckConfig"]["FullyQualifiedDomainName"].split(".")[0]: c["HealthCheckConfig"][
-            "Inverted"
+        slug: route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"][
+            "HealthThreshold"
         ]
-        for c in checks
-    }
-
-
-def health_check_ids(clients: Any) -> dict[str, str]:
-    checks = clients("route53", "us-east-1").list_health_checks()["HealthChecks"]
-    return {
-        c["HealthCheckConfig"]["FullyQualifiedDomainName"].split(".")[0]: c["Id"] for c in checks
+        for slug, check in world["checks"].items()
     }
 
 
@@ -505,7 +539,7 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     )["ScalableTargets"]
     assert target["MinCapacity"] == 8
     # moto's checkers see every endpoint healthy (the app answers): DNS is forced by inversion
-    assert health_checks(clients) == {"golden-wok": True, "le-bistro": False, "sushi-zen": True}
+    assert thresholds(world) == {"golden-wok": 2, "le-bistro": 1, "sushi-zen": 2}
     assert all(i["forced"] for i in timeline["dns"]["items"])
     assert timeline["probe"]["ok"] is True
     assert report["total_seconds"] == pytest.approx(sum(s["seconds"] for s in report["timeline"]))
@@ -523,10 +557,10 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     assert recorder.operations("UpdateService") == []  # already scaled: a no-op
     assert "no change" in timeline["scale"]["detail"]
     assert [p["HealthCheckId"] for p in recorder.operations("UpdateHealthCheck")] == [
-        health_check_ids(clients)["le-bistro"]
+        world["checks"]["le-bistro"]
     ]
     assert [i["slug"] for i in timeline["dns"]["items"] if i["forced"]] == ["le-bistro"]
-    assert set(health_checks(clients).values()) == {True}
+    assert set(thresholds(world).values()) == {2}
     recorder.lambda_client.stubber.assert_no_pending_responses()
 
 
@@ -555,8 +589,8 @@ def test_a_planned_switchover_needs_the_lag_within_the_rpo(
     assert timeline["scale"]["items"][0]["target"] == PRIMARY_TASKS
     assert "the primary's desired count" in timeline["scale"]["items"][0]["source"]
     # the health check sees a healthy primary: the switchover inverts it
-    assert health_checks(clients)["golden-wok"] is True
-    assert health_checks(clients)["le-bistro"] is False
+    assert thresholds(world)["golden-wok"] == 2
+    assert thresholds(world)["le-bistro"] == 1
     assert replica_state(clients, "le-bistro")[1] is not None
 
 
@@ -576,13 +610,13 @@ def test_route53_control_plane_down_then_back(
     assert "Total (measured RTO): " in text
     assert "Not finished: fix what failed and run the same command again" in text
     assert replica_state(world["clients"], "golden-wok") == ("available", None)
-    assert health_checks(world["clients"])["golden-wok"] is False
+    assert thresholds(world)["golden-wok"] == 1
     recorder.lambda_client.stubber.assert_no_pending_responses()  # the probe ran all the same
 
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok"]])
     assert failover.run(args, clients=recorder, clock=world["clock"].clock()) == 0
-    assert health_checks(world["clients"])["golden-wok"] is True
+    assert thresholds(world)["golden-wok"] == 2
     assert recorder.operations("PromoteReadReplica") == []
     assert "already promoted" in capsys.readouterr().out
 
@@ -730,6 +764,17 @@ def test_the_json_report_has_a_stable_shape(world: dict[str, Any], config_dir: P
         (0, 0, False, False),
     ],
 )
+@pytest.mark.parametrize(
+    ("healthy_children", "threshold", "considered"),
+    [(1, 1, True), (0, 1, False), (1, 2, False)],  # 2 > its one child: the failed-over setting
+)
+def test_calculated_health_check_judgement(
+    healthy_children: int, threshold: int, considered: bool
+) -> None:
+    state = HealthCheckState("hc", False, 1, healthy_children, True, threshold, ("child",))
+    assert state.considered_healthy is considered
+
+
 def test_health_check_judgement(
     healthy: int, checkers: int, inverted: bool, considered: bool
 ) -> None:

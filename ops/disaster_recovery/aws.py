@@ -11,10 +11,19 @@ Where names come from:
   replica's expected source is `naming.db_instance_arn` of the primary region;
 - what has no fixed name is read from the CloudFormation stacks: the app services' ECS service
   (the `AWS::ECS::Service` of `naming.platform_stack_name` / `naming.dr_platform_stack_name`; its
-  ARN names the cluster), the primary's Route 53 health check (output `PrimaryHealthCheckId`, else
-  the `AWS::Route53::HealthCheck` of the restaurant's standby stack, which lives in the recovery
-  region so that it can be read while the primary region is down), and the standby probe function
-  (output `AppProbeFunctionName` of the standby platform, else the probe's fixed name).
+  ARN names the cluster) and the standby probe function (output `ProbeFunctionName` of the
+  standby platform, else the probe's fixed name);
+- the health check that DNS acts on is read from Route 53 itself: the `HealthCheckId` of the
+  PRIMARY failover record of `<slug>.<domain>` in the environment's hosted zone. Route 53 is
+  global, so this works while the primary region (and its CloudFormation) is down; the tenant
+  stack's output `FailoverHealthCheckId` is the fallback.
+
+The stacks (branch dr-stacks) make that check CALCULATED, with the primary load balancer's
+HTTPS check as its one child: `HealthThreshold` 1 follows the primary, a threshold above the
+number of children is always unhealthy, and the template renders it so for the restaurants in
+`disaster_recovery.failed_over`. Forcing DNS to the standby is therefore `HealthThreshold =
+children + 1`, the value the next deploy agrees with; an endpoint check is forced with
+`Inverted`.
 """
 
 from __future__ import annotations
@@ -34,8 +43,8 @@ from stacks import naming
 # Route 53 considers an endpoint healthy when more than 18% of its checkers report it healthy
 # (Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is healthy").
 HEALTHY_CHECKER_SHARE = 0.18
-HEALTH_CHECK_OUTPUT = "PrimaryHealthCheckId"
-PROBE_FUNCTION_OUTPUT = "AppProbeFunctionName"
+HEALTH_CHECK_OUTPUT = "FailoverHealthCheckId"  # of the tenant stack (primary region)
+PROBE_FUNCTION_OUTPUT = "ProbeFunctionName"  # of the standby platform
 # Route 53's control plane (the API that changes health checks and records) is in us-east-1 for
 # the commercial partition; its data plane (health checkers, DNS answers) is global.
 ROUTE53_CONTROL_REGION = {
@@ -110,15 +119,23 @@ class PrimaryDatabase:
 
 @dataclass(frozen=True)
 class HealthCheckState:
-    """A Route 53 health check as Route 53 judges it: the checkers' reports, then `Inverted`."""
+    """A Route 53 health check as Route 53 judges it, then `Inverted`.
+
+    An endpoint check is healthy when more than 18% of its checkers report success; a
+    CALCULATED one when at least `threshold` of its children are healthy."""
 
     id: str
     inverted: bool
-    checkers: int
+    checkers: int  # endpoint: reporting checkers; calculated: children
     healthy_checkers: int
+    calculated: bool = False
+    threshold: int = 0
+    children: tuple[str, ...] = ()
 
     @property
     def endpoint_healthy(self) -> bool:
+        if self.calculated:
+            return self.healthy_checkers >= self.threshold
         return self.checkers > 0 and self.healthy_checkers / self.checkers > HEALTHY_CHECKER_SHARE
 
     @property
@@ -129,6 +146,11 @@ class HealthCheckState:
     def describe(self) -> str:
         inverted = ", inverted" if self.inverted else ""
         verdict = "healthy" if self.considered_healthy else "unhealthy"
+        if self.calculated:
+            return (
+                f"{self.id}: calculated, {self.healthy_checkers}/{self.checkers} children "
+                f"healthy, threshold {self.threshold}{inverted} -> {verdict}"
+            )
         return (
             f"{self.id}: {self.healthy_checkers}/{self.checkers} checkers see the endpoint "
             f"healthy{inverted} -> {verdict}"
@@ -253,15 +275,32 @@ class AwsWorld:
         return service_from_arn(region, arn)
 
     def health_check_id(self, slug: str) -> tuple[str | None, str]:
-        """The primary record's health check of `<slug>.<domain>`, and where it was found."""
-        name = naming.standby_stack_name(self.environment.name, slug)
-        stack = self.stack(name, self.recovery_region)
+        """The health check of `<slug>.<domain>`'s PRIMARY failover record, and where it was
+        found: the record itself (Route 53, global), else the tenant stack's output."""
+        domain = self.environment.domain
+        if domain is None:
+            return None, "the environment has no domain: no DNS record to move"
+        name = f"{slug}.{domain.name}."
+        route53 = self.clients("route53", self.route53_region)
+        answer = route53.list_resource_record_sets(
+            HostedZoneId=domain.hosted_zone_id, StartRecordName=name, MaxItems="10"
+        )
+        for record in answer.get("ResourceRecordSets", []):
+            if record["Name"].rstrip(".") != name.rstrip("."):
+                continue
+            if record.get("Failover") == "PRIMARY" and record.get("HealthCheckId"):
+                return str(record["HealthCheckId"]), f"PRIMARY record {name}"
+        stack_name = naming.tenant_stack_name(self.environment.name, slug)
+        try:
+            stack = self.stack(stack_name, self.primary_region)
+        except Exception as exc:
+            return None, (
+                f"no PRIMARY failover record {name} with a health check in "
+                f"{domain.hosted_zone_id}, and {stack_name}: {describe_error(exc)}"
+            )
         if stack.outputs.get(HEALTH_CHECK_OUTPUT):
-            return stack.outputs[HEALTH_CHECK_OUTPUT], f"{name} output {HEALTH_CHECK_OUTPUT}"
-        found = stack.one("AWS::Route53::HealthCheck")
-        if found:
-            return found, f"{name} resource AWS::Route53::HealthCheck"
-        return None, f"{name} has no output {HEALTH_CHECK_OUTPUT} and no single health check"
+            return stack.outputs[HEALTH_CHECK_OUTPUT], f"{stack_name} output {HEALTH_CHECK_OUTPUT}"
+        return None, f"no PRIMARY failover record {name}, no output {HEALTH_CHECK_OUTPUT}"
 
     def probe_function_name(self) -> tuple[str, str]:
         name = naming.dr_platform_stack_name(self.environment.name)
@@ -356,9 +395,29 @@ class AwsWorld:
 
     # --- Route 53 (control plane in ROUTE53_CONTROL_REGION) -------------------------------------
 
-    def health_check(self, health_check_id: str) -> HealthCheckState:
+    def health_check(self, health_check_id: str, *, depth: int = 0) -> HealthCheckState:
         route53 = self.clients("route53", self.route53_region)
-        config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"]
+        config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"][
+            "HealthCheckConfig"
+        ]
+        inverted = bool(config.get("Inverted"))
+        if config.get("Type") == "CALCULATED":
+            # GetHealthCheckStatus does not answer for a calculated check: judge its children.
+            children = tuple(config.get("ChildHealthChecks") or ())
+            healthy = sum(
+                self.health_check(child, depth=depth + 1).considered_healthy
+                for child in children
+                if depth < 2
+            )
+            return HealthCheckState(
+                id=health_check_id,
+                inverted=inverted,
+                checkers=len(children),
+                healthy_checkers=healthy,
+                calculated=True,
+                threshold=int(config.get("HealthThreshold") or 0),
+                children=children,
+            )
         observations = route53.get_health_check_status(HealthCheckId=health_check_id)[
             "HealthCheckObservations"
         ]
@@ -369,14 +428,25 @@ class AwsWorld:
         )
         return HealthCheckState(
             id=health_check_id,
-            inverted=bool(config["HealthCheckConfig"].get("Inverted")),
+            inverted=inverted,
             checkers=len(observations),
             healthy_checkers=healthy,
         )
 
-    def invert_health_check(self, health_check_id: str) -> None:
+    def force_unhealthy(self, state: HealthCheckState) -> str:
+        """Make Route 53 answer the SECONDARY record: a calculated check's threshold above its
+        children (what the template renders for a failed-over restaurant), else `Inverted`."""
         route53 = self.clients("route53", self.route53_region)
-        route53.update_health_check(HealthCheckId=health_check_id, Inverted=True)
+        if state.calculated:
+            threshold = len(state.children) + 1
+            route53.update_health_check(
+                HealthCheckId=state.id,
+                HealthThreshold=threshold,
+                ChildHealthChecks=list(state.children),  # kept as they are
+            )
+            return f"HealthThreshold {state.threshold} -> {threshold}"
+        route53.update_health_check(HealthCheckId=state.id, Inverted=True)
+        return "Inverted"
 
 
 class RdsReplicaBackend:

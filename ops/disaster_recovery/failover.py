@@ -13,14 +13,15 @@ calls no AWS API. With --execute it runs the steps and prints the timeline:
   4. writable  wait until each is `available` with no replication source: it accepts writes
   5. scale     the standby app service to the primary's desired count (read from the primary
                region when it answers, else the profile's task counts from config)
-  6. dns       each restaurant's failover record answers the standby: the primary's health check
-               is unhealthy, or it is made so (Inverted=True) where it cannot see the failure
-               (the app answers but its database is gone, or a planned switchover)
+  6. dns       each restaurant's failover record answers the standby: the health check of its
+               PRIMARY record is unhealthy, or it is made so where its checkers cannot see the
+               failure (the app answers but its database is gone, or a planned switchover): a
+               calculated check's HealthThreshold above its children, else Inverted=True
   7. probe     the standby's post-deploy probe (ops smoke --probe) for each restaurant
   8. timeline  each step's start and duration; their sum is the measured RTO
 
-Re-running is safe: promoted databases are skipped, a scaled service is left alone, an inverted
-health check stays inverted. A standby that is not ready is reported and left out; the others
+Re-running is safe: promoted databases are skipped, a scaled service is left alone, a forced
+health check stays unhealthy. A standby that is not ready is reported and left out; the others
 go on. `--write` (with --execute) then adds the restaurants whose database now accepts writes to
 `disaster_recovery.failed_over` in config/environments/ENV.yaml, so the next deploy renders
 their standby as the promoted primary it is instead of fighting it (docs/disaster-recovery.md).
@@ -159,9 +160,10 @@ def plan(
         "scale": f"{naming.dr_platform_stack_name(env)}'s app service to the primary's desired "
         f"count (read in {environment.region}), else {fallback[0]} tasks (the profile's "
         f"{fallback[1]} from config); never scaled down",
-        "dns": "Route 53 get_health_check_status of each primary record's health check; if it "
-        "still sees the primary healthy, update_health_check(Inverted=True). Route 53's control "
-        f"plane is in {_route53_region(environment)}: see docs/disaster-recovery.md",
+        "dns": "Route 53: the health check of each PRIMARY record (a calculated check: its "
+        "children's status); if it still sees the primary healthy, update_health_check "
+        "(HealthThreshold above its children; Inverted=True for an endpoint check). Route 53's "
+        f"control plane is in {_route53_region(environment)}: see docs/disaster-recovery.md",
         "probe": "Lambda invoke of the standby probe function (ops smoke --probe) for these "
         "restaurants",
     }
@@ -357,9 +359,9 @@ class Failover:
             return self.outcome
         primary = self._step("primary", lambda: self._primary(ready_slugs))
         if not primary.ok:
-            self.outcome.refused = [i["detail"] for i in primary.items if not i["ok"]] or [
-                primary.detail
-            ]
+            self.outcome.refused = [
+                f"{i['slug']}: {i['detail']}" for i in primary.items if not i["ok"]
+            ] or [primary.detail]
             return self.outcome
         promoted = self._step("promote", lambda: self._promote(ready_slugs))
         started = [i["slug"] for i in promoted.items if i["ok"]]
@@ -398,7 +400,7 @@ class Failover:
 
                     check_text = f"health check {check_id}: {describe_error(exc)}"
             healthy = database_state.available and check_healthy is not False
-            detail = f"{slug}: primary database {database_state.detail}; {check_text}"
+            detail = f"primary database {database_state.detail}; {check_text}"
             if healthy and not self.planned:
                 detail += "; the primary is healthy: refused without --planned"
             items.append({"slug": slug, "ok": self.planned or not healthy, "detail": detail})
@@ -413,11 +415,17 @@ class Failover:
         if slug not in self._health_checks:
             try:
                 self._health_checks[slug] = self.world.health_check_id(slug)
-            except Exception as exc:
+            except Exception as exc:  # Route 53's API (its control plane) did not answer
                 from ops.disaster_recovery.aws import describe_error
 
-                self._health_checks[slug] = (None, describe_error(exc))
+                self._health_checks[slug] = (None, self._route53_down(describe_error(exc)))
         return self._health_checks[slug]
+
+    def _route53_down(self, error: str) -> str:
+        return (
+            f"Route 53 ({self.world.route53_region}, its control plane): {error}; the failover "
+            "record still follows the health check's own checkers (data plane)"
+        )
 
     def _promote(self, slugs: Sequence[str]) -> tuple[bool, str, list[dict[str, Any]]]:
         results = database.promote_all(self.backend, slugs, parallel=self.parallel)
@@ -507,11 +515,12 @@ class Failover:
             try:
                 state = self.world.health_check(check_id)
                 forced = False
+                change = ""
                 if state.considered_healthy:
                     # The checkers still see the primary healthy (the app answers while its
                     # database is gone, or a planned switchover): Route 53 would keep answering
-                    # the primary. Invert its health check so the SECONDARY record answers.
-                    self.world.invert_health_check(check_id)
+                    # the primary. Make its check unhealthy so the SECONDARY record answers.
+                    change = self.world.force_unhealthy(state)
                     forced = True
                     state = self.world.health_check(check_id)
             except Exception as exc:
@@ -520,16 +529,12 @@ class Failover:
                         "slug": slug,
                         "ok": False,
                         "forced": False,
-                        "detail": (
-                            f"Route 53 ({self.world.route53_region}, its control plane): "
-                            f"{describe_error(exc)}; the failover record still follows the health "
-                            "check's own checkers (data plane)"
-                        ),
+                        "detail": self._route53_down(describe_error(exc)),
                     }
                 )
                 continue
             ok = not state.considered_healthy
-            verb = "inverted: " if forced else ""
+            verb = f"forced ({change}): " if forced else ""
             items.append(
                 {
                     "slug": slug,
