@@ -754,17 +754,6 @@ def test_the_json_report_has_a_stable_shape(world: dict[str, Any], config_dir: P
 
 
 @pytest.mark.parametrize(
-    ("healthy", "checkers", "inverted", "considered"),
-    [
-        (16, 16, False, True),
-        (3, 16, False, True),  # 19% > 18%
-        (2, 16, False, False),  # 12.5%
-        (16, 16, True, False),  # inverted: the failover record answers the standby
-        (0, 16, True, True),
-        (0, 0, False, False),
-    ],
-)
-@pytest.mark.parametrize(
     ("healthy_children", "threshold", "considered"),
     [(1, 1, True), (0, 1, False), (1, 2, False)],  # 2 > its one child: the failed-over setting
 )
@@ -775,6 +764,17 @@ def test_calculated_health_check_judgement(
     assert state.considered_healthy is considered
 
 
+@pytest.mark.parametrize(
+    ("healthy", "checkers", "inverted", "considered"),
+    [
+        (16, 16, False, True),
+        (3, 16, False, True),  # 19% > 18%
+        (2, 16, False, False),  # 12.5%
+        (16, 16, True, False),  # inverted: the failover record answers the standby
+        (0, 16, True, True),
+        (0, 0, False, False),
+    ],
+)
 def test_health_check_judgement(
     healthy: int, checkers: int, inverted: bool, considered: bool
 ) -> None:
