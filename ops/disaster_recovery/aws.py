@@ -59,14 +59,15 @@ class AwsClients:
     """boto3 clients per (service, region), made once (sessions are not thread-safe, clients are).
 
     `endpoints` maps a region (or "*") to an endpoint URL: how tests reach moto; short timeouts
-    and two attempts, so a region that does not answer is reported in seconds, not minutes."""
+    and two attempts (six for Route 53), so a region that does not answer is reported in
+    seconds, not minutes; `attempts` sets the same number for every service."""
 
     def __init__(
         self,
         *,
         session: Any = None,
         endpoints: Mapping[str, str] | None = None,
-        attempts: int = 2,
+        attempts: int | None = None,
     ) -> None:
         import boto3
 
@@ -75,6 +76,13 @@ class AwsClients:
         self._attempts = attempts
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+
+    def _max_attempts(self, service: str) -> int:
+        if self._attempts is not None:
+            return self._attempts
+        # Route 53's API allows 5 requests a second per account: a failover of many
+        # restaurants is throttled, and retried rather than failed.
+        return 6 if service == "route53" else 2
 
     def __call__(self, service: str, region: str) -> Any:
         from botocore.config import Config
@@ -90,7 +98,9 @@ class AwsClients:
                     config=Config(
                         connect_timeout=5,
                         read_timeout=30,
-                        retries={"max_attempts": self._attempts, "mode": "standard"},
+                        # Route 53's API allows 5 requests a second per account: a failover
+                        # of many restaurants is throttled, and retried rather than failed.
+                        retries={"max_attempts": self._max_attempts(service), "mode": "standard"},
                     ),
                 )
             return self._clients[key]

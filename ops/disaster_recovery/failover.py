@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,7 @@ from stacks import naming
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 DEFAULT_WAIT_SECONDS = 1200.0  # promotions of large databases take longer than the usual 5 min
 DEFAULT_SCALE_WAIT_SECONDS = 300.0
+CHECK_WORKERS = 16  # parallel read-only checks of the primary region
 
 
 @dataclass(frozen=True)
@@ -385,31 +387,34 @@ class Failover:
         return good == len(results), f"{good}/{len(results)} standbys ready", items
 
     def _primary(self, slugs: Sequence[str]) -> tuple[bool, str, list[dict[str, Any]]]:
-        items: list[dict[str, Any]] = []
-        for slug in slugs:
-            database_state = self.world.primary_database(slug)
-            check_id, _ = self._health_check_id(slug)
-            check_text, check_healthy = "no health check found", None
-            if check_id is not None:
-                try:
-                    check = self.world.health_check(check_id)
-                    check_healthy = check.considered_healthy
-                    check_text = f"health check {check.describe()}"
-                except Exception as exc:  # Route 53's API: reported, judged on the database
-                    from ops.disaster_recovery.aws import describe_error
-
-                    check_text = f"health check {check_id}: {describe_error(exc)}"
-            healthy = database_state.available and check_healthy is not False
-            detail = f"primary database {database_state.detail}; {check_text}"
-            if healthy and not self.planned:
-                detail += "; the primary is healthy: refused without --planned"
-            items.append({"slug": slug, "ok": self.planned or not healthy, "detail": detail})
+        # In parallel: a region that does not answer costs a connect timeout per call.
+        with ThreadPoolExecutor(max_workers=max(1, min(CHECK_WORKERS, len(slugs)))) as pool:
+            items = list(pool.map(self._primary_one, slugs))
         refused = [i for i in items if not i["ok"]]
         if refused:
             return False, f"{len(refused)} primary(ies) healthy: refused (use --planned)", items
         if self.planned:
             return True, "planned switchover: lag within the RPO checked in step 1", items
         return True, f"{len(items)} primary(ies) down or unreachable", items
+
+    def _primary_one(self, slug: str) -> dict[str, Any]:
+        database_state = self.world.primary_database(slug)
+        check_id, _ = self._health_check_id(slug)
+        check_text, check_healthy = "no health check found", None
+        if check_id is not None:
+            try:
+                check = self.world.health_check(check_id)
+                check_healthy = check.considered_healthy
+                check_text = f"health check {check.describe()}"
+            except Exception as exc:  # Route 53's API: reported, judged on the database
+                from ops.disaster_recovery.aws import describe_error
+
+                check_text = f"health check {check_id}: {describe_error(exc)}"
+        healthy = database_state.available and check_healthy is not False
+        detail = f"primary database {database_state.detail}; {check_text}"
+        if healthy and not self.planned:
+            detail += "; the primary is healthy: refused without --planned"
+        return {"slug": slug, "ok": self.planned or not healthy, "detail": detail}
 
     def _health_check_id(self, slug: str) -> tuple[str | None, str]:
         if slug not in self._health_checks:
