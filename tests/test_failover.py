@@ -157,11 +157,15 @@ class Recorder:
         self.dead = dead_regions or {}
         self.route53_down = route53_down
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.lambda_client: Any = None
         self._made: dict[tuple[str, str], Any] = {}
 
     def __call__(self, service: str, region: str) -> Any:
+        with self.lock:  # the command calls from threads: one client, one recording hook
+            return self._client(service, region)
+
+    def _client(self, service: str, region: str) -> Any:
         key = (service, region)
         if key in self._made:
             return self._made[key]
@@ -177,8 +181,7 @@ class Recorder:
             client = self.clients(service, region)
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-            with self.lock:
-                self.calls.append((service, region, model.name, params))
+            self.calls.append((service, region, model.name, params))  # list.append: atomic
 
         client.meta.events.register("provide-client-params.*.*", record)
         self._made[key] = client
@@ -516,7 +519,7 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok", "sushi-zen"], list(SLUGS)])
 
-    code, report = run_failover(config_dir, world, recorder, "--all", "--execute")
+    code, report = run_failover(config_dir, world, recorder, "--all", "--execute", "--write")
     timeline = steps(report)
     assert code == 1 and not report["refused"]
     assert list(timeline) == ["ready", "primary", "promote", "writable", "scale", "dns", "probe"]
@@ -525,6 +528,7 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     assert promoted["le-bistro"]["ok"] is False
     assert "promotion failed" in promoted["le-bistro"]["detail"]
     assert report["failed_over"] == ["golden-wok", "sushi-zen"]
+    assert failed_over_in(config_dir) == ("golden-wok", "sushi-zen")  # only what is done
     assert replica_state(clients, "golden-wok") == ("available", None)
     assert replica_state(clients, "le-bistro")[1] is not None  # still a replica
     # RDS's `modifying` was waited out by polling: two sleeps on the injected clock
@@ -547,7 +551,7 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     promotion.fail = set()
     first_calls = list(promotion.calls)
     recorder.calls.clear()
-    code, report = run_failover(config_dir, world, recorder, "--all", "--execute")
+    code, report = run_failover(config_dir, world, recorder, "--all", "--execute", "--write")
     timeline = steps(report)
     assert code == 0 and report["ok"], report
     assert promotion.calls[len(first_calls) :] == [identifier("le-bistro")]  # only the one left
@@ -562,6 +566,15 @@ def test_a_promotion_that_fails_halfway_and_the_rerun_that_finishes(
     assert [i["slug"] for i in timeline["dns"]["items"] if i["forced"]] == ["le-bistro"]
     assert set(thresholds(world).values()) == {2}
     recorder.lambda_client.stubber.assert_no_pending_responses()
+    assert failed_over_in(config_dir) == ("golden-wok", "sushi-zen", "le-bistro")
+
+
+def failed_over_in(config_dir: Path) -> tuple[str, ...]:
+    from config.loader import load_environments
+
+    (environment,) = load_environments(config_dir, names=["drtest"])
+    assert environment.disaster_recovery is not None
+    return environment.disaster_recovery.failed_over
 
 
 def test_a_planned_switchover_needs_the_lag_within_the_rpo(
