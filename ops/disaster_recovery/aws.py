@@ -222,6 +222,7 @@ class AwsWorld:
         self.clients = clients
         self.now = now
         self._stacks: dict[tuple[str, str], Stack] = {}
+        self._children: dict[str, HealthCheckState] = {}
         self._lock = threading.Lock()
 
     # --- names ---------------------------------------------------------------------------------
@@ -415,7 +416,7 @@ class AwsWorld:
             # GetHealthCheckStatus does not answer for a calculated check: judge its children.
             children = tuple(config.get("ChildHealthChecks") or ())
             healthy = sum(
-                self.health_check(child, depth=depth + 1).considered_healthy
+                self._child_state(child, depth + 1).considered_healthy
                 for child in children
                 if depth < 2
             )
@@ -442,6 +443,17 @@ class AwsWorld:
             checkers=len(observations),
             healthy_checkers=healthy,
         )
+
+    def _child_state(self, child: str, depth: int) -> HealthCheckState:
+        """Every restaurant's check has the same child (the primary load balancer's): read it
+        once per run, not once per restaurant (Route 53 allows 5 API requests a second)."""
+        with self._lock:
+            cached = self._children.get(child)
+        if cached is None:
+            cached = self.health_check(child, depth=depth)
+            with self._lock:
+                self._children[child] = cached
+        return cached
 
     def force_unhealthy(self, state: HealthCheckState) -> str:
         """Make Route 53 answer the SECONDARY record: a calculated check's threshold above its

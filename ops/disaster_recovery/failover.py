@@ -598,6 +598,8 @@ def render_outcome(outcome: Outcome) -> str:
             f"{_duration(step.seconds):>9}  {mark}: {step.detail}"
         )
         for item in step.items:
+            if "slug" not in item:  # the scale step's one item repeats its detail
+                continue
             good = item.get("ok", True)
             text = item.get("detail") or item.get("source", "")
             lines.append(f"{'':<30}{'-' if good else '!'} {item.get('slug', '')} {text}".rstrip())
