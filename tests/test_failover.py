@@ -734,6 +734,7 @@ def test_the_json_report_has_a_stable_shape(world: dict[str, Any], config_dir: P
     assert set(report) == {
         "executed",
         "environment",
+        "direction",
         "primary_region",
         "recovery_region",
         "restaurants",

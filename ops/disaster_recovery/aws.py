@@ -211,12 +211,18 @@ class AwsWorld:
         clients: Callable[[str, str], Any],
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        failback: bool = False,
     ) -> None:
         if environment.disaster_recovery is None:
             raise ValueError(f"environment {environment.name!r} has no disaster_recovery section")
         self.environment = environment
         self.primary_region = environment.region
         self.recovery_region = environment.disaster_recovery.region
+        # Where the replica to promote lives and where its source writes: a failback reverses
+        # them (a new replica in the primary region of the promoted standby).
+        self.failback = failback
+        self.replica_region = self.primary_region if failback else self.recovery_region
+        self.writer_region = self.recovery_region if failback else self.primary_region
         self.partition = partition_of(environment.region)
         self.route53_region = ROUTE53_CONTROL_REGION.get(self.partition, "us-east-1")
         self.clients = clients
@@ -231,10 +237,11 @@ class AwsWorld:
         return naming.db_instance_identifier(self.environment.name, slug)
 
     def expected_source(self, slug: str) -> str:
-        """The primary's ARN; `<account>` when the config does not name the account."""
+        """The writer's ARN (the primary's; the promoted standby's in a failback); `<account>`
+        when the config does not name the account."""
         return naming.db_instance_arn(
             partition=self.partition,
-            region=self.primary_region,
+            region=self.writer_region,
             account=self.environment.account or "<account>",
             identifier=self.identifier(slug),
         )
@@ -314,6 +321,8 @@ class AwsWorld:
         return None, f"no PRIMARY failover record {name}, no output {HEALTH_CHECK_OUTPUT}"
 
     def probe_function_name(self) -> tuple[str, str]:
+        if self.failback:  # the primary platform's probe has its fixed name
+            return naming.app_probe_function_name(self.environment.name), "fixed name"
         name = naming.dr_platform_stack_name(self.environment.name)
         try:
             stack = self.stack(name, self.recovery_region)
@@ -337,20 +346,23 @@ class AwsWorld:
         instances = answer.get("DBInstances", [])
         return instances[0] if instances else None
 
-    def replica_lag(self, slug: str) -> float | None:
-        """The newest `ReplicaLag` (seconds) of the last five minutes, None without data."""
-        cloudwatch = self.clients("cloudwatch", self.recovery_region)
+    def replica_lag(self, slug: str, *, since: datetime | None = None) -> float | None:
+        """The newest `ReplicaLag` (seconds) of the last five minutes (or since `since`), None
+        without data."""
+        cloudwatch = self.clients("cloudwatch", self.replica_region)
         end = self.now()
         answer = cloudwatch.get_metric_statistics(
             Namespace="AWS/RDS",
             MetricName="ReplicaLag",
             Dimensions=[{"Name": "DBInstanceIdentifier", "Value": self.identifier(slug)}],
-            StartTime=end - timedelta(minutes=5),
+            StartTime=since or end - timedelta(minutes=5),
             EndTime=end + timedelta(minutes=1),
             Period=60,
             Statistics=["Maximum"],
         )
         points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        if since is not None:
+            points = [p for p in points if p["Timestamp"] >= since]
         return float(points[-1]["Maximum"]) if points else None
 
     def primary_database(self, slug: str) -> PrimaryDatabase:
@@ -396,6 +408,29 @@ class AwsWorld:
                 notes.append(f"autoscaling minimum {target['MinCapacity']} -> {count}")
         ecs = self.clients("ecs", ref.region)
         ecs.update_service(cluster=ref.cluster, service=ref.service, desiredCount=count)
+        return "; ".join(notes)
+
+    def stop(self, ref: ServiceRef) -> str:
+        """Desired count 0, the scalable target's minimum lowered to 0 first (else autoscaling
+        would start the tasks again): how a switchover stops the writes of one side."""
+        notes = []
+        autoscaling = self.clients("application-autoscaling", ref.region)
+        targets = autoscaling.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[ref.scalable_resource_id]
+        )["ScalableTargets"]
+        for target in targets:
+            if target["MinCapacity"] > 0:
+                autoscaling.register_scalable_target(
+                    ServiceNamespace="ecs",
+                    ResourceId=ref.scalable_resource_id,
+                    ScalableDimension=target["ScalableDimension"],
+                    MinCapacity=0,
+                    MaxCapacity=target["MaxCapacity"],
+                )
+                notes.append(f"autoscaling minimum {target['MinCapacity']} -> 0")
+        self.clients("ecs", ref.region).update_service(
+            cluster=ref.cluster, service=ref.service, desiredCount=0
+        )
         return "; ".join(notes)
 
     def config_task_count(self, *, whole_environment: bool) -> tuple[int, str]:
@@ -444,6 +479,18 @@ class AwsWorld:
             healthy_checkers=healthy,
         )
 
+    def restore_following(self, state: HealthCheckState) -> str:
+        """A failback: the check follows the primary again (threshold 1, what the template
+        renders for a restaurant not in `failed_over`; `Inverted` off for an endpoint check)."""
+        route53 = self.clients("route53", self.route53_region)
+        if state.calculated:
+            route53.update_health_check(
+                HealthCheckId=state.id, HealthThreshold=1, ChildHealthChecks=list(state.children)
+            )
+            return f"HealthThreshold {state.threshold} -> 1"
+        route53.update_health_check(HealthCheckId=state.id, Inverted=False)
+        return "Inverted off"
+
     def _child_state(self, child: str, depth: int) -> HealthCheckState:
         """Every restaurant's check has the same child (the primary load balancer's): read it
         once per run, not once per restaurant (Route 53 allows 5 API requests a second)."""
@@ -480,7 +527,7 @@ class RdsReplicaBackend:
     def status(self, slug: str) -> ReplicaStatus:
         world = self.world
         try:
-            instance = world._describe(world.recovery_region, slug)
+            instance = world._describe(world.replica_region, slug)
         except Exception as exc:
             return ReplicaStatus(slug, False, False, False, None, f"RDS: {describe_error(exc)}")
         if instance is None:
@@ -490,7 +537,7 @@ class RdsReplicaBackend:
                 False,
                 False,
                 None,
-                f"{world.identifier(slug)} not found in {world.recovery_region}",
+                f"{world.identifier(slug)} not found in {world.replica_region}",
             )
         state = instance.get("DBInstanceStatus", "?")
         source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
@@ -518,7 +565,7 @@ class RdsReplicaBackend:
     def promote(self, slug: str) -> None:
         world = self.world
         restaurant = world.environment.restaurant(slug)
-        rds = world.clients("rds", world.recovery_region)
+        rds = world.clients("rds", world.replica_region)
         try:
             rds.promote_read_replica(
                 DBInstanceIdentifier=world.identifier(slug),
@@ -531,7 +578,7 @@ class RdsReplicaBackend:
             raise
 
     def writable(self, slug: str) -> bool:
-        instance = self.world._describe(self.world.recovery_region, slug)
+        instance = self.world._describe(self.world.replica_region, slug)
         return bool(
             instance
             and instance.get("DBInstanceStatus") == "available"

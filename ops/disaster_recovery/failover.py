@@ -247,6 +247,7 @@ class Outcome:
     restaurants: list[str]
     planned: bool
     steps: list[StepRecord] = field(default_factory=list)
+    direction: str = "failover"  # or "failback" (ops failback)
     refused: list[str] = field(default_factory=list)
     failed_over: list[str] = field(default_factory=list)  # databases that now accept writes
     written: str | None = None
@@ -263,6 +264,7 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
+            "direction": self.direction,
             "primary_region": self.primary_region,
             "recovery_region": self.recovery_region,
             "restaurants": self.restaurants,
@@ -327,11 +329,12 @@ class Failover:
         )
         self._start = 0.0
         self._health_checks: dict[str, tuple[str | None, str]] = {}
+        self.step_info: Sequence[StepInfo] = STEPS
 
     def _step(
         self, key: str, action: Callable[[], tuple[bool, str, list[dict[str, Any]]]]
     ) -> StepRecord:
-        title = next(s.title for s in STEPS if s.key == key)
+        title = next(s.title for s in self.step_info if s.key == key)
         started_wall = self.clock.now()
         started = self.clock.monotonic()
         try:
@@ -565,7 +568,7 @@ class Failover:
 
         function_name, where = self.world.probe_function_name()
         invoke = self.probe_invoker or smoke.lambda_invoker(
-            self.world.recovery_region, self.world.clients("lambda", self.world.recovery_region)
+            self.world.replica_region, self.world.clients("lambda", self.world.replica_region)
         )
         report = smoke.run_probe(
             self.environment,
@@ -586,8 +589,14 @@ class Failover:
 
 def render_outcome(outcome: Outcome) -> str:
     lines = [
-        f"Failover of {outcome.environment}: {outcome.primary_region} -> "
-        f"{outcome.recovery_region}" + (" (planned)" if outcome.planned else ""),
+        (
+            f"Failover of {outcome.environment}: {outcome.primary_region} -> "
+            f"{outcome.recovery_region}"
+            if outcome.direction == "failover"
+            else f"Failback of {outcome.environment}: {outcome.recovery_region} -> "
+            f"{outcome.primary_region}"
+        )
+        + (" (planned)" if outcome.planned and outcome.direction == "failover" else ""),
         "",
         f"{'step':<9} {'start':>8} {'took':>9}  result",
     ]
