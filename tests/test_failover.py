@@ -370,7 +370,11 @@ def thresholds(world: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def probe_client(expected: list[list[str]], failing: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+def probe_client(
+    expected: list[list[str]],
+    failing: frozenset[str] = frozenset(),
+    function: str = "chefs-kiss-drtest-dr-app-probe",
+) -> Any:
     """A Lambda client whose invocations of the standby probe are stubbed, one per run."""
     client = session().client("lambda", region_name=RECOVERY)
     stubber = Stubber(client)
@@ -393,7 +397,7 @@ def probe_client(expected: list[list[str]], failing: set[str] = frozenset()) -> 
             "invoke",
             {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body))},
             {
-                "FunctionName": "chefs-kiss-drtest-dr-app-probe",
+                "FunctionName": function,
                 "InvocationType": "RequestResponse",
                 "Payload": json.dumps({"restaurants": slugs}).encode(),
             },
@@ -793,3 +797,156 @@ def test_health_check_judgement(
     healthy: int, checkers: int, inverted: bool, considered: bool
 ) -> None:
     assert HealthCheckState("hc", inverted, checkers, healthy).considered_healthy is considered
+
+
+# ---------------------------------------------------------------------------------------------
+# Failback: the planned switchover back (ops failback)
+
+
+def run_failback(
+    config_dir: Path, world: dict[str, Any], recorder: Recorder, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    from ops.disaster_recovery import failback
+
+    argv = ["failback", "--env", "drtest", "--config-dir", str(config_dir), "--json", *extra]
+    args = build_parser().parse_args(argv)
+    out = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out):
+        code = failback.run(args, clients=recorder, clock=world["clock"].clock())
+    return code, json.loads(out.getvalue())
+
+
+def test_failback_after_a_failover_switches_every_restaurant_back(
+    world: dict[str, Any], config_dir: Path
+) -> None:
+    clients = world["clients"]
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
+    recorder.lambda_client = probe_client([list(SLUGS)])
+    code, report = run_failover(config_dir, world, recorder, "--all", "--execute", "--write")
+    assert code == 0, report
+
+    # Failback 1-3 (docs/disaster-recovery.md), done by hand: the old primaries are kept and
+    # replaced by new replicas of the promoted standbys. On moto's backend, in this process.
+    east = rds_models.rds_backends[ACCOUNT][PRIMARY].databases
+    for slug in SLUGS:
+        east[identifier(slug)].is_replica = True
+        east[
+            identifier(slug)
+        ].source_db_instance_identifier = f"arn:aws:rds:{RECOVERY}:{ACCOUNT}:db:{identifier(slug)}"
+    fence = world["clock"].now()
+    clients("cloudwatch", PRIMARY).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier(slug)}],
+                "Value": 0.0,
+                "Timestamp": fence + dt.timedelta(seconds=30),
+            }
+            for slug in SLUGS
+        ],
+    )
+
+    # a subset is refused: the standby serves all three
+    argv = ["failback", "--env", "drtest", "--config-dir", str(config_dir)]
+    assert main([*argv, "--restaurant", "le-bistro", "--execute"]) == 2
+
+    recorder = Recorder(world["url"])
+    recorder.lambda_client = probe_client([list(SLUGS)], function="chefs-kiss-drtest-app-probe")
+    code, report = run_failback(config_dir, world, recorder, "--all", "--execute", "--write")
+    timeline = steps(report)
+    assert code == 0, report
+    assert report["direction"] == "failback"
+    assert list(timeline) == [
+        "ready",
+        "fence",
+        "caught_up",
+        "promote",
+        "writable",
+        "scale",
+        "dns",
+        "probe",
+    ]
+    assert standby_service(clients)["desiredCount"] == 0  # the fence
+    (target,) = clients("application-autoscaling", RECOVERY).describe_scalable_targets(
+        ServiceNamespace="ecs"
+    )["ScalableTargets"]
+    assert target["MinCapacity"] == 0
+    promoted = sorted(p["DBInstanceIdentifier"] for p in recorder.operations("PromoteReadReplica"))
+    assert promoted == sorted(identifier(s) for s in SLUGS)  # in parallel: any order
+    assert all(
+        not east[identifier(s)].is_replica
+        and east[identifier(s)].source_db_instance_identifier is None
+        for s in SLUGS
+    )
+    # the primary runs what the standby ran (8), and DNS follows the primary again
+    assert "the count the standby ran before the fence" in timeline["scale"]["detail"]
+    assert thresholds(world) == dict.fromkeys(SLUGS, 1)
+    assert all("answers the primary (PRIMARY)" in i["detail"] for i in timeline["dns"]["items"])
+    assert report["failed_back"] == list(SLUGS)
+    assert failed_over_in(config_dir) == ()
+    recorder.lambda_client.stubber.assert_no_pending_responses()
+
+
+def test_failback_waits_for_the_last_write_and_promotes_nothing_before(
+    world: dict[str, Any], config_dir: Path
+) -> None:
+    recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
+    recorder.lambda_client = probe_client([["golden-wok"]])
+    code, _ = run_failover(
+        config_dir, world, recorder, "--restaurant", "golden-wok", "--execute", "--write"
+    )
+    assert code == 0
+    east = rds_models.rds_backends[ACCOUNT][PRIMARY].databases
+    east[identifier("golden-wok")].is_replica = True
+    east[
+        identifier("golden-wok")
+    ].source_db_instance_identifier = (
+        f"arn:aws:rds:{RECOVERY}:{ACCOUNT}:db:{identifier('golden-wok')}"
+    )
+    world["clients"]("cloudwatch", PRIMARY).put_metric_data(  # still 4 s behind after the fence
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier("golden-wok")}],
+                "Value": 4.0,
+                "Timestamp": world["clock"].now() + dt.timedelta(seconds=30),
+            }
+        ],
+    )
+    recorder = Recorder(world["url"])
+    code, report = run_failback(config_dir, world, recorder, "--all", "--execute", "--write")
+    timeline = steps(report)
+    assert code == 1
+    assert list(timeline) == ["ready", "fence", "caught_up"]
+    assert timeline["caught_up"]["items"][0]["detail"] == "ReplicaLag 4 s"
+    assert "nothing was promoted and the standby is stopped" in timeline["caught_up"]["detail"]
+    assert "desired count 3" in timeline["caught_up"]["detail"]  # what it ran: call it off
+    assert world["clock"].slept and sum(world["clock"].slept) >= 300  # waited, on the fake clock
+    assert recorder.operations("PromoteReadReplica") == []
+    assert failed_over_in(config_dir) == ("golden-wok",)  # nothing written
+
+
+def test_failback_plan_and_its_input_rules(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_dir / "drtest.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "  mode: pilot-light\n", "  mode: pilot-light\n  failed_over: [golden-wok, sushi-zen]\n"
+        ),
+        encoding="utf-8",
+    )
+    argv = ["failback", "--env", "drtest", "--config-dir", str(config_dir)]
+    assert main([*argv, "--all"]) == 0
+    text = capsys.readouterr().out
+    assert "Failback plan for drtest: us-west-2 -> us-east-1" in text
+    assert "golden-wok" in text and "sushi-zen" in text and "le-bistro" not in text
+    order = ["ready", "Stop writes", "ReplicaLag 0", "Promote", "accepts writes", "primary app"]
+    positions = [text.index(word) for word in order]
+    assert positions == sorted(positions)
+    assert main([*argv, "--restaurant", "golden-wok"]) == 2
+    assert "fail back sushi-zen too" in capsys.readouterr().err
