@@ -48,8 +48,6 @@ from ops.disaster_recovery import failover as fo
 from ops.lifecycle import config_change as cc
 from stacks import naming
 
-DEFAULT_CATCH_UP_SECONDS = 300.0
-
 STEPS = (
     fo.StepInfo("ready", "Check each new replica in the primary region is ready", "~10 s"),
     fo.StepInfo("fence", "Stop writes in the recovery region (standby app to 0)", "1-2 min"),
@@ -144,13 +142,10 @@ class Failback(fo.Failover):
     """The switchover back, over an `AwsWorld(failback=True)`: the replica to promote is in the
     primary region and replicates from the promoted standby."""
 
-    def __init__(self, *args: Any, catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS, **kw: Any):
+    def __init__(self, *args: Any, **kw: Any):
         super().__init__(*args, planned=True, **kw)
         self.step_info = STEPS
-        self.catch_up_seconds = catch_up_seconds
         self.outcome.direction = "failback"
-        self._standby_count = 0
-        self._fenced_at: Any = None
 
     def run(self) -> fo.Outcome:
         self._start = self.clock.monotonic()
@@ -174,53 +169,9 @@ class Failback(fo.Failover):
         self._step("probe", lambda: self._probe(self.outcome.failed_over))
         return self.outcome
 
-    def _fence(self) -> tuple[bool, str, list[dict[str, Any]]]:
-        standby = self.world.app_service(standby=True)
-        desired, running = self.world.desired_count(standby)
-        self._standby_count = desired
-        self._fenced_at = self.clock.now()
-        action = "already stopped" if desired == 0 else f"desired {desired} -> 0"
-        if desired:
-            note = self.world.stop(standby)
-            action += f"; {note}" if note else ""
-        deadline = self.clock.monotonic() + self.scale_wait_seconds
-        while True:
-            _, running = self.world.desired_count(standby)
-            if running == 0 or self.clock.monotonic() >= deadline:
-                break
-            self.clock.sleep(self.poll_seconds)
-        ok = running == 0
-        return ok, f"{standby.name} in {standby.region}: {action}; {running} tasks running", []
-
-    def _caught_up(self) -> tuple[bool, str, list[dict[str, Any]]]:
-        pending = [s for s in self.slugs if self.backend.status(s).is_replica]
-        items = {s: {"slug": s, "ok": True, "detail": "already promoted"} for s in self.slugs}
-        deadline = self.clock.monotonic() + self.catch_up_seconds
-        while pending:
-            for slug in list(pending):
-                lag = self.world.replica_lag(slug, since=self._fenced_at)
-                if lag == 0:
-                    items[slug] = {"slug": slug, "ok": True, "detail": "ReplicaLag 0 after fence"}
-                    pending.remove(slug)
-                else:
-                    seen = "no value since the fence" if lag is None else f"ReplicaLag {lag:.0f} s"
-                    items[slug] = {"slug": slug, "ok": False, "detail": seen}
-            if not pending or self.clock.monotonic() >= deadline:
-                break
-            self.clock.sleep(self.poll_seconds)
-        good = sum(bool(i["ok"]) for i in items.values())
-        detail = f"{good}/{len(items)} caught up"
-        if good < len(items):
-            detail += (
-                f" after {self.catch_up_seconds:.0f} s; nothing was promoted and the standby is "
-                "stopped (the maintenance window is open): run again to keep waiting, or restart "
-                f"it with desired count {self._standby_count or 'as before'} to call it off"
-            )
-        return good == len(items), detail, list(items.values())
-
     def _scale_primary(self) -> tuple[bool, str, list[dict[str, Any]]]:
         primary = self.world.app_service(standby=False)
-        target, source = self._standby_count, "the count the standby ran before the fence"
+        target, source = self._writer_count, "the count the standby ran before the fence"
         if target < 1:
             target, source = self.world.config_task_count(whole_environment=True)
         desired, _ = self.world.desired_count(primary)

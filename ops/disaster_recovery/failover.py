@@ -54,6 +54,7 @@ from stacks import naming
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 DEFAULT_WAIT_SECONDS = 1200.0  # promotions of large databases take longer than the usual 5 min
 DEFAULT_SCALE_WAIT_SECONDS = 300.0
+DEFAULT_CATCH_UP_SECONDS = 300.0  # a switchover waits this long for ReplicaLag 0 after the fence
 CHECK_WORKERS = 16  # parallel read-only checks of the primary region
 
 
@@ -67,6 +68,8 @@ class StepInfo:
 STEPS = (
     StepInfo("ready", "Check each standby database is ready", "~10 s"),
     StepInfo("primary", "Refuse while the primary is healthy", "5-30 s"),
+    StepInfo("fence", "--planned --all: stop the primary's writes (app to 0)", "1-2 min"),
+    StepInfo("caught_up", "--planned --all: wait for ReplicaLag 0 after the fence", "1-2 min"),
     StepInfo("promote", "Promote the read replicas (parallel, bounded)", "~5 s to start each"),
     StepInfo("writable", "Wait until every promoted database accepts writes", "3-10 min"),
     StepInfo("scale", "Scale the standby app service", "1-3 min (tasks start, pass health checks)"),
@@ -150,12 +153,22 @@ def plan(
         + (" within 60 s (--planned)" if planned else " reported"),
         "primary": (
             "--planned: the primary may be healthy; every replica's lag must be within the "
-            "RPO (60 s). Writes that reach the primary after the promotion are not replicated: "
-            "stop them first (docs/disaster-recovery.md, Failback)"
+            "RPO (60 s)"
+            + (
+                ""
+                if whole
+                else ". With some restaurants only, the primary keeps serving the others and "
+                "cannot be stopped: writes that reach it after the promotion (until DNS moves) "
+                "are not replicated; stop them in the app first"
+            )
             if planned
             else f"RDS describe_db_instances in {environment.region} and the Route 53 health "
             "check of each restaurant's primary record: refused if both are healthy"
         ),
+        "fence": f"{naming.platform_stack_name(env)}'s app service to 0 (autoscaling minimum 0 "
+        "first): the maintenance window starts; nothing more is written in the primary region",
+        "caught_up": "poll CloudWatch ReplicaLag until a value after the fence is 0: the "
+        "replicas have replayed every write; if not within 5 min, nothing is promoted",
         "promote": f"promote_read_replica in {recovery}, at most {parallel} at a time; "
         "already promoted ones are skipped",
         "writable": "poll until status available and no ReadReplicaSourceDBInstanceIdentifier",
@@ -179,6 +192,7 @@ def plan(
         "steps": [
             {"step": s.key, "title": s.title, "usually": s.usual, "detail": details[s.key]}
             for s in STEPS
+            if (planned and whole) or s.key not in ("fence", "caught_up")
         ],
         "expected_rto": "5-15 min (seed 7.1); the timeline of --execute measures it",
     }
@@ -305,6 +319,7 @@ class Failover:
         probe_invoker: Any = None,
         ca_bundle: str | None = None,
         clock: Clock | None = None,
+        catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS,
     ) -> None:
         from ops.disaster_recovery.aws import RdsReplicaBackend
 
@@ -330,6 +345,9 @@ class Failover:
         self._start = 0.0
         self._health_checks: dict[str, tuple[str | None, str]] = {}
         self.step_info: Sequence[StepInfo] = STEPS
+        self.catch_up_seconds = catch_up_seconds
+        self._writer_count = 0  # the writing side's desired count before a fence
+        self._fenced_at: datetime | None = None
 
     def _step(
         self, key: str, action: Callable[[], tuple[bool, str, list[dict[str, Any]]]]
@@ -368,6 +386,13 @@ class Failover:
                 f"{i['slug']}: {i['detail']}" for i in primary.items if not i["ok"]
             ] or [primary.detail]
             return self.outcome
+        if self.planned and self.whole_environment:
+            # A switchover loses nothing: stop the primary's writes, wait for the replicas to
+            # replay them, then promote (with a subset the primary keeps serving the others).
+            if len(ready_slugs) < len(self.slugs) or not self._step("fence", self._fence).ok:
+                return self.outcome
+            if not self._step("caught_up", self._caught_up).ok:
+                return self.outcome
         promoted = self._step("promote", lambda: self._promote(ready_slugs))
         started = [i["slug"] for i in promoted.items if i["ok"]]
         if not started:
@@ -380,6 +405,10 @@ class Failover:
         self._step("dns", lambda: self._dns(self.outcome.failed_over))
         self._step("probe", lambda: self._probe(self.outcome.failed_over))
         return self.outcome
+
+    @property
+    def whole_environment(self) -> bool:
+        return set(self.slugs) == {r.slug for r in self.environment.standby_restaurants()}
 
     # --- the steps -----------------------------------------------------------------------------
 
@@ -461,6 +490,51 @@ class Failover:
             [asdict(r) for r in results],
         )
 
+    def _fence(self) -> tuple[bool, str, list[dict[str, Any]]]:
+        # The side that writes now: the primary in a planned failover, the standby in a failback.
+        standby = self.world.app_service(standby=self.world.failback)
+        desired, running = self.world.desired_count(standby)
+        self._writer_count = desired
+        self._fenced_at = self.clock.now()
+        action = "already stopped" if desired == 0 else f"desired {desired} -> 0"
+        if desired:
+            note = self.world.stop(standby)
+            action += f"; {note}" if note else ""
+        deadline = self.clock.monotonic() + self.scale_wait_seconds
+        while True:
+            _, running = self.world.desired_count(standby)
+            if running == 0 or self.clock.monotonic() >= deadline:
+                break
+            self.clock.sleep(self.poll_seconds)
+        ok = running == 0
+        return ok, f"{standby.name} in {standby.region}: {action}; {running} tasks running", []
+
+    def _caught_up(self) -> tuple[bool, str, list[dict[str, Any]]]:
+        pending = [s for s in self.slugs if self.backend.status(s).is_replica]
+        items = {s: {"slug": s, "ok": True, "detail": "already promoted"} for s in self.slugs}
+        deadline = self.clock.monotonic() + self.catch_up_seconds
+        while pending:
+            for slug in list(pending):
+                lag = self.world.replica_lag(slug, since=self._fenced_at)
+                if lag == 0:
+                    items[slug] = {"slug": slug, "ok": True, "detail": "ReplicaLag 0 after fence"}
+                    pending.remove(slug)
+                else:
+                    seen = "no value since the fence" if lag is None else f"ReplicaLag {lag:.0f} s"
+                    items[slug] = {"slug": slug, "ok": False, "detail": seen}
+            if not pending or self.clock.monotonic() >= deadline:
+                break
+            self.clock.sleep(self.poll_seconds)
+        good = sum(bool(i["ok"]) for i in items.values())
+        detail = f"{good}/{len(items)} caught up"
+        if good < len(items):
+            detail += (
+                f" after {self.catch_up_seconds:.0f} s; nothing was promoted and the standby is "
+                "stopped (the maintenance window is open): run again to keep waiting, or restart "
+                f"it with desired count {self._writer_count or 'as before'} to call it off"
+            )
+        return good == len(items), detail, list(items.values())
+
     def _scale(self) -> tuple[bool, str, list[dict[str, Any]]]:
         standby = self.world.app_service(standby=True)
         source = ""
@@ -469,10 +543,12 @@ class Failover:
             primary = self.world.app_service(standby=False)
             target, _ = self.world.desired_count(primary)
             source = f"the primary's desired count (in {self.world.primary_region})"
+            if self._writer_count:
+                target, source = self._writer_count, "the primary's count before the fence"
         except Exception as exc:
             from ops.disaster_recovery.aws import describe_error
 
-            whole = set(self.slugs) == {r.slug for r in self.environment.standby_restaurants()}
+            whole = self.whole_environment
             target, source = self.world.config_task_count(whole_environment=whole)
             source += f" (primary unreadable: {describe_error(exc)})"
         if target < 1:  # a primary scaled to 0 (a quiesced switchover) is no measure of load
