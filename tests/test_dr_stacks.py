@@ -312,6 +312,28 @@ def test_standby_app_uses_the_replicated_secret(warm: dict[str, StackArtifact]) 
             "KmsKeyId": f"arn:aws:kms:us-west-2:{ACCOUNT}:alias/chefs-kiss/rec/platform",
         }
     ]
+    # Rotation writes new versions in the primary; Secrets Manager encrypts the replica with
+    # the writer's permissions, so the rotation role may use the standby key there, and only it.
+    statements = [
+        s
+        for r in of_type(primary, "AWS::IAM::Policy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "EncryptReplicaInUsWest2"
+    ]
+    assert statements == [
+        {
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Condition": {
+                "ForAnyValue:StringEquals": {
+                    "kms:ResourceAliases": ["alias/chefs-kiss/rec/platform"]
+                },
+                "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"},
+            },
+            "Effect": "Allow",
+            "Resource": f"arn:aws:kms:us-west-2:{ACCOUNT}:key/*",
+            "Sid": "EncryptReplicaInUsWest2",
+        }
+    ]
     # The standby creates no secret and no rotation: it reads the replica, by name.
     assert not of_type(standby, "AWS::SecretsManager::Secret")
     assert not of_type(standby, "AWS::SecretsManager::RotationSchedule")
