@@ -492,6 +492,29 @@ def test_turning_disaster_recovery_on_replaces_nothing(
     assert plan.stack("chefs-kiss-rec-dr-tenant-r0001").action == "add"
 
 
+def test_without_disaster_recovery_nothing_of_it_is_rendered(
+    without_recovery: dict[str, StackArtifact],
+) -> None:
+    """The production snapshots now show DR on (prod.yaml); this keeps DR-off honest."""
+    assert set(without_recovery) == {
+        "chefs-kiss-rec-platform",
+        "chefs-kiss-rec-tenant-r0001",
+        "chefs-kiss-rec-tenant-r0002",
+    }
+    for name, artifact in without_recovery.items():
+        text = json.dumps(artifact.template)
+        for marker in (
+            "AWS::Route53::HealthCheck",
+            "ReplicationConfiguration",
+            "ReplicaRegions",
+            "Failover",
+            "SetIdentifier",
+            "-dr-",
+            "us-west-2",
+        ):
+            assert marker not in text, (name, marker)
+
+
 # Failed over: promoted in place, DNS held on the standby --------------------------------------
 
 
