@@ -47,6 +47,7 @@ restaurants:
 """
 STANDBY = "chefs-kiss-drplan-dr-tenant-golden-wok"
 TENANT = "chefs-kiss-drplan-tenant-golden-wok"
+PLATFORM = "chefs-kiss-drplan-dr-platform"
 
 
 def templates(environment: EnvironmentConfig) -> dict[str, StackArtifact]:
@@ -89,8 +90,19 @@ def test_the_recorded_failover_plans_in_place(planned: Any) -> None:
     removed = [(n, r.type, r.logical_id) for n, r in everything if r.action == "remove"]
     assert [(n, t) for n, t, _ in removed] == [(STANDBY, "AWS::CloudWatch::Alarm")]
     assert "ReplicaLag" in removed[0][2]
-    # only the failed-over restaurant's stacks change; sushi-zen's are untouched
-    assert {n for n, _ in everything} <= {STANDBY, TENANT}
+    # only the failed-over restaurant's stacks and the standby platform change (it keeps the
+    # task count the failover scaled it to); sushi-zen's stacks are untouched
+    assert {n for n, _ in everything} <= {STANDBY, TENANT, PLATFORM}
+    platform = {
+        (r.type, c.path): (c.before, c.after, c.impact)
+        for n, r in everything
+        if n == PLATFORM
+        for c in r.changes
+    }
+    assert platform == {
+        ("AWS::ECS::Service", "DesiredCount"): (0, 3, "no-interruption"),
+        ("AWS::ApplicationAutoScaling::ScalableTarget", "MinCapacity"): (0, 3, "no-interruption"),
+    }
 
 
 def test_the_replica_is_promoted_in_place(planned: Any) -> None:
