@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from config.rules import partition_of
 from config.schema import EnvironmentConfig
 from ops.disaster_recovery import database
 from ops.disaster_recovery import failover as fo
@@ -78,7 +79,7 @@ def plan(environment: EnvironmentConfig, slugs: Sequence[str], *, parallel: int)
     assert environment.disaster_recovery is not None
     env, recovery = environment.name, environment.disaster_recovery.region
     account = environment.account or "<account>"
-    partition = fo._partition(environment.region)
+    partition = partition_of(environment.region)
     details = {
         "ready": f"RDS describe_db_instances in {environment.region}: a replica of the "
         f"standby's ARN in {recovery}; CloudWatch ReplicaLag within 60 s",
@@ -254,7 +255,7 @@ def run(
     clock: fo.Clock | None = None,
 ) -> int:
     try:
-        path, environment = fo._load(args.env, args.config_dir)
+        path, environment = fo.load_environment(args.env, args.config_dir)
         slugs = select(environment, args.restaurant or [], args.all)
         if args.write and not args.execute:
             raise fo.FailoverInputError("--write records a failback that happened: add --execute")

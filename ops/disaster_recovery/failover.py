@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config.rules import partition_of
 from config.schema import EnvironmentConfig
 from ops.disaster_recovery import database
 from ops.lifecycle import config_change as cc
@@ -136,7 +137,7 @@ def plan(
                 "standby_stack": naming.standby_stack_name(env, slug),
                 "db_instance": identifier,
                 "expected_source": naming.db_instance_arn(
-                    partition=_partition(environment.region),
+                    partition=partition_of(environment.region),
                     region=environment.region,
                     account=account,
                     identifier=identifier,
@@ -198,16 +199,10 @@ def plan(
     }
 
 
-def _partition(region: str) -> str:
-    from config.rules import partition_of
-
-    return partition_of(region)
-
-
 def _route53_region(environment: EnvironmentConfig) -> str:
     from ops.disaster_recovery.aws import ROUTE53_CONTROL_REGION
 
-    return ROUTE53_CONTROL_REGION.get(_partition(environment.region), "us-east-1")
+    return ROUTE53_CONTROL_REGION.get(partition_of(environment.region), "us-east-1")
 
 
 def render_plan(data: dict[str, Any], *, rerun: str) -> str:
@@ -770,7 +765,7 @@ def write_failed_over(path: Path, slugs: Sequence[str]) -> str:
 # The command
 
 
-def _load(env: str, config_dir: Path | None) -> tuple[Path, EnvironmentConfig]:
+def load_environment(env: str, config_dir: Path | None) -> tuple[Path, EnvironmentConfig]:
     from config.loader import ConfigError, parse_environment, read_yaml
 
     try:
@@ -800,7 +795,7 @@ def run(
     clock: Clock | None = None,
 ) -> int:
     try:
-        path, environment = _load(args.env, args.config_dir)
+        path, environment = load_environment(args.env, args.config_dir)
         slugs = select(environment, args.restaurant or [], args.all)
         if args.write and not args.execute:
             raise FailoverInputError(
