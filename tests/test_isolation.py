@@ -40,6 +40,8 @@ def stacks(example_cdk_out: Path) -> dict[str, Any]:
 
 
 def tenant_stacks(stacks: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Tenant stacks and standby stacks (`-dr-tenant-`, seed 7.1): each holds one restaurant's
+    access role, which must reach that restaurant's resources only."""
     found = {}
     for name, template in stacks.items():
         if "-tenant-" in name:
@@ -126,6 +128,11 @@ def test_no_app_policy_grants_a_master_secret_or_a_tenant_key(stacks: dict[str, 
 
 def test_master_secret_denies_every_app_role(stacks: dict[str, Any]) -> None:
     for name, (env, _slug, template) in tenant_stacks(stacks).items():
+        if "-dr-tenant-" in name:  # a read replica: no master secret of its own
+            assert not [
+                r for r in template["Resources"].values() if "SecretsManager" in r["Type"]
+            ], name
+            continue
         policies = [
             r["Properties"]["ResourcePolicy"]
             for r in template["Resources"].values()
@@ -140,10 +147,12 @@ def test_master_secret_denies_every_app_role(stacks: dict[str, Any]) -> None:
 
 
 def test_tenant_role_is_assumable_only_by_the_app_task_role(stacks: dict[str, Any]) -> None:
-    for _name, (env, slug, template) in tenant_stacks(stacks).items():
+    for name, (env, slug, template) in tenant_stacks(stacks).items():
         roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
         access = next(r for k, r in roles.items() if k.startswith("AccessRole"))
-        assert access["Properties"]["RoleName"] == f"chefs-kiss-{env}-tenant-{slug}-access"
+        # IAM names are global: the recovery region's role carries `-dr` (seed 7.1).
+        prefix = f"chefs-kiss-{env}-dr" if "-dr-tenant-" in name else f"chefs-kiss-{env}"
+        assert access["Properties"]["RoleName"] == f"{prefix}-tenant-{slug}-access"
         trust = access["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         principals = [s["Principal"] for s in trust]
         assert all(set(p) == {"AWS"} for p in principals)
@@ -176,6 +185,9 @@ def test_app_task_role_has_no_tenant_specific_grant(stacks: dict[str, Any]) -> N
 
 SERVICE_ENDPOINT_KEYS = frozenset({"kms:viaservice"})
 REGIONLESS_ENDPOINT = re.compile(r"^[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+# A named region in the endpoint, e.g. the replication role's `s3.us-west-2.` + URL suffix: it
+# encrypts in the recovery region, which is not the stack's own (seed 7.1).
+NAMED_REGION = re.compile(r'"[a-z0-9-]+\.[a-z]{2}(-[a-z]+)+-\d+\."')
 
 
 def conditions(node: Any, path: str = "") -> list[tuple[str, str, str, Any]]:
@@ -205,7 +217,11 @@ def regionless_service_conditions(template: dict[str, Any]) -> list[str]:
         for value in as_list(expected):
             if isinstance(value, str) and REGIONLESS_ENDPOINT.match(value):
                 problems.append(f"{path}: {operator} {key} = {value}")
-            elif not isinstance(value, str) and "AWS::Region" not in text(value):
+            elif (
+                not isinstance(value, str)
+                and "AWS::Region" not in text(value)
+                and not NAMED_REGION.search(text(value))
+            ):
                 problems.append(f"{path}: {operator} {key} = {text(value)} (no region)")
     return problems
 

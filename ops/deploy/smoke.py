@@ -204,11 +204,13 @@ def parse_resolve(values: Sequence[str]) -> dict[str, tuple[str, int]]:
 ProbeInvoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def lambda_invoker(region: str) -> ProbeInvoker:
-    """Invoke a function synchronously with boto3 (imported here: only --probe needs it)."""
-    import boto3
+def lambda_invoker(region: str, client: Any = None) -> ProbeInvoker:
+    """Invoke a function synchronously with boto3 (imported here: only --probe needs it);
+    `client` is a Lambda client to use instead (the failover's, in the recovery region)."""
+    if client is None:
+        import boto3
 
-    client = boto3.client("lambda", region_name=region)
+        client = boto3.client("lambda", region_name=region)
 
     def invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
         answer = client.invoke(
@@ -232,13 +234,20 @@ class ProbeError(RuntimeError):
 
 
 def run_probe(
-    environment: EnvironmentConfig, invoke: ProbeInvoker, *, ca_bundle: str | None
+    environment: EnvironmentConfig,
+    invoke: ProbeInvoker,
+    *,
+    ca_bundle: str | None,
+    function_name: str | None = None,
+    slugs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The probe's report for every restaurant of `environment` (see runtime/tenant_probe.py)."""
-    payload: dict[str, Any] = {"restaurants": [r.slug for r in environment.restaurants]}
+    """The probe's report for every restaurant of `environment` (see runtime/tenant_probe.py),
+    or for `slugs` through `function_name` (the standby's probe, after a failover)."""
+    restaurants = list(slugs) if slugs is not None else [r.slug for r in environment.restaurants]
+    payload: dict[str, Any] = {"restaurants": restaurants}
     if ca_bundle is not None:
         payload["rds_ca_bundle"] = ca_bundle
-    report = invoke(naming.app_probe_function_name(environment.name), payload)
+    report = invoke(function_name or naming.app_probe_function_name(environment.name), payload)
     slugs = [r.get("slug") for r in report.get("restaurants", [])]
     if slugs != payload["restaurants"]:
         raise ProbeError(f"the probe reported on {slugs}, expected {payload['restaurants']}")
