@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The Chef's Kiss CDK app: one platform stack per environment, one tenant stack per restaurant.
+"""The Chef's Kiss CDK app: one platform stack per environment, one tenant stack per restaurant;
+with `disaster_recovery`, a standby platform and one standby stack per covered restaurant in the
+recovery region (docs/disaster-recovery.md).
 
 npx cdk synth                                   # every environment in config/environments
 npx cdk deploy chefs-kiss-dev-tenant-taco-loco  # one named stack
@@ -14,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +64,9 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
     )
     for key, value in common_tags.items():
         cdk.Tags.of(platform).add(key, value)
+    standby_platform = _add_standby_platform(app, environment, common_tags)
 
+    tenants: dict[str, TenantStack] = {}
     for restaurant in environment.restaurants:
         name = naming.tenant_stack_name(environment.name, restaurant.slug)
         tenant = TenantStack(
@@ -86,7 +90,84 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
             cdk.Tags.of(tenant).add(
                 key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"]
             )
+        tenants[restaurant.slug] = tenant
+    if standby_platform is not None:
+        # Deploy order (seed 7.1): primary platform, standby platform, tenants, standbys.
+        standby_platform.add_stack_dependency(platform)
+        for tenant in tenants.values():
+            tenant.add_stack_dependency(standby_platform)
+        _add_standbys(app, environment, standby_platform, tenants, common_tags)
     return platform
+
+
+def _add_standby_platform(
+    app: cdk.App, environment: EnvironmentConfig, common_tags: dict[str, str]
+) -> PlatformStack | None:
+    """The standby platform in the recovery region, when the environment has one."""
+    import aws_cdk as cdk
+
+    from stacks.dr_platform_stack import StandbyPlatformStack
+
+    recovery = environment.disaster_recovery
+    if recovery is None:
+        return None
+    name = naming.dr_platform_stack_name(environment.name)
+    stack = StandbyPlatformStack(
+        app,
+        name,
+        stack_name=name,
+        environment=environment,
+        # A concrete region (never a lookup: the zones are Fn::GetAZs or pinned, like the primary).
+        env=cdk.Environment(account=environment.account, region=recovery.region),
+        termination_protection=environment.profile == "production",
+        description=f"Chef's Kiss {environment.name}: standby platform in {recovery.region} "
+        f"({recovery.mode}, disaster recovery of {environment.region})",
+    )
+    for key, value in {**common_tags, "DisasterRecovery": "standby"}.items():
+        cdk.Tags.of(stack).add(key, value)
+    return stack
+
+
+def _add_standbys(
+    app: cdk.App,
+    environment: EnvironmentConfig,
+    standby_platform: PlatformStack,
+    tenants: Mapping[str, cdk.Stack],
+    common_tags: dict[str, str],
+) -> None:
+    """One standby stack per covered restaurant, after its tenant stack and the standby
+    platform (its replica needs the primary database; its record, the PRIMARY one)."""
+    import aws_cdk as cdk
+
+    from stacks.standby_stack import StandbyStack
+
+    recovery = environment.disaster_recovery
+    assert recovery is not None
+    for restaurant in environment.standby_restaurants():
+        name = naming.standby_stack_name(environment.name, restaurant.slug)
+        standby = StandbyStack(
+            app,
+            name,
+            stack_name=name,
+            environment=environment,
+            restaurant=restaurant,
+            platform=standby_platform.interface,
+            env=cdk.Environment(account=environment.account, region=recovery.region),
+            termination_protection=restaurant.tier == "production"
+            and restaurant.resolved_deletion_protection,
+            description=f"Chef's Kiss {environment.name}: standby of restaurant "
+            f"{restaurant.slug} in {recovery.region} (read replica of {environment.region})",
+        )
+        standby.add_stack_dependency(tenants[restaurant.slug])
+        standby.add_stack_dependency(standby_platform)
+        tags = {
+            **common_tags,
+            "TenantId": restaurant.slug,
+            "Tier": restaurant.tier,
+            "DisasterRecovery": "standby",
+        }
+        for key, value in tags.items():
+            cdk.Tags.of(standby).add(key, value)
 
 
 def build_app(

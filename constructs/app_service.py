@@ -4,7 +4,7 @@ Must never import stacks/, ops/ or config/: settings arrive as constructor argum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,12 @@ APP_USER = "101:101"
 # The only paths the app may write: each is an empty per-task volume (Fargate's ephemeral
 # storage; Fargate has no tmpfs). nginx-unprivileged keeps its PID file and temp files in /tmp.
 WRITABLE_PATHS: tuple[str, ...] = ("/tmp",)
+
+
+def app_secret_name(name_prefix: str) -> str:
+    """The app's secret (session signing key); a replica in the recovery region has the same
+    name there (Secrets Manager replica regions)."""
+    return f"{name_prefix}/app/secrets"
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,24 @@ class AppService(Construct):
         certificate: acm.ICertificate | None,
         container_insights: bool,
         deletion_protection: bool,
+        app_secret_replicas: Sequence[tuple[str, str]] = (),
+        replicated_app_secret: secretsmanager.ISecret | None = None,
     ) -> None:
+        """`app_secret_replicas`: (region, KMS key ARN or alias ARN there) to which Secrets
+        Manager replicates the app secret (seed 7.1); `replicated_app_secret`: such a replica,
+        used instead of a secret of its own (the standby platform): it is rotated where it is
+        replicated from, so no rotation function runs here."""
         super().__init__(scope, construct_id)
 
         self._cluster(vpc, name_prefix=name_prefix, container_insights=container_insights)
-        self._settings(name_prefix, settings, log_key=log_key, log_retention=log_retention)
+        self._settings(
+            name_prefix,
+            settings,
+            log_key=log_key,
+            log_retention=log_retention,
+            replicas=app_secret_replicas,
+            replicated=replicated_app_secret,
+        )
         self._task_definition(name_prefix, task, task_role)
         self._security_groups(vpc, task, public_https=certificate is not None)
 
@@ -123,9 +142,11 @@ class AppService(Construct):
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             health_check_grace_period=cdk.Duration.seconds(60),
         )
-        self.secret_rotation = self._rotate_app_secret(
-            name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
-        )
+        self.secret_rotation: lambda_.Function | None = None
+        if replicated_app_secret is None:
+            self.secret_rotation = self._rotate_app_secret(
+                name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
+            )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -175,6 +196,8 @@ class AppService(Construct):
         *,
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
+        replicas: Sequence[tuple[str, str]],
+        replicated: secretsmanager.ISecret | None,
     ) -> None:
         """The app's log group, its SSM setting parameters and its generated secret."""
         self.log_group = logs.LogGroup(
@@ -196,10 +219,13 @@ class AppService(Construct):
                 string_value=value,
                 description=f"Chef's Kiss app setting {env_name}",
             )
-        self.app_secret = secretsmanager.Secret(
+        if replicated is not None:
+            self.app_secret: secretsmanager.ISecret = replicated
+            return
+        secret = secretsmanager.Secret(
             self,
             "AppSecrets",
-            secret_name=f"{name_prefix}/app/secrets",
+            secret_name=app_secret_name(name_prefix),
             description="Application secrets (session signing key); injected as APP_SECRETS",
             encryption_key=log_key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
@@ -209,6 +235,15 @@ class AppService(Construct):
                 exclude_punctuation=True,
             ),
         )
+        if replicas:
+            # No L2 property takes a key by alias ARN; the key lives in another region.
+            cfn_secret = secret.node.default_child
+            assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+            cfn_secret.replica_regions = [
+                secretsmanager.CfnSecret.ReplicaRegionProperty(region=region, kms_key_id=key_id)
+                for region, key_id in replicas
+            ]
+        self.app_secret = secret
 
     def _task_definition(self, name_prefix: str, task: TaskSettings, task_role: iam.IRole) -> None:
         """The task definition: the app container and the one-shot volume-permissions step.

@@ -276,12 +276,21 @@ class PlatformMonitoring(Construct):
         target_group: elbv2.ApplicationTargetGroup,
         topics: Mapping[str, sns.ITopic],
         severities: Sequence[str],
+        dashboard_name: str | None = None,
     ) -> None:
+        """`dashboard_name`: default `<name_prefix>-platform`. Dashboard names are global to the
+        account (their ARN has no region), so a second region's platform needs another one."""
         super().__init__(scope, construct_id)
         self.alarms: list[cloudwatch.Alarm] = []
         metrics = _AppMetrics.of(service, load_balancer, target_group)
         self._alarms(name_prefix, metrics, topics=topics, severities=severities)
-        self._dashboard(name_prefix, metrics, load_balancer, target_group)
+        self._dashboard(
+            name_prefix,
+            metrics,
+            load_balancer,
+            target_group,
+            dashboard_name=dashboard_name or f"{name_prefix}-platform",
+        )
 
     def _alarms(
         self,
@@ -355,6 +364,8 @@ class PlatformMonitoring(Construct):
         metrics: _AppMetrics,
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
+        *,
+        dashboard_name: str,
     ) -> None:
         """The platform dashboard: app graphs, the alarms, and the tenant database fleet.
 
@@ -363,7 +374,7 @@ class PlatformMonitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{name_prefix}-platform",
+            dashboard_name=dashboard_name,
             default_interval=cdk.Duration.hours(6),
         )
         five = cdk.Duration.minutes(5)
@@ -435,8 +446,16 @@ class PlatformMonitoring(Construct):
             )
 
 
+# Seed 7.1: the recovery point objective of the cross-region standby (issue 20).
+REPLICA_LAG_RPO_SECONDS = 60
+
+
 class TenantMonitoring(Construct):
-    """A restaurant's database alarms (seed 9.2), in the tenant stack, to the platform's topics."""
+    """A restaurant's database alarms (seed 9.2), in the tenant stack, to the platform's topics.
+
+    `replica_lag_rpo_seconds`: the database is a read replica; a critical alarm pages when its
+    `ReplicaLag` passes this many seconds (the standby's RPO) or stops being reported.
+    """
 
     def __init__(
         self,
@@ -444,14 +463,57 @@ class TenantMonitoring(Construct):
         construct_id: str,
         *,
         name_prefix: str,
-        instance: rds.DatabaseInstance,
+        instance: rds.IDatabaseInstance,
+        instance_identifier: str,
+        instance_class: str,
+        allocated_storage_gb: int,
+        topics: Mapping[str, sns.ITopic],
+        severities: Sequence[str],
+        replica_lag_rpo_seconds: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._threshold_alarms(
+            instance,
+            instance_identifier=instance_identifier,
+            instance_class=instance_class,
+            allocated_storage_gb=allocated_storage_gb,
+            topics=topics,
+            severities=severities,
+        )
+        self.replica_lag_alarm: cloudwatch.Alarm | None = None
+        if replica_lag_rpo_seconds is not None:
+            self.replica_lag_alarm = _alarm(
+                self,
+                "ReplicaLagCritical",
+                name=f"{instance_identifier}-replica-lag-critical",
+                description=f"{instance_identifier} standby: ReplicaLag > "
+                f"{replica_lag_rpo_seconds} s, the recovery point objective (seed 7.1), or no "
+                "lag reported (replication stopped). Action: check the primary and the "
+                "replication; a failover now would lose more than the RPO.",
+                metric=instance.metric(
+                    "ReplicaLag", period=cdk.Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=replica_lag_rpo_seconds,
+                minutes=1,
+                period_minutes=1,
+                below=False,
+                # A replica that stopped replicating reports nothing: that is the worst lag.
+                missing=cloudwatch.TreatMissingData.BREACHING,
+                topic=topics["critical"],
+            )
+            self.alarms.append(self.replica_lag_alarm)
+
+    def _threshold_alarms(
+        self,
+        instance: rds.IDatabaseInstance,
+        *,
         instance_identifier: str,
         instance_class: str,
         allocated_storage_gb: int,
         topics: Mapping[str, sns.ITopic],
         severities: Sequence[str],
     ) -> None:
-        super().__init__(scope, construct_id)
+        """The seed 9.2 database alarms (CPU, connections, free storage) per severity."""
         minute = cdk.Duration.minutes(1)
         limit = max_connections(instance_class)
         self.max_connections = limit

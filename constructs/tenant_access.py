@@ -52,7 +52,7 @@ class TenantAccessRole(Construct):
         database_instance: rds.IDatabaseInstance,
         database_user: str,
         connection_parameter_name: str,
-        master_secret: secretsmanager.ISecret,
+        master_secret: secretsmanager.ISecret | None,
         uploads_bucket: s3.IBucket,
         uploads_key: kms.IKey,
     ) -> None:
@@ -134,6 +134,8 @@ class TenantAccessRole(Construct):
             "cannot be listed one by one. No other restaurant's prefix matches.",
         )
 
+        if master_secret is None:
+            return  # a standby replica has no master secret of its own (seed 7.1)
         app_principals = [
             stack.format_arn(service="iam", region="", resource="role", resource_name=name)
             for name in app_role_names

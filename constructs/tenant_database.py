@@ -60,6 +60,23 @@ class DatabaseSettings:
     backup_replication: tuple[str, str, int] | None = None
 
 
+@dataclass(frozen=True)
+class ReplicaSource:
+    """Seed 7.1: this database is an encrypted cross-region read replica of `source_arn`.
+
+    CloudFormation needs the source's full ARN and `SourceRegion` for an encrypted replica in
+    another region (it signs the pre-signed URL itself); CDK's read replica cannot name a source
+    in another region (aws-cdk issues 12838, 28998), hence the L1 properties. `promoted`: the
+    replica was promoted (`disaster_recovery.failed_over`): the template drops
+    `SourceDBInstanceIdentifier`, which CloudFormation applies as an in-place promotion, and keeps
+    every create-only property (`SourceRegion`, `KmsKeyId`, `StorageEncrypted`...) as it was.
+    """
+
+    source_arn: str
+    source_region: str
+    promoted: bool = False
+
+
 def parameter_group_name(name_prefix: str, instance_class: str) -> str:
     """`chefs-kiss-prod-postgres18-db-t4g-small`: tenant stacks find their group by this name."""
     return f"{name_prefix}-postgres{POSTGRES_MAJOR}-{instance_class.replace('.', '-')}"
@@ -136,13 +153,24 @@ class TenantDatabase(Construct):
         app_security_group: ec2.ISecurityGroup,
         rotation_subnets: ec2.SubnetSelection,
         parameter_group: rds.IParameterGroup,
+        replica: ReplicaSource | None = None,
     ) -> None:
+        """`replica`: a cross-region read replica instead of a new database (seed 7.1). It has no
+        master secret, rotation or bootstrap: users, `chefs_app` included, arrive by physical
+        replication, and the master password is the source's."""
         super().__init__(scope, construct_id)
 
         self._key(settings)
         self._security_group(settings, vpc, app_security_group)
         self._log_groups(settings)
         self.parameter_group = parameter_group
+        self.replica = replica
+        self.secret: secretsmanager.ISecret | None = None
+        self.proxy: rds.DatabaseProxy | None = None
+        if replica is not None:
+            self._replica_instance(settings, vpc, subnet_group, replica)
+            self._acknowledge_replica(settings, replica)
+            return
         self._instance(settings, vpc, subnet_group)
         self._rotation(vpc, rotation_subnets)
         self._bootstrap(settings, vpc, rotation_subnets)
@@ -262,12 +290,86 @@ class TenantDatabase(Construct):
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
         assert self.instance.secret is not None
-        self.secret: secretsmanager.ISecret = self.instance.secret
+        self.secret = self.instance.secret
+
+    def _replica_instance(
+        self,
+        settings: DatabaseSettings,
+        vpc: ec2.IVpc,
+        subnet_group: rds.ISubnetGroup,
+        replica: ReplicaSource,
+    ) -> None:
+        """The cross-region read replica (id `Instance`, fixed), encrypted with this region's key.
+
+        Stays long: one instance's properties, then the L1 properties CDK cannot express.
+        """
+        monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
+        source = rds.DatabaseInstance.from_database_instance_attributes(
+            self,
+            "Source",
+            instance_identifier=settings.instance_identifier,
+            instance_endpoint_address="unresolved.invalid",  # never read: the ARN is set below
+            port=DB_PORT,
+            security_groups=[],
+        )
+        replica_instance = rds.DatabaseInstanceReadReplica(
+            self,
+            "Instance",
+            source_database_instance=source,
+            instance_identifier=settings.instance_identifier,
+            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
+            port=DB_PORT,
+            vpc=vpc,
+            subnet_group=subnet_group,
+            security_groups=[self.security_group],
+            publicly_accessible=False,
+            multi_az=settings.multi_az,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=settings.allocated_storage_gb,
+            max_allocated_storage=settings.max_allocated_storage_gb,
+            parameter_group=self.parameter_group,
+            storage_encrypted=True,
+            storage_encryption_key=self.key,
+            copy_tags_to_snapshot=True,
+            deletion_protection=settings.deletion_protection,
+            # The replica holds the only copy in this region (and, once promoted, the live data):
+            # CloudFormation never deletes it; turning disaster recovery off is a runbook step.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            auto_minor_version_upgrade=True,
+            cloudwatch_logs_exports=["postgresql", "upgrade"],
+            monitoring_interval=monitoring_interval,
+            enable_performance_insights=settings.performance_insights,
+            performance_insight_encryption_key=self.key if settings.performance_insights else None,
+            performance_insight_retention=(
+                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
+            ),
+            iam_authentication=True,
+        )
+        cfn_instance = replica_instance.node.default_child
+        assert isinstance(cfn_instance, rds.CfnDBInstance)
+        # Create-only: the replica keeps SourceRegion and KmsKeyId for its whole life. An
+        # encrypted replica takes its encryption from KmsKeyId; the schema forbids
+        # StorageEncrypted beside SourceDBInstanceIdentifier, and it stays absent once promoted
+        # (create-only: adding it later would replace the instance).
+        cfn_instance.source_region = replica.source_region
+        cfn_instance.storage_encrypted = None
+        if replica.promoted:
+            # Removing the source promotes the replica in place (RDS handler); a promoted
+            # database keeps the restaurant's backups (0 -> N days: in place).
+            cfn_instance.source_db_instance_identifier = None
+            cfn_instance.backup_retention_period = settings.backup_retention_days
+        else:
+            cfn_instance.source_db_instance_identifier = replica.source_arn
+        for log_group in self.log_groups:
+            replica_instance.node.add_dependency(log_group)
+        # The surface its users need (endpoint, resource id, metrics) is the same.
+        self.instance = replica_instance  # type: ignore[assignment]
 
     def _rotation(self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
         """Rotation of the master secret."""
         # Single-user rotation (seed 7.2). The function runs in the app subnets, which reach
         # Secrets Manager through the NAT gateway, and reaches the database on its port.
+        assert self.secret is not None
         self.rotation = secretsmanager.SecretRotation(
             self,
             "Rotation",
@@ -286,6 +388,7 @@ class TenantDatabase(Construct):
         """The app's database user, converged on every deploy."""
         # The application's own user (IAM authentication), created and converged on every
         # deploy by a custom resource; the app never sees the master secret.
+        assert self.secret is not None
         self.bootstrap = DatabaseBootstrap(
             self,
             "Bootstrap",
@@ -323,8 +426,8 @@ class TenantDatabase(Construct):
         # Seed 7.3 option: connection pooling through RDS Proxy ($21.90/month per tenant on
         # a 2-vCPU class). It sits in the app subnets, requires TLS, and is the only other client
         # the database admits.
-        self.proxy: rds.DatabaseProxy | None = None
         if settings.rds_proxy:
+            assert self.secret is not None
             proxy_security_group = ec2.SecurityGroup(
                 self,
                 "ProxySecurityGroup",
@@ -382,6 +485,63 @@ class TenantDatabase(Construct):
             "snapshot_identifier": settings.restore_from_snapshot,
             "credentials": rds.SnapshotCredentials.from_secret(secret),
         }
+
+    def _acknowledge_replica(self, settings: DatabaseSettings, replica: ReplicaSource) -> None:
+        """The findings a standby replica has by design, each with its reason."""
+        acknowledge_all(
+            self.instance,
+            [
+                "AwsSolutions-RDS2",
+                "HIPAA.Security-RDSStorageEncrypted",
+                "NIST.800.53.R5-RDSStorageEncrypted",
+                "PCI.DSS.321-RDSStorageEncrypted",
+            ],
+            "Encrypted cross-region read replica: KmsKeyId names this region's tenant key, from "
+            "which RDS encrypts the replica; CloudFormation forbids StorageEncrypted together "
+            "with SourceDBInstanceIdentifier, and the property is create-only, so it stays absent "
+            "after promotion.",
+        )
+        if not replica.promoted:
+            acknowledge_all(
+                self.instance,
+                [
+                    "AwsSolutions-RDS3",
+                    "HIPAA.Security-RDSMultiAZSupport",
+                    "NIST.800.53.R5-RDSMultiAZSupport",
+                ],
+                "Cross-region standby replica (seed 7.1): the primary's Multi-AZ instance is the "
+                "in-region redundancy and this replica is the regional copy; promotion "
+                "(disaster_recovery.failed_over) turns Multi-AZ on in place.",
+            )
+        if not settings.deletion_protection:
+            acknowledge_all(
+                self.instance,
+                [
+                    "AwsSolutions-RDS10",
+                    "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
+                    "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled",
+                ],
+                "Offboarding: the restaurant's config sets deletion_protection: false on purpose; "
+                "the standby replica follows its primary, and its Retain policy keeps it.",
+            )
+        acknowledge_all(
+            self.instance,
+            ["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"],
+            "A cross-region standby of a database whose backups are RDS automated backups with "
+            "point-in-time recovery in the primary region (seed 7.1); an AWS Backup plan would "
+            "duplicate the same snapshots at extra storage cost.",
+        )
+        if settings.enhanced_monitoring:
+            role = self.instance.node.try_find_child("MonitoringRole")
+            if role is not None:
+                acknowledge(
+                    role,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonRDSEnhancedMonitoringRole]",
+                    "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
+                    "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
+                    "the monitoring.rds.amazonaws.com service alone.",
+                )
 
     def _acknowledge(self, settings: DatabaseSettings) -> None:
         if settings.restore_from_snapshot:

@@ -13,12 +13,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 
-from config.profiles import profile_for, service_capacity
+from config.profiles import profile_for, service_capacity, task_bounds
 from config.schema import SIZE_TO_INSTANCE_CLASS, EnvironmentConfig
 from constructs import Construct
-from constructs.app_service import AppService, Capacity, TaskSettings
+from constructs.app_service import AppService, Capacity, TaskSettings, app_secret_name
 from constructs.audit import AuditTrail
 from constructs.cdn import StaticAssetsCdn
 from constructs.compliance import (
@@ -32,7 +33,7 @@ from constructs.key_policies import allow_log_groups
 from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
-from constructs.storage import AccessLogBucket, UploadsBucket
+from constructs.storage import AccessLogBucket, UploadsBucket, UploadsReplication
 from constructs.tenant_database import DatabaseParameterGroups
 from constructs.tenant_probe import TenantProbe
 from stacks import naming
@@ -56,9 +57,17 @@ class PlatformInterface:
     uploads_key: kms.IKey
     load_balancer: elbv2.IApplicationLoadBalancer
     hosted_zone: route53.IHostedZone | None
+    # Seed 7.1: the Route 53 health check of this platform's load balancer (with a standby).
+    failover_health_check: route53.IHealthCheck | None = None
 
 
 class PlatformStack(cdk.Stack):
+    """The shared platform; with `standby=True`, the same platform as the standby of the
+    environment's recovery region (seed 7.1, `disaster_recovery`): its IAM names carry `-dr`
+    (IAM is global), its app secret is the replica of the primary's, its uploads bucket is the
+    primary's replication destination, and its app service runs 0 tasks (pilot light) or the
+    profile's minimum (warm standby) until a failover scales it."""
+
     @property
     def availability_zones(self) -> list[str]:
         """The VPC's two zones, never a context lookup (issue 12).
@@ -80,6 +89,7 @@ class PlatformStack(cdk.Stack):
         construct_id: str,
         *,
         environment: EnvironmentConfig,
+        standby: bool = False,
         **kwargs: object,
     ) -> None:
         """The wiring diagram: one line per part and per connection, in synthesis order.
@@ -93,6 +103,11 @@ class PlatformStack(cdk.Stack):
         self._prefix = naming.name_prefix(environment.name)
         self._profile = profile_for(environment)
         self._production = environment.profile == "production"
+        self._standby = standby
+        if standby and environment.disaster_recovery is None:
+            raise ValueError(f"{environment.name}: a standby platform needs disaster_recovery")
+        # IAM names are global: the recovery region's carry `-dr`; regional names stay the same.
+        self._iam_prefix = naming.dr_prefix(environment.name) if standby else self._prefix
 
         self.key = self._platform_key()
         self.network = self._network()
@@ -107,7 +122,6 @@ class PlatformStack(cdk.Stack):
         self.app = self._app_service(settings, certificate)
         self.probe = self._probe(settings)
         self._let_probe_assume_task_role()
-        self.interface = self._platform_interface()
         # Optional parts, each added in one place.
         self.firewall = self._firewall()
         self._acknowledge_load_balancer_deletion_protection()
@@ -117,6 +131,9 @@ class PlatformStack(cdk.Stack):
         # Alerts and monitoring watch what exists by now.
         self.alerts = self._alert_topics()
         self.monitoring = self._monitoring()
+
+        self.failover_health_check = self._failover_health_check()
+        self.interface = self._platform_interface()
 
         self._acknowledge_network()
         acknowledge_generated_policies(self)
@@ -128,7 +145,7 @@ class PlatformStack(cdk.Stack):
         key = kms.Key(
             self,
             "PlatformKey",
-            alias=f"alias/{naming.PROJECT}/{env}/platform",
+            alias=_platform_key_alias(env),
             description=f"Chef's Kiss {env}: platform logs, uploads and app secrets",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -178,12 +195,26 @@ class PlatformStack(cdk.Stack):
         )
 
     def _uploads(self) -> UploadsBucket:
+        """The uploads bucket; with disaster recovery the primary's replicates to the standby's."""
+        env = self._config.name
+        recovery = self._config.disaster_recovery
+        replication = None
+        if recovery is not None and not self._standby:
+            replication = UploadsReplication(
+                destination_bucket_name=naming.uploads_bucket_name(
+                    env, self.account, recovery.region
+                ),
+                destination_region=recovery.region,
+                destination_key_alias=_platform_key_alias(env),
+            )
         return UploadsBucket(
             self,
             "Uploads",
-            bucket_name=naming.uploads_bucket_name(self._config.name, self.account, self.region),
+            bucket_name=naming.uploads_bucket_name(env, self.account, self.region),
             key=self.key,
             access_logs=self.access_logs.bucket,
+            replication=replication,
+            replica_destination=self._standby,
         )
 
     def _app_task_role(self) -> iam.Role:
@@ -192,7 +223,7 @@ class PlatformStack(cdk.Stack):
         task_role = iam.Role(
             self,
             "AppTaskRole",
-            role_name=naming.app_task_role_name(env),
+            role_name=naming.app_task_role_name(env, standby=self._standby),
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="Chef's Kiss app tasks; acts for a restaurant only through its access role",
         )
@@ -200,12 +231,12 @@ class PlatformStack(cdk.Stack):
             service="iam",
             region="",
             resource="role",
-            resource_name=naming.tenant_role_name(env, "*"),
+            resource_name=naming.tenant_role_name(env, "*", standby=self._standby),
         )
         assume_policy = iam.ManagedPolicy(
             self,
             "AssumeTenantAccessRoles",
-            managed_policy_name=f"{self._prefix}-assume-tenant-access",
+            managed_policy_name=f"{self._iam_prefix}-assume-tenant-access",
             statements=[
                 iam.PolicyStatement(
                     sid="ActForOneRestaurantAtATime",
@@ -260,7 +291,7 @@ class PlatformStack(cdk.Stack):
                 service="iam",
                 region="",
                 resource="role",
-                resource_name=naming.tenant_role_name_template(env),
+                resource_name=naming.tenant_role_name_template(env, standby=self._standby),
             ),
             "PUBLIC_DOMAIN": environment.domain.name if environment.domain else "",
         }
@@ -269,7 +300,7 @@ class PlatformStack(cdk.Stack):
         self, settings: dict[str, str], certificate: acm.ICertificate | None
     ) -> AppService:
         environment = self._config
-        capacity = service_capacity(environment)
+        capacity = self._capacity()
         app = environment.app
         return AppService(
             self,
@@ -285,12 +316,7 @@ class PlatformStack(cdk.Stack):
                 container_port=app.container_port,
                 health_check_path=app.health_check_path,
             ),
-            capacity=Capacity(
-                desired=capacity.desired,
-                minimum=capacity.minimum,
-                maximum=capacity.maximum,
-                autoscaling=self._profile.autoscaling,
-            ),
+            capacity=capacity,
             task_role=self.task_role,
             log_key=self.key,
             log_retention=retention(environment.logs.app_days),
@@ -299,7 +325,59 @@ class PlatformStack(cdk.Stack):
             certificate=certificate,
             container_insights=self._profile.container_insights,
             deletion_protection=self._production,
+            **self._app_secret_options(),  # type: ignore[arg-type]
         )
+
+    def _capacity(self) -> Capacity:
+        """The primary's task counts from the seed table; a standby's by its mode."""
+        capacity = service_capacity(self._config)
+        recovery = self._config.disaster_recovery
+        if not self._standby or recovery is None:
+            return Capacity(
+                desired=capacity.desired,
+                minimum=capacity.minimum,
+                maximum=capacity.maximum,
+                autoscaling=self._profile.autoscaling,
+            )
+        # Pilot light: no task until a failover scales the service; warm standby: the profile's
+        # floor (the seed table's smallest row: 2 tasks in production, one per zone; 1 in PoC).
+        floor = task_bounds(1)[0] if self._config.profile == "production" else 1
+        running = 0 if recovery.mode == "pilot-light" else floor
+        return Capacity(
+            desired=running,
+            minimum=running,
+            maximum=capacity.maximum,
+            autoscaling=self._profile.autoscaling,
+        )
+
+    def _app_secret_options(self) -> dict[str, object]:
+        """The app secret: replicated to the recovery region, or (standby) that replica."""
+        recovery = self._config.disaster_recovery
+        if recovery is None:
+            return {}
+        env = self._config.name
+        if self._standby:
+            replica = secretsmanager.Secret.from_secret_attributes(
+                self,
+                "ReplicatedAppSecret",
+                secret_partial_arn=self.format_arn(
+                    service="secretsmanager",
+                    resource="secret",
+                    resource_name=app_secret_name(self._prefix),
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+                encryption_key=self.key,
+            )
+            return {"replicated_app_secret": replica}
+        # By alias: the standby key lives in another region and stack (Secrets Manager takes a
+        # key ARN, key id or alias for a replica).
+        alias_arn = self.format_arn(
+            service="kms",
+            region=recovery.region,
+            resource="alias",
+            resource_name=_platform_key_alias(env).removeprefix("alias/"),
+        )
+        return {"app_secret_replicas": [(recovery.region, alias_arn)]}
 
     def _probe(self, settings: dict[str, str]) -> TenantProbe:
         """The post-deploy probe: in the app subnets, with the app's security group, as the app."""
@@ -308,7 +386,7 @@ class PlatformStack(cdk.Stack):
             self,
             "Probe",
             function_name=naming.app_probe_function_name(env),
-            role_name=naming.app_probe_role_name(env),
+            role_name=naming.app_probe_role_name(env, standby=self._standby),
             vpc=self.network.vpc,
             subnets=ec2.SubnetSelection(subnets=self.network.app_subnets.subnets),
             security_group=self.app.security_group,
@@ -352,6 +430,7 @@ class PlatformStack(cdk.Stack):
             uploads_key=self.key,
             load_balancer=self.app.load_balancer,
             hosted_zone=self.hosted_zone,
+            failover_health_check=self.failover_health_check,
         )
 
     def _firewall(self) -> LoadBalancerFirewall | None:
@@ -390,7 +469,8 @@ class PlatformStack(cdk.Stack):
     def _cdn(self, certificate: acm.ICertificate | None) -> StaticAssetsCdn | None:
         """Optional: CloudFront for static assets, with a CLOUDFRONT-scope WAF when WAF is on."""
         environment = self._config
-        if not environment.performance.cloudfront:
+        if not environment.performance.cloudfront or self._standby:
+            # CloudFront is global and its origin the primary's load balancer (README).
             return None
         assert environment.domain and self.hosted_zone and certificate  # schema-validated
         cdn_firewall = None
@@ -418,7 +498,8 @@ class PlatformStack(cdk.Stack):
 
     def _audit_trail(self) -> AuditTrail | None:
         """Optional: the CloudTrail trail (security.cloudtrail)."""
-        if not self._config.security.cloudtrail:
+        if not self._config.security.cloudtrail or self._standby:
+            # The primary's trail is multi-region: it already records the recovery region.
             return None
         return AuditTrail(
             self,
@@ -479,6 +560,30 @@ class PlatformStack(cdk.Stack):
             target_group=self.app.target_group,
             topics=self.alerts.topics,
             severities=self._profile.alarm_severities,
+            # Dashboard names are global to the account.
+            dashboard_name=(
+                f"{naming.dr_prefix(self._config.name)}-platform" if self._standby else None
+            ),
+        )
+
+    def _failover_health_check(self) -> route53.HealthCheck | None:
+        """Seed 7.1: one Route 53 health check of the primary's load balancer, the child of every
+        covered restaurant's failover check (tenant stacks). Per environment, not per
+        restaurant: the app's health path is shared, so per-restaurant checks of the same load
+        balancer would see the same thing at N times the price (docs/disaster-recovery.md)."""
+        environment = self._config
+        if self._standby or environment.disaster_recovery is None or environment.domain is None:
+            return None
+        return route53.HealthCheck(
+            self,
+            "FailoverHealthCheck",
+            type=route53.HealthCheckType.HTTPS,
+            fqdn=self.app.load_balancer.load_balancer_dns_name,
+            port=443,
+            resource_path=environment.app.health_check_path,
+            enable_sni=True,
+            request_interval=cdk.Duration.seconds(30),
+            failure_threshold=3,
         )
 
     def _outputs(self) -> None:
@@ -486,6 +591,22 @@ class PlatformStack(cdk.Stack):
             self, "LoadBalancerDnsName", value=self.app.load_balancer.load_balancer_dns_name
         )
         cdk.CfnOutput(self, "AppServiceName", value=self.app.service.service_name)
+        if self.failover_health_check is not None:
+            cdk.CfnOutput(
+                self,
+                "FailoverHealthCheckId",
+                value=self.failover_health_check.health_check_id,
+                description="Route 53 health check of this load balancer (disaster recovery)",
+            )
+        if self._standby:
+            # What `ops failover` scales and probes in the recovery region.
+            cdk.CfnOutput(self, "ClusterName", value=self.app.cluster.cluster_name)
+            cdk.CfnOutput(self, "ProbeFunctionName", value=self.probe.function.function_name)
+            cdk.CfnOutput(
+                self,
+                "LoadBalancerHostedZoneId",
+                value=self.app.load_balancer.load_balancer_canonical_hosted_zone_id,
+            )
 
     def _acknowledge_network(self) -> None:
         for subnet in self.network.vpc.public_subnets:
@@ -502,3 +623,9 @@ class PlatformStack(cdk.Stack):
                     "gateways, which need this route; app tasks and databases sit in subnets "
                     "without it (the data subnets have no route out at all).",
                 )
+
+
+def _platform_key_alias(env: str) -> str:
+    """The platform key's alias, the same name in both regions (aliases are regional): the
+    primary names the standby's key by it for its secret replica and uploads replicas."""
+    return f"alias/{naming.PROJECT}/{env}/platform"

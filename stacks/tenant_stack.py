@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
@@ -48,8 +50,9 @@ class TenantStack(cdk.Stack):
         self.access = self._access(env, slug, platform)
         self.connection_parameter = self._connection_parameter(env, slug)
         self.monitoring = self._monitoring(env, restaurant)
+        self.failover_health_check: route53.HealthCheck | None = None
         if platform.hosted_zone is not None:
-            self.dns_record = self._dns_record(slug, platform)
+            self.dns_record = self._dns_record(environment, restaurant, platform)
         if self.database.proxy is not None:
             cdk.CfnOutput(self, "ProxyEndpoint", value=self.database.proxy.endpoint)
         acknowledge_generated_policies(self)
@@ -69,7 +72,7 @@ class TenantStack(cdk.Stack):
         return TenantDatabase(
             self,
             "Database",
-            settings=_database_settings(environment, restaurant),
+            settings=database_settings(environment, restaurant),
             vpc=platform.vpc,
             subnet_group=platform.db_subnet_group,
             app_security_group=platform.app_security_group,
@@ -116,18 +119,57 @@ class TenantStack(cdk.Stack):
             ),
         )
 
-    def _dns_record(self, slug: str, platform: PlatformInterface) -> route53.ARecord:
-        """`<slug>.<domain>`, an alias of the platform's load balancer."""
+    def _dns_record(
+        self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
+    ) -> route53.ARecord:
+        """`<slug>.<domain>`, an alias of the platform's load balancer; with a standby, the
+        PRIMARY of a failover pair (the SECONDARY is in the standby stack).
+
+        The record keeps its construct id (`DnsName`): CloudFormation updates SetIdentifier,
+        Failover and HealthCheckId in place. A new logical id would create the failover record
+        while the simple one still exists, which Route 53 refuses (docs/disaster-recovery.md).
+        """
         assert platform.hosted_zone is not None
-        return route53.ARecord(
+        slug = restaurant.slug
+        target = route53.RecordTarget.from_alias(
+            route53_targets.LoadBalancerTarget(platform.load_balancer)
+        )
+        covered = slug in {r.slug for r in environment.standby_restaurants()}
+        if not covered or platform.failover_health_check is None:
+            return route53.ARecord(
+                self, "DnsName", zone=platform.hosted_zone, record_name=slug, target=target
+            )
+        recovery = environment.disaster_recovery
+        assert recovery is not None
+        # One switch per restaurant: healthy while the platform's check is; a threshold above
+        # the number of children makes Route 53 treat it as always unhealthy, so a failed-over
+        # restaurant stays on its standby even when the primary region is healthy again.
+        failed_over = slug in recovery.failed_over
+        self.failover_health_check = route53.HealthCheck(
+            self,
+            "DnsFailoverHealthCheck",
+            type=route53.HealthCheckType.CALCULATED,
+            child_health_checks=[platform.failover_health_check],
+            health_threshold=2 if failed_over else 1,
+        )
+        record = route53.ARecord(
             self,
             "DnsName",
             zone=platform.hosted_zone,
             record_name=slug,
-            target=route53.RecordTarget.from_alias(
-                route53_targets.LoadBalancerTarget(platform.load_balancer)
-            ),
+            target=failover_target(platform.load_balancer),
+            failover=route53.Failover.PRIMARY,
+            set_identifier=FAILOVER_SET_IDENTIFIERS["PRIMARY"],
+            health_check=self.failover_health_check,
         )
+        cdk.CfnOutput(
+            self,
+            "FailoverHealthCheckId",
+            value=self.failover_health_check.health_check_id,
+            description="Calculated health check of this restaurant's PRIMARY record: "
+            "HealthThreshold 2 (> its one child) keeps DNS on the standby",
+        )
+        return record
 
     def _outputs(self, env: str, slug: str) -> None:
         cdk.CfnOutput(
@@ -138,30 +180,68 @@ class TenantStack(cdk.Stack):
 
     def _connection_parameter(self, env: str, slug: str) -> ssm.StringParameter:
         """The application contract for this restaurant (README): how the app connects."""
-        contract = {
-            "host": self.database.instance.db_instance_endpoint_address,
-            "port": DB_PORT,
-            "database": DATABASE_NAME,
-            "user": APP_USERNAME,
-            "auth": "iam",
-            "sslmode": "verify-full",
-            "role_arn": self.access.role.role_arn,
-            "region": self.region,
-        }
-        return ssm.StringParameter(
-            self,
-            "ConnectionParameter",
-            parameter_name=naming.tenant_connection_parameter_name(env, slug),
-            string_value=self.to_json_string(contract),
-            description=(
-                f"How the app connects to {slug}'s database: assume role_arn, sign an IAM "
-                f"token for user {APP_USERNAME}, TLS verify-full (schema {APP_SCHEMA})"
-            ),
-            tier=ssm.ParameterTier.STANDARD,
+        return connection_parameter(
+            self, env=env, slug=slug, database=self.database, access=self.access
         )
 
 
-def _database_settings(environment: EnvironmentConfig, restaurant: Restaurant) -> DatabaseSettings:
+# Seed 7.1: the two records of `<slug>.<domain>` once the restaurant has a standby.
+FAILOVER_SET_IDENTIFIERS = {"PRIMARY": "primary", "SECONDARY": "standby"}
+
+
+@jsii.implements(route53_targets.IAliasRecordTargetProps)
+class _EvaluateTargetHealth:
+    @property
+    def evaluate_target_health(self) -> bool:
+        return True
+
+    @property
+    def hosted_zone_id(self) -> str | None:
+        return None  # the load balancer's own (canonical) zone
+
+
+def failover_target(load_balancer: elbv2.IApplicationLoadBalancer) -> route53.RecordTarget:
+    """A failover alias of `load_balancer`: Route 53 requires EvaluateTargetHealth on failover
+    alias records, so a load balancer without healthy targets counts as unhealthy."""
+    return route53.RecordTarget.from_alias(
+        route53_targets.LoadBalancerTarget(load_balancer, _EvaluateTargetHealth())
+    )
+
+
+def connection_parameter(
+    stack: cdk.Stack,
+    *,
+    env: str,
+    slug: str,
+    database: TenantDatabase,
+    access: TenantAccessRole,
+) -> ssm.StringParameter:
+    """The restaurant's connection parameter (the application contract) in `stack`'s region:
+    the tenant stack's for the primary database, the standby stack's for its replica."""
+    contract = {
+        "host": database.instance.db_instance_endpoint_address,
+        "port": DB_PORT,
+        "database": DATABASE_NAME,
+        "user": APP_USERNAME,
+        "auth": "iam",
+        "sslmode": "verify-full",
+        "role_arn": access.role.role_arn,
+        "region": stack.region,
+    }
+    return ssm.StringParameter(
+        stack,
+        "ConnectionParameter",
+        parameter_name=naming.tenant_connection_parameter_name(env, slug),
+        string_value=stack.to_json_string(contract),
+        description=(
+            f"How the app connects to {slug}'s database: assume role_arn, sign an IAM "
+            f"token for user {APP_USERNAME}, TLS verify-full (schema {APP_SCHEMA})"
+        ),
+        tier=ssm.ParameterTier.STANDARD,
+    )
+
+
+def database_settings(environment: EnvironmentConfig, restaurant: Restaurant) -> DatabaseSettings:
     """The restaurant's database settings, resolved from its config and the environment's."""
     env = environment.name
     slug = restaurant.slug

@@ -1,0 +1,188 @@
+"""One restaurant's standby in the recovery region (seed 7.1): an encrypted cross-region read
+replica of its database, its connection parameter and access role there, a replica-lag alarm at
+the RPO, and the SECONDARY record of `<slug>.<domain>`.
+
+Cross-region values are deterministic names, never references: the replica's source is the
+primary's ARN built from its identifier (`naming.db_instance_arn`), so synthesis stays offline and
+no stack exports anything to another region (docs/disaster-recovery.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aws_cdk as cdk
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_s3 as s3
+
+from config.schema import EnvironmentConfig, Restaurant
+from constructs import Construct
+from constructs.compliance import acknowledge_generated_policies
+from constructs.monitoring import REPLICA_LAG_RPO_SECONDS, TenantMonitoring, imported_topics
+from constructs.tenant_access import TenantAccessRole
+from constructs.tenant_database import (
+    APP_USERNAME,
+    ReplicaSource,
+    TenantDatabase,
+    parameter_group_name,
+)
+from stacks import naming
+from stacks.platform_stack import PlatformInterface
+from stacks.tenant_stack import (
+    FAILOVER_SET_IDENTIFIERS,
+    connection_parameter,
+    database_settings,
+    failover_target,
+)
+
+
+class StandbyStack(cdk.Stack):
+    """`chefs-kiss-<env>-dr-tenant-<slug>`, in the recovery region, on the standby platform.
+
+    With the restaurant in `disaster_recovery.failed_over`, the replica is rendered promoted
+    (no `SourceDBInstanceIdentifier`: an in-place promotion), Multi-AZ and with the restaurant's
+    backups, and the replica-lag alarm is gone: it is the restaurant's database now.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: EnvironmentConfig,
+        restaurant: Restaurant,
+        platform: PlatformInterface,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        recovery = environment.disaster_recovery
+        if recovery is None or restaurant not in environment.standby_restaurants():
+            raise ValueError(
+                f"{environment.name}: restaurant {restaurant.slug!r} has no standby "
+                "(disaster_recovery off, or the restaurant not covered)"
+            )
+        env = environment.name
+        slug = restaurant.slug
+        self.promoted = slug in recovery.failed_over
+
+        self.database = self._database(environment, restaurant, platform)
+        self.access = self._access(env, slug, platform)
+        self.connection_parameter = connection_parameter(
+            self, env=env, slug=slug, database=self.database, access=self.access
+        )
+        self.monitoring = self._monitoring(env, restaurant)
+        self.dns_record: route53.ARecord | None = None
+        if platform.hosted_zone is not None:
+            self.dns_record = self._dns_record(slug, platform)
+        acknowledge_generated_policies(self)
+        self._outputs(env, slug)
+
+    def _database(
+        self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
+    ) -> TenantDatabase:
+        env = environment.name
+        identifier = naming.db_instance_identifier(env, restaurant.slug)
+        settings = dataclasses.replace(
+            database_settings(environment, restaurant),
+            # A replica is the regional copy (single-AZ); promoted, it is the restaurant's
+            # database and gets the tier's availability (MultiAZ changes in place).
+            multi_az=restaurant.resolved_multi_az if self.promoted else False,
+            restore_from_snapshot=None,
+            rds_proxy=False,
+            backup_replication=None,
+        )
+        # The standby platform's group for this class (same name in this region).
+        parameter_group = rds.ParameterGroup.from_parameter_group_name(
+            self,
+            "Parameters",
+            parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
+        )
+        return TenantDatabase(
+            self,
+            "Database",
+            settings=settings,
+            vpc=platform.vpc,
+            subnet_group=platform.db_subnet_group,
+            app_security_group=platform.app_security_group,
+            rotation_subnets=platform.app_subnets,
+            parameter_group=parameter_group,
+            replica=ReplicaSource(
+                source_arn=naming.db_instance_arn(
+                    partition=cdk.Aws.PARTITION,
+                    region=environment.region,
+                    account=cdk.Aws.ACCOUNT_ID,
+                    identifier=identifier,
+                ),
+                source_region=environment.region,
+                promoted=self.promoted,
+            ),
+        )
+
+    def _access(self, env: str, slug: str, platform: PlatformInterface) -> TenantAccessRole:
+        """The recovery region's access role: its own name (IAM is global), the replica's own
+        `DbiResourceId`, the parameter of this region and the prefix in the standby bucket."""
+        return TenantAccessRole(
+            self,
+            "Access",
+            role_name=naming.tenant_role_name(env, slug, standby=True),
+            slug=slug,
+            app_task_role=platform.app_task_role,
+            app_role_names=[],
+            database_instance=self.database.instance,
+            database_user=APP_USERNAME,
+            connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),
+            master_secret=None,
+            uploads_bucket=s3.Bucket.from_bucket_name(
+                self, "UploadsBucket", platform.uploads_bucket_name
+            ),
+            uploads_key=platform.uploads_key,
+        )
+
+    def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
+        """The tenant's alarms on the replica, plus the replica lag at the RPO while it is one."""
+        return TenantMonitoring(
+            self,
+            "Monitoring",
+            name_prefix=naming.name_prefix(env),
+            instance=self.database.instance,
+            instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
+            instance_class=restaurant.instance_class,
+            allocated_storage_gb=restaurant.allocated_storage_gb,
+            # The standby platform's topics: the same names in this region.
+            topics=imported_topics(self, naming.name_prefix(env)),
+            severities=(
+                ("warning", "critical") if restaurant.tier == "production" else ("critical",)
+            ),
+            replica_lag_rpo_seconds=None if self.promoted else REPLICA_LAG_RPO_SECONDS,
+        )
+
+    def _dns_record(self, slug: str, platform: PlatformInterface) -> route53.ARecord:
+        """The SECONDARY of `<slug>.<domain>`: the standby load balancer, answered when the
+        PRIMARY's health check fails (or is held unhealthy for a failed-over restaurant)."""
+        assert platform.hosted_zone is not None
+        record = route53.ARecord(
+            self,
+            "DnsName",
+            zone=platform.hosted_zone,
+            record_name=slug,
+            target=failover_target(platform.load_balancer),
+            failover=route53.Failover.SECONDARY,
+            set_identifier=FAILOVER_SET_IDENTIFIERS["SECONDARY"],
+        )
+        return record
+
+    def _outputs(self, env: str, slug: str) -> None:
+        cdk.CfnOutput(self, "ReplicaIdentifier", value=naming.db_instance_identifier(env, slug))
+        cdk.CfnOutput(
+            self, "ReplicaEndpoint", value=self.database.instance.db_instance_endpoint_address
+        )
+        cdk.CfnOutput(self, "AccessRoleArn", value=self.access.role.role_arn)
+        cdk.CfnOutput(
+            self,
+            "ConnectionParameterName",
+            value=naming.tenant_connection_parameter_name(env, slug),
+        )
+        alarm = self.monitoring.replica_lag_alarm
+        if alarm is not None:
+            cdk.CfnOutput(self, "ReplicaLagAlarmName", value=alarm.alarm_name)
