@@ -900,3 +900,46 @@ def test_the_primary_matrix_still_holds_with_a_standby(dr_world: tuple[Region, R
     results = simulate({case: simulation for case, (_, simulation) in cases.items()})
     wrong = [c for c, (e, _) in cases.items() if (results[c] == "Allowed") != (e == "Allowed")]
     assert wrong == []
+
+
+def test_the_master_secret_also_denies_the_recovery_region_roles(
+    dr_world: tuple[Region, Region],
+) -> None:
+    """IAM is global: were a standby role ever given GetSecretValue on everything, the primary
+    master secret's resource policy still denies it, explicitly (defence in depth)."""
+    primary, recovery = dr_world
+    overbroad = {
+        "name": "mistake",
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+            ],
+        },
+    }
+    platform = recovery.platform
+    cases = {}
+    for slug, standby in recovery.tenants.items():
+        target = primary.tenants[slug]
+        for name, principal, identity in (
+            ("standby access", standby.session, standby.policies),
+            (
+                "standby task",
+                platform.session(platform.task_role_name, "t"),
+                platform.task_policies,
+            ),
+            (
+                "standby probe",
+                platform.session(platform.probe_role_name, "p"),
+                platform.probe_policies,
+            ),
+        ):
+            cases[f"{slug}/{name}"] = request(
+                principal=principal,
+                action="secretsmanager:GetSecretValue",
+                resource=target.secret_arn,
+                identity=[*identity, overbroad],
+                resource_policy=target.secret_policy,
+            )
+    results = simulate(cases)
+    assert results and set(results.values()) == {"ExplicitlyDenied"}, results
