@@ -121,10 +121,11 @@ def test_the_dns_summary_names_the_change_and_the_order(plan: Plan) -> None:
     assert len(converted) == 1 and f"{name} (A) simple -> PRIMARY" in converted[0]
     assert "interruption" in converted[0]
     ordered = [d for d in plan.dns if d.startswith(f"{standby} ({RECOVERY_REGION})")]
-    assert (
-        len(ordered) == 1 and "SECONDARY" in ordered[0] and f"deploy {tenant} first" in ordered[0]
-    )
-    assert any(tenant in note for note in plan.stack(standby).notes)
+    assert len(ordered) == 1 and "SECONDARY" in ordered[0]
+    assert f"deploy after {tenant}" in ordered[0]
+    assert any(f"deploy {tenant} first" in note for note in plan.stack(standby).notes)
+    [why] = [d for d in plan.dns if d.startswith("why: ")]  # said once, not per restaurant
+    assert "NXDOMAIN" in why and "UPSERT" in why
 
 
 def test_text_and_markdown_show_regions_and_dns(plan: Plan) -> None:

@@ -757,6 +757,7 @@ def _failover_records(
     """
     before, after = _records(base), _records(head)
     by_name = {s.name: s for s in plan.stacks}
+    why: list[str] = []  # each distinct reason once, after the entries
     for key, records in sorted(after.items()):
         _, name, kind = key
         old = {(stack, lid): role for stack, lid, role in before.get(key, [])}
@@ -809,7 +810,10 @@ def _failover_records(
                         "one: in the other order this create fails)"
                     )
                     stack_plan.notes.append(message)
-                    plan.dns.append(f"{stack}{where}: {message}")
+                    plan.dns.append(
+                        f"{stack}{where}: new {role} record {name} ({kind}), deploy after "
+                        f"{', '.join(converted)}"
+                    )
                     continue
                 plan.dns.append(
                     f"{stack}{where}: new {role} failover record {name} ({kind})"
@@ -832,11 +836,14 @@ def _failover_records(
                     ),
                     None,
                 )
-                impact = f": {change.impact} ({change.reason})" if change else ""
+                impact = f": {change.impact}" if change else ""
                 plan.dns.append(
                     f"{stack}{where}: {name} ({kind}) {was or 'simple'} -> {role or 'simple'} "
                     f"record{impact}"
                 )
+                if change is not None and change.reason not in why:
+                    why.append(change.reason)
+    plan.dns += [f"why: {reason}" for reason in why]
 
 
 def _importers(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:

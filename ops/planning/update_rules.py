@@ -426,6 +426,10 @@ _RECORD_IDENTITY = (
 def _record_set_identifier(
     before: Any, after: Any, _b: Mapping[str, Any], head: Mapping[str, Any]
 ) -> Verdict:
+    if _empty(before) and not _empty(head.get("Failover")):
+        return Verdict(
+            INTERRUPTION, "with Failover: the record becomes a failover record (see there)"
+        )
     if _empty(before) or _empty(after) or before != after:
         role = str(head.get("Failover") or "routing-policy").upper()
         return Verdict(INTERRUPTION, _RECORD_IDENTITY.format(role=role))
