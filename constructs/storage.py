@@ -221,7 +221,7 @@ class UploadsBucket(Construct):
                     resources=[key.key_arn],
                     conditions={
                         "StringEquals": {
-                            "kms:ViaService": f"s3.{stack.region}.{cdk.Aws.URL_SUFFIX}"
+                            "kms:ViaService": f"s3.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
                         },
                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": [source_objects]},
                     },

@@ -501,6 +501,13 @@ class TenantDatabase(Construct):
             "with SourceDBInstanceIdentifier, and the property is create-only, so it stays absent "
             "after promotion.",
         )
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS11",
+            f"The replica listens on port {DB_PORT}, set explicitly (Port), not PostgreSQL's "
+            "default 5432; the rule compares the port with the engine's default, and a read "
+            "replica carries no Engine property (it inherits the source's), so it cannot tell.",
+        )
         if not replica.promoted:
             acknowledge_all(
                 self.instance,

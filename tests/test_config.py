@@ -248,3 +248,77 @@ def test_service_capacity_by_profile() -> None:
     assert (dev.desired, dev.minimum, dev.maximum) == (1, 1, 1)
     prod = service_capacity(environments["prod"])
     assert prod.minimum >= 2 and prod.maximum >= prod.minimum
+
+
+# Seed 7.1: the disaster_recovery section -------------------------------------------------------
+
+WITH_POC = {
+    **VALID_PROD,
+    "restaurants": [
+        {"slug": "bella-napoli", "tier": "production"},
+        {"slug": "pizza-poc", "tier": "poc"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("recovery", "expected"),
+    [
+        (
+            {"region": "us-east-1"},
+            "disaster_recovery.region: must differ from the environment's region 'us-east-1'",
+        ),
+        (
+            {"region": "us-gov-west-1"},
+            "disaster_recovery.region: must be in the environment's partition 'aws'",
+        ),
+        ({"region": "cn-north-1"}, "do not cross partitions); got 'cn-north-1'"),
+        ({"region": "mars-1"}, "disaster_recovery.region: not a known AWS region name"),
+        ({"mode": "pilot-light"}, "disaster_recovery.region: required: this setting is missing"),
+        (
+            {"region": "us-west-2", "mode": "hot"},
+            "disaster_recovery.mode: allowed: 'pilot-light' or 'warm-standby'; got 'hot'",
+        ),
+        (
+            {"region": "us-west-2", "failed_over": ["pizza-poc"]},
+            "disaster_recovery.failed_over[0]: 'pizza-poc' is not a restaurant covered by "
+            "disaster recovery (covered: bella-napoli)",
+        ),
+        (
+            {"region": "us-west-2", "failed_over": ["nobody"]},
+            "disaster_recovery.failed_over[0]: 'nobody' is not a restaurant covered",
+        ),
+        ({"region": "us-west-2", "regoin": "x"}, "disaster_recovery.regoin: unknown key"),
+    ],
+)
+def test_disaster_recovery_mistakes(
+    tmp_path: Path, recovery: dict[str, Any], expected: str
+) -> None:
+    message = error_for(tmp_path, {**WITH_POC, "disaster_recovery": recovery})
+    assert "prod.yaml: disaster_recovery." in message and expected in message
+
+
+def test_restaurant_disaster_recovery_must_be_a_boolean(tmp_path: Path) -> None:
+    message = error_for(tmp_path, {**with_restaurant(disaster_recovery="maybe")})
+    assert "restaurants[0].disaster_recovery (restaurant 'bella-napoli'): expected true or " in (
+        message
+    )
+
+
+def test_covered_restaurants_default_to_the_production_tier(tmp_path: Path) -> None:
+    data = {
+        **WITH_POC,
+        "disaster_recovery": {"region": "us-west-2"},
+        "restaurants": [
+            *WITH_POC["restaurants"],
+            {"slug": "opted-in", "tier": "poc", "disaster_recovery": True},
+            {"slug": "opted-out", "tier": "production", "disaster_recovery": False},
+        ],
+    }
+    environment = load_environment(write(tmp_path, dump(data)))
+    assert [r.slug for r in environment.standby_restaurants()] == ["bella-napoli", "opted-in"]
+    assert environment.disaster_recovery is not None
+    assert environment.disaster_recovery.mode == "warm-standby"  # the default
+    # Without the section nothing is covered, whatever a restaurant says.
+    data.pop("disaster_recovery")
+    assert load_environment(write(tmp_path, dump(data))).standby_restaurants() == ()

@@ -70,7 +70,8 @@ def has_standby(stacks: dict[str, Any], env: str) -> bool:
 
 
 def tenant_stacks(stacks: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """Every restaurant's stack (its standby in the recovery region included)."""
+    """Tenant stacks and standby stacks (`-dr-tenant-`, seed 7.1): each holds one restaurant's
+    access role, which must reach that restaurant's resources only."""
     found = {}
     for name, template in stacks.items():
         if "-tenant-" in name:
