@@ -742,8 +742,12 @@ def kms_key_per_environment(report: CostReport) -> tuple[Decimal, Decimal, int]:
     Requests are the same either way (the same secrets are read, the same objects written), so
     only the key-months and their rotated versions differ.
     """
+    # The primary region's restaurant keys; a standby's replica key is the recovery region's and
+    # stays either way (a key is regional).
     tenant_kms = [
-        ln for ln in report.lines if ln.resource_type == "AWS::KMS::Key" and "-tenant-" in ln.stack
+        ln
+        for ln in report.lines
+        if ln.resource_type == "AWS::KMS::Key" and is_tenant_stack(ln.stack)
     ]
     keys = len({(ln.stack, ln.resource) for ln in tenant_kms})
     own = sum((ln.monthly_usd for ln in tenant_kms), Decimal(0))
