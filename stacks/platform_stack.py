@@ -332,7 +332,9 @@ class PlatformStack(cdk.Stack):
         """The primary's task counts from the seed table; a standby's by its mode."""
         capacity = service_capacity(self._config)
         recovery = self._config.disaster_recovery
-        if not self._standby or recovery is None:
+        # Serving any failed-over restaurant, the standby runs what the primary runs, so the
+        # next deploy keeps the count `ops failover` scaled it to (and autoscaling's minimum).
+        if not self._standby or recovery is None or recovery.failed_over:
             return Capacity(
                 desired=capacity.desired,
                 minimum=capacity.minimum,

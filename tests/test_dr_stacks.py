@@ -383,6 +383,24 @@ def test_standby_task_count_by_mode(
     assert primary["Properties"]["DesiredCount"] == 3
 
 
+def test_standby_serving_a_failed_over_restaurant_runs_the_primary_count(
+    failed_over: dict[str, StackArtifact],
+) -> None:
+    """After a failover the standby platform serves: its next deploy keeps the primary's task
+    count and autoscaling minimum, which `ops failover` scaled it to, instead of scaling in."""
+    counts = {}
+    for name in ("chefs-kiss-rec-platform", "chefs-kiss-rec-dr-platform"):
+        template = failed_over[name].template
+        _, service = only(template, "AWS::ECS::Service")
+        [target] = of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+        counts[name] = (
+            service["Properties"]["DesiredCount"],
+            target["Properties"]["MinCapacity"],
+            target["Properties"]["MaxCapacity"],
+        )
+    assert counts["chefs-kiss-rec-dr-platform"] == counts["chefs-kiss-rec-platform"] == (3, 3, 8)
+
+
 # DNS: the failover pair -----------------------------------------------------------------------
 
 

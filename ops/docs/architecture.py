@@ -151,10 +151,27 @@ def convention_functions() -> list[tuple[str, Callable[..., Any]]]:
     return found
 
 
+def _required(function: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The parameters a convention needs; keyword-only options with a default (e.g.
+    `standby=False`) keep their default, so the table shows the primary region's name."""
+    return [
+        p
+        for p in inspect.signature(function).parameters.values()
+        if p.kind is not p.KEYWORD_ONLY or p.default is p.empty
+    ]
+
+
 def _call(function: Callable[..., Any], values: dict[str, str]) -> str | None:
-    parameters = list(inspect.signature(function).parameters)
+    args = []
+    kwargs = {}
+    for parameter in _required(function):
+        value = values.get(parameter.name, f"ZZ{parameter.name}ZZ")
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            kwargs[parameter.name] = value
+        else:
+            args.append(value)
     try:
-        return str(function(*(values.get(p, f"ZZ{p}ZZ") for p in parameters)))
+        return str(function(*args, **kwargs))
     except Exception:  # a convention that needs non-text arguments: listed without a pattern
         return None
 
@@ -163,7 +180,7 @@ def conventions(templates: dict[str, str], env: str | None, slug: str | None) ->
     """Each naming convention as a pattern, and the stack kinds whose templates contain it."""
     found = []
     for module_name, function in convention_functions():
-        parameters = list(inspect.signature(function).parameters)
+        parameters = [p.name for p in _required(function)]
         shown = {**PLACEHOLDERS, "name_prefix": naming.name_prefix(PLACEHOLDERS["env"])}
         raw = _call(function, shown)
         pattern = (
