@@ -27,6 +27,7 @@ from constructs.compliance import (
     acknowledge,
     acknowledge_all,
     in_packs,
+    nag_reference,
 )
 
 # The session-signing key is replaced this often; the replaced value stays valid as
@@ -147,6 +148,7 @@ class AppService(Construct):
             self.secret_rotation = self._rotate_app_secret(
                 name_prefix=name_prefix, log_key=log_key, log_retention=log_retention
             )
+            self._let_rotation_encrypt_replicas(app_secret_replicas)
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -517,6 +519,49 @@ class AppService(Construct):
             "group, and the event only names the secret, so a dead-letter queue keeps nothing.",
         )
         return function
+
+    def _let_rotation_encrypt_replicas(self, replicas: Sequence[tuple[str, str]]) -> None:
+        """Secrets Manager calls KMS for a replica with the permissions of whoever wrote the
+        new version (forward access sessions): the rotation function must be able to encrypt
+        with each replica region's key, named here by its alias (issue 20, docs)."""
+        if not replicas or self.secret_rotation is None:
+            return
+        role = self.secret_rotation.role
+        assert role is not None
+        stack = cdk.Stack.of(self)
+        for region, key_id in replicas:
+            alias = "alias/" + key_id.split(":alias/", 1)[1] if ":alias/" in key_id else None
+            if alias is None:
+                keys = [key_id]
+                conditions: dict[str, object] = {}
+            else:
+                keys = [
+                    stack.format_arn(
+                        service="kms", region=region, resource="key", resource_name="*"
+                    )
+                ]
+                conditions = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=f"EncryptReplicaIn{region.title().replace('-', '')}",
+                    actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=keys,
+                    conditions={
+                        **conditions,
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{region}.{cdk.Aws.URL_SUFFIX}"
+                        },
+                    },
+                )
+            )
+            if alias is not None:
+                acknowledge(
+                    role.node.find_child("DefaultPolicy"),
+                    f"AwsSolutions-IAM5[Resource::{nag_reference(self, keys[0])}]",
+                    "The replica key of the recovery region (seed 7.1) is created in another "
+                    "region and stack, so it is named by its alias: the kms:ResourceAliases "
+                    "condition admits that one key, and only through Secrets Manager there.",
+                )
 
     def _no_capabilities(self, construct_id: str) -> ecs.LinuxParameters:
         parameters = ecs.LinuxParameters(self, construct_id, init_process_enabled=True)

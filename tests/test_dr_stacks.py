@@ -312,6 +312,28 @@ def test_standby_app_uses_the_replicated_secret(warm: dict[str, StackArtifact]) 
             "KmsKeyId": f"arn:aws:kms:us-west-2:{ACCOUNT}:alias/chefs-kiss/rec/platform",
         }
     ]
+    # Rotation writes new versions in the primary; Secrets Manager encrypts the replica with
+    # the writer's permissions, so the rotation role may use the standby key there, and only it.
+    statements = [
+        s
+        for r in of_type(primary, "AWS::IAM::Policy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "EncryptReplicaInUsWest2"
+    ]
+    assert statements == [
+        {
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Condition": {
+                "ForAnyValue:StringEquals": {
+                    "kms:ResourceAliases": ["alias/chefs-kiss/rec/platform"]
+                },
+                "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"},
+            },
+            "Effect": "Allow",
+            "Resource": f"arn:aws:kms:us-west-2:{ACCOUNT}:key/*",
+            "Sid": "EncryptReplicaInUsWest2",
+        }
+    ]
     # The standby creates no secret and no rotation: it reads the replica, by name.
     assert not of_type(standby, "AWS::SecretsManager::Secret")
     assert not of_type(standby, "AWS::SecretsManager::RotationSchedule")
@@ -468,6 +490,29 @@ def test_turning_disaster_recovery_on_replaces_nothing(
     ]
     assert plan.stack("chefs-kiss-rec-dr-platform").action == "add"
     assert plan.stack("chefs-kiss-rec-dr-tenant-r0001").action == "add"
+
+
+def test_without_disaster_recovery_nothing_of_it_is_rendered(
+    without_recovery: dict[str, StackArtifact],
+) -> None:
+    """The production snapshots now show DR on (prod.yaml); this keeps DR-off honest."""
+    assert set(without_recovery) == {
+        "chefs-kiss-rec-platform",
+        "chefs-kiss-rec-tenant-r0001",
+        "chefs-kiss-rec-tenant-r0002",
+    }
+    for name, artifact in without_recovery.items():
+        text = json.dumps(artifact.template)
+        for marker in (
+            "AWS::Route53::HealthCheck",
+            "ReplicationConfiguration",
+            "ReplicaRegions",
+            "Failover",
+            "SetIdentifier",
+            "-dr-",
+            "us-west-2",
+        ):
+            assert marker not in text, (name, marker)
 
 
 # Failed over: promoted in place, DNS held on the standby --------------------------------------
