@@ -47,7 +47,8 @@ class TenantStack(cdk.Stack):
         slug = restaurant.slug
 
         self.database = self._database(environment, restaurant, platform)
-        self.access = self._access(env, slug, platform)
+        recovery = environment.disaster_recovery is not None
+        self.access = self._access(env, slug, platform, recovery_region_roles=recovery)
         self.connection_parameter = self._connection_parameter(env, slug)
         self.monitoring = self._monitoring(env, restaurant)
         self.failover_health_check: route53.HealthCheck | None = None
@@ -80,19 +81,29 @@ class TenantStack(cdk.Stack):
             parameter_group=parameter_group,
         )
 
-    def _access(self, env: str, slug: str, platform: PlatformInterface) -> TenantAccessRole:
+    def _access(
+        self,
+        env: str,
+        slug: str,
+        platform: PlatformInterface,
+        *,
+        recovery_region_roles: bool = False,
+    ) -> TenantAccessRole:
+        # Denied the master secret by name: the task role, the probe, every access role; with a
+        # standby, the recovery region's too (IAM is global: they could call this region).
+        sides = (False, True) if recovery_region_roles else (False,)
+        app_role_names = [
+            name(env, standby=standby)
+            for name in (naming.app_task_role_name, naming.app_probe_role_name)
+            for standby in sides
+        ] + [naming.tenant_role_name(env, "*", standby=standby) for standby in sides]
         return TenantAccessRole(
             self,
             "Access",
             role_name=naming.tenant_role_name(env, slug),
             slug=slug,
             app_task_role=platform.app_task_role,
-            # Denied the master secret by name: the task role, the probe, every access role.
-            app_role_names=[
-                naming.app_task_role_name(env),
-                naming.app_probe_role_name(env),
-                naming.tenant_role_name(env, "*"),
-            ],
+            app_role_names=app_role_names,
             database_instance=self.database.instance,
             database_user=APP_USERNAME,
             connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),

@@ -251,6 +251,7 @@ class Tenant:
     secret_policy: dict[str, Any]
     dbi_resource_id: str
     region: str
+    env: str = ENV
 
     @property
     def session(self) -> str:
@@ -262,7 +263,7 @@ class Tenant:
         )
 
     def parameter_arn(self) -> str:
-        name = naming.tenant_connection_parameter_name(ENV, self.slug).lstrip("/")
+        name = naming.tenant_connection_parameter_name(self.env, self.slug).lstrip("/")
         return f"arn:{PARTITION}:ssm:{self.region}:{ACCOUNT}:parameter/{name}"
 
 
@@ -645,3 +646,300 @@ def test_the_master_secret_policy_holds_against_an_overbroad_grant(
     for case, result in results.items():
         expected = "Allowed" if case.endswith("/admin") else "ExplicitlyDenied"
         assert result == expected, case
+
+
+# The recovery region (seed 7.1) -----------------------------------------------------------------
+#
+# The same engine over an environment with a warm standby: the standby platform's task role,
+# acting for restaurant X in the recovery region, reaches X's replica user, X's connection
+# parameter there and X's prefix in the standby bucket, and nothing of Y's; the primary and the
+# standby roles do not reach each other's restaurants (each role is scoped to its own region).
+
+RECOVERY_REGION = "us-west-2"
+DR_ENV = "iamdr"
+
+
+def platform_of(p: Resolver) -> Platform:
+    task = one(p, "AWS::IAM::Role", "AppTaskRole")
+    probe = one(p, "AWS::IAM::Role", "ProbeRole")
+    bucket = one(p, "AWS::S3::Bucket", "UploadsBucket")
+    bucket_policy = next(
+        r for r in p.resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    )  # fmt: skip
+    key = one(p, "AWS::KMS::Key", "PlatformKey")
+    return Platform(
+        region=p.region,
+        task_role_name=p.ref(task),
+        task_role_arn=p.get_att(task, "Arn"),
+        task_trust=document(p.resolve(p.resources[task]["Properties"]["AssumeRolePolicyDocument"])),
+        task_policies=identity_policies(p, task),
+        probe_role_name=p.ref(probe),
+        probe_policies=identity_policies(p, probe),
+        bucket=p.ref(bucket),
+        bucket_policy=document(p.resolve(bucket_policy["Properties"]["PolicyDocument"])),
+        uploads_key_arn=p.get_att(key, "Arn"),
+        uploads_key_policy=document(p.resolve(p.resources[key]["Properties"]["KeyPolicy"])),
+    )
+
+
+def tenant_of(t: Resolver, slug: str) -> Tenant:
+    """A restaurant's access path in one stack; a standby has no master secret (the replica's
+    users and their passwords arrive by replication and the app never holds them)."""
+    role = one(t, "AWS::IAM::Role", "AccessRole")
+    key = one(t, "AWS::KMS::Key", "DatabaseKey")
+    secrets = [k for k, r in t.resources.items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    policies = [
+        r for r in t.resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+    ]
+    instance = one(t, "AWS::RDS::DBInstance", "DatabaseInstance")
+    return Tenant(
+        slug=slug,
+        role_name=t.ref(role),
+        role_arn=t.get_att(role, "Arn"),
+        trust=document(t.resolve(t.resources[role]["Properties"]["AssumeRolePolicyDocument"])),
+        policies=identity_policies(t, role),
+        key_arn=t.get_att(key, "Arn"),
+        key_policy=document(t.resolve(t.resources[key]["Properties"]["KeyPolicy"])),
+        secret_arn=t.ref(secrets[0]) if secrets else "",
+        secret_policy=(
+            document(t.resolve(policies[0]["Properties"]["ResourcePolicy"])) if policies else {}
+        ),
+        dbi_resource_id=t.get_att(instance, "DbiResourceId"),
+        region=t.region,
+        env=DR_ENV,
+    )
+
+
+@dataclass
+class Region:
+    platform: Platform
+    tenants: dict[str, Tenant]
+
+
+@pytest.fixture(scope="module")
+def dr_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Region]:
+    """(primary, recovery) of an environment of 5 restaurants, 3 of them covered (production)."""
+    environment = generated_environment(
+        DR_ENV,
+        RESTAURANTS,
+        profile="production",
+        tier_mix={"poc": 0.4, "production": 0.6},
+        disaster_recovery={"region": RECOVERY_REGION, "mode": "warm-standby"},
+    )
+    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam-dr.out"))
+    exports = Exports()
+    resolvers = {}
+    for stack in assembly.stacks:
+        region = RECOVERY_REGION if "-dr-" in stack.stack_name else environment.region
+        resolvers[stack.stack_name] = Resolver(stack.stack_name, stack.template, region, exports)
+    for name in (naming.platform_stack_name(DR_ENV), naming.dr_platform_stack_name(DR_ENV)):
+        exports.add(resolvers[name])
+    covered = [r.slug for r in environment.standby_restaurants()]
+    assert len(covered) >= 2
+    primary = Region(
+        platform_of(resolvers[naming.platform_stack_name(DR_ENV)]),
+        {
+            r.slug: tenant_of(resolvers[naming.tenant_stack_name(DR_ENV, r.slug)], r.slug)
+            for r in environment.restaurants
+        },
+    )
+    recovery = Region(
+        platform_of(resolvers[naming.dr_platform_stack_name(DR_ENV)]),
+        {s: tenant_of(resolvers[naming.standby_stack_name(DR_ENV, s)], s) for s in covered},
+    )
+    return primary, recovery
+
+
+def refused_in_recovery(
+    recovery: Region, primary: Region, slug: str, other: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """What the app acting for `slug` in the recovery region must not get: `other`'s replica,
+    parameter, prefix and role, its own master user, and anything of the primary region."""
+    platform, me_tenant = recovery.platform, recovery.tenants[slug]
+    them = recovery.tenants[other]
+    me = me_tenant.session
+    yield "rds-db:connect as own master user on the replica", request(
+        principal=me, action="rds-db:connect", resource=me_tenant.dbuser(MASTER_USERNAME),
+        identity=me_tenant.policies,
+    )  # fmt: skip
+    yield "rds-db:connect other's replica", request(
+        principal=me, action="rds-db:connect", resource=them.dbuser(APP_USERNAME),
+        identity=me_tenant.policies,
+    )  # fmt: skip
+    yield "read other's connection parameter", request(
+        principal=me, action="ssm:GetParameter", resource=them.parameter_arn(),
+        identity=me_tenant.policies,
+    )  # fmt: skip
+    obj = platform.object_arn(other)
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        yield f"{action} other's prefix in the standby bucket", request(
+            principal=me, action=action, resource=obj, identity=me_tenant.policies,
+            resource_policy=platform.bucket_policy,
+        )  # fmt: skip
+    yield "s3:ListBucket other's prefix in the standby bucket", request(
+        principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
+        identity=me_tenant.policies, resource_policy=platform.bucket_policy,
+        context={"s3:prefix": f"tenants/{other}/"},
+    )  # fmt: skip
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        yield f"{action} standby uploads key for other's object", request(
+            principal=me, action=action, resource=platform.uploads_key_arn,
+            identity=me_tenant.policies, resource_policy=platform.uploads_key_policy,
+            context=s3_context(platform, obj),
+        )  # fmt: skip
+    yield "chain into other's standby role", request(
+        principal=me, action="sts:AssumeRole", resource=them.role_arn,
+        identity=me_tenant.policies, resource_policy=them.trust,
+    )  # fmt: skip
+    # Across regions: the standby role reaches nothing of the primary, even its own restaurant's.
+    mine = primary.tenants[slug]
+    yield "standby role connects to the primary database", request(
+        principal=me, action="rds-db:connect", resource=mine.dbuser(APP_USERNAME),
+        identity=me_tenant.policies,
+    )  # fmt: skip
+    yield "standby role reads the primary region's parameter", request(
+        principal=me, action="ssm:GetParameter", resource=mine.parameter_arn(),
+        identity=me_tenant.policies,
+    )  # fmt: skip
+    yield "standby role writes the primary bucket", request(
+        principal=me, action="s3:PutObject", resource=primary.platform.object_arn(slug),
+        identity=me_tenant.policies, resource_policy=primary.platform.bucket_policy,
+    )  # fmt: skip
+    yield "standby role assumes the primary access role", request(
+        principal=me, action="sts:AssumeRole", resource=mine.role_arn,
+        identity=me_tenant.policies, resource_policy=mine.trust,
+    )  # fmt: skip
+    # The primary access role reaches nothing of the recovery region.
+    p = mine.session
+    yield "primary role connects to the replica", request(
+        principal=p, action="rds-db:connect", resource=me_tenant.dbuser(APP_USERNAME),
+        identity=mine.policies,
+    )  # fmt: skip
+    yield "primary role reads the recovery region's parameter", request(
+        principal=p, action="ssm:GetParameter", resource=me_tenant.parameter_arn(),
+        identity=mine.policies,
+    )  # fmt: skip
+    yield "primary role writes the standby bucket", request(
+        principal=p, action="s3:PutObject", resource=platform.object_arn(slug),
+        identity=mine.policies, resource_policy=platform.bucket_policy,
+    )  # fmt: skip
+    # Each region's task role assumes only its own region's access roles.
+    primary_app = primary.platform.session(primary.platform.task_role_name, "task-1")
+    yield "primary task role assumes the standby access role", request(
+        principal=primary_app, action="sts:AssumeRole", resource=me_tenant.role_arn,
+        identity=primary.platform.task_policies, resource_policy=me_tenant.trust,
+    )  # fmt: skip
+    standby_app = platform.session(platform.task_role_name, "task-1")
+    yield "standby task role assumes the primary access role", request(
+        principal=standby_app, action="sts:AssumeRole", resource=mine.role_arn,
+        identity=platform.task_policies, resource_policy=mine.trust,
+    )  # fmt: skip
+    yield "standby task role connects without the access role", request(
+        principal=standby_app, action="rds-db:connect", resource=me_tenant.dbuser(APP_USERNAME),
+        identity=platform.task_policies,
+    )  # fmt: skip
+    yield "standby task role reads the parameter without the access role", request(
+        principal=standby_app, action="ssm:GetParameter", resource=me_tenant.parameter_arn(),
+        identity=platform.task_policies,
+    )  # fmt: skip
+    probe = platform.session(platform.probe_role_name, "probe")
+    yield "standby probe skips the task role", request(
+        principal=probe, action="sts:AssumeRole", resource=me_tenant.role_arn,
+        identity=platform.probe_policies, resource_policy=me_tenant.trust,
+    )  # fmt: skip
+
+
+def test_the_recovery_region_gives_each_restaurant_its_path_and_nothing_else(
+    dr_world: tuple[Region, Region], capsys: pytest.CaptureFixture[str]
+) -> None:
+    primary, recovery = dr_world
+    slugs = sorted(recovery.tenants)
+    cases: dict[str, tuple[str, dict[str, Any]]] = {}
+    for index, slug in enumerate(slugs):
+        other = slugs[(index + 1) % len(slugs)]
+        for label, simulation in intended(recovery.platform, recovery.tenants[slug]):
+            cases[f"{slug}@dr: {label}"] = ("Allowed", simulation)
+        for label, simulation in refused_in_recovery(recovery, primary, slug, other):
+            cases[f"{slug}@dr: {label} ({other})"] = ("Denied", simulation)
+    probe = recovery.platform.session(recovery.platform.probe_role_name, "probe")
+    cases["dr probe: assume the standby task role"] = (
+        "Allowed",
+        request(
+            principal=probe, action="sts:AssumeRole", resource=recovery.platform.task_role_arn,
+            identity=recovery.platform.probe_policies, resource_policy=recovery.platform.task_trust,
+        ),
+    )  # fmt: skip
+    results = simulate({case: simulation for case, (_, simulation) in cases.items()})
+    wrong = {
+        case: results[case]
+        for case, (expected, _) in cases.items()
+        if (results[case] == "Allowed") != (expected == "Allowed")
+    }
+    allowed = sum(1 for c, (e, _) in cases.items() if e == "Allowed" and results[c] == "Allowed")
+    with capsys.disabled():
+        print(
+            f"\nrecovery-region access matrix over {len(slugs)} standbys: {len(cases)} requests, "
+            f"{allowed} intended allowed, {len(cases) - allowed - len(wrong)} denied, "
+            f"{len(wrong)} wrong"
+        )
+    assert wrong == {}
+    # the intended path is really there (every request of it, for every standby), in its region
+    per_restaurant = len(list(intended(recovery.platform, recovery.tenants[slugs[0]])))
+    assert per_restaurant >= 10 and allowed == per_restaurant * len(slugs) + 1
+    assert recovery.platform.region == RECOVERY_REGION != primary.platform.region
+    assert all(t.region == RECOVERY_REGION for t in recovery.tenants.values())
+    assert recovery.platform.task_role_name == naming.app_task_role_name(DR_ENV, standby=True)
+
+
+def test_the_primary_matrix_still_holds_with_a_standby(dr_world: tuple[Region, Region]) -> None:
+    """Turning the standby on changes nothing of the primary region's access path."""
+    primary, _ = dr_world
+    tenants = list(primary.tenants.values())
+    cases = matrix(primary.platform, tenants)
+    results = simulate({case: simulation for case, (_, simulation) in cases.items()})
+    wrong = [c for c, (e, _) in cases.items() if (results[c] == "Allowed") != (e == "Allowed")]
+    assert wrong == []
+
+
+def test_the_master_secret_also_denies_the_recovery_region_roles(
+    dr_world: tuple[Region, Region],
+) -> None:
+    """IAM is global: were a standby role ever given GetSecretValue on everything, the primary
+    master secret's resource policy still denies it, explicitly (defence in depth)."""
+    primary, recovery = dr_world
+    overbroad = {
+        "name": "mistake",
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+            ],
+        },
+    }
+    platform = recovery.platform
+    cases = {}
+    for slug, standby in recovery.tenants.items():
+        target = primary.tenants[slug]
+        for name, principal, identity in (
+            ("standby access", standby.session, standby.policies),
+            (
+                "standby task",
+                platform.session(platform.task_role_name, "t"),
+                platform.task_policies,
+            ),
+            (
+                "standby probe",
+                platform.session(platform.probe_role_name, "p"),
+                platform.probe_policies,
+            ),
+        ):
+            cases[f"{slug}/{name}"] = request(
+                principal=principal,
+                action="secretsmanager:GetSecretValue",
+                resource=target.secret_arn,
+                identity=[*identity, overbroad],
+                resource_policy=target.secret_policy,
+            )
+    results = simulate(cases)
+    assert results and set(results.values()) == {"ExplicitlyDenied"}, results

@@ -229,7 +229,8 @@ def test_quantities_match_the_synthesized_templates(example_cdk_out: Path) -> No
         alarms = sum(1 for line in report.lines if line.resource_type == "AWS::CloudWatch::Alarm")
         assert alarms == types["AWS::CloudWatch::Alarm"]
         db_lines = [line for line in report.lines if line.price_key.startswith("rds.postgres.")]
-        assert len(db_lines) == types["AWS::RDS::DBInstance"] == report.tenants
+        standbys = sum(1 for s in report.stacks if "-dr-tenant-" in s.name)  # read replicas
+        assert len(db_lines) == types["AWS::RDS::DBInstance"] == report.tenants + standbys
         storage_lines = {
             line.resource_type: line for line in report.lines if line.item.startswith("log storage")
         }
@@ -268,9 +269,12 @@ def test_per_tenant_is_the_all_in_total_over_tenant_stacks(example_cdk_out: Path
     report = estimate(example_cdk_out, "prod")
     tenants = [s for s in report.stacks if s.kind == "tenant"]
     assert report.tenants == len(tenants) == 3
-    assert report.total_monthly_usd == report.shared_monthly_usd + sum(
-        s.monthly_usd for s in tenants
-    )
+    assert (
+        report.total_monthly_usd
+        == report.shared_monthly_usd
+        + sum(s.monthly_usd for s in tenants)
+        + report.standby_monthly_usd
+    )  # the recovery region's stacks (seed 7.1), when on
     assert report.per_tenant_monthly_usd == (report.total_monthly_usd / 3).quantize(D("0.01"))
     credits = [line for line in report.lines if line.resource == "(free tier)"]
     assert credits and all(line.monthly_usd < 0 for line in credits)

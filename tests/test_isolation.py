@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config.generated import generated_environment
 from ops.assembly import read_assembly
+from stacks import naming
+from tests.conftest import synth_app
 
 
 def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -34,9 +36,37 @@ def text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-@pytest.fixture(scope="module")
-def stacks(example_cdk_out: Path) -> dict[str, Any]:
-    return {name: s.template for name, s in read_assembly(example_cdk_out).items()}
+@pytest.fixture(scope="module", params=["example", "standby"])
+def stacks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The example configuration (nag packs on, as `make synth`), and a small environment with
+    a warm standby (seed 7.1): every check below also runs over the recovery region's stacks."""
+    if request.param == "example":
+        assembly = request.getfixturevalue("example_cdk_out")
+    else:
+        environment = generated_environment(
+            "isodr",
+            3,
+            profile="production",
+            tier_mix={"production": 0.67, "poc": 0.33},
+            disaster_recovery={"region": "us-west-2", "mode": "warm-standby"},
+        )
+        assert len(environment.standby_restaurants()) == 2
+        from constructs.compliance import DEFAULT_NAG_PACKS
+
+        assembly = tmp_path_factory.mktemp("isolation-dr")
+        synth_app([environment], outdir=assembly, nag_packs=DEFAULT_NAG_PACKS)
+    return {name: s.template for name, s in read_assembly(assembly).items()}
+
+
+def is_standby(name: str) -> bool:
+    """A stack of the recovery region: chefs-kiss-<env>-dr-platform / -dr-tenant-<slug>."""
+    return "-dr-" in name
+
+
+def has_standby(stacks: dict[str, Any], env: str) -> bool:
+    return naming.dr_platform_stack_name(env) in stacks
 
 
 def tenant_stacks(stacks: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -127,11 +157,16 @@ def test_no_app_policy_grants_a_master_secret_or_a_tenant_key(stacks: dict[str, 
 
 
 def test_master_secret_denies_every_app_role(stacks: dict[str, Any]) -> None:
+    """Each master secret denies the app's roles by name; with a standby, the recovery region's
+    roles too (IAM is global). A standby holds no secret at all: its users and their passwords
+    arrive by replication."""
     for name, (env, _slug, template) in tenant_stacks(stacks).items():
-        if "-dr-tenant-" in name:  # a read replica: no master secret of its own
-            assert not [
-                r for r in template["Resources"].values() if "SecretsManager" in r["Type"]
-            ], name
+        types = {r["Type"] for r in template["Resources"].values()}
+        if is_standby(name):
+            assert not types & {
+                "AWS::SecretsManager::Secret",
+                "AWS::SecretsManager::ResourcePolicy",
+            }
             continue
         policies = [
             r["Properties"]["ResourcePolicy"]
@@ -141,22 +176,50 @@ def test_master_secret_denies_every_app_role(stacks: dict[str, Any]) -> None:
         [deny] = [s for p in policies for s in p["Statement"] if s.get("Sid") == "NeverTheApp"]
         assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:*"
         principals = text(deny["Condition"]["ArnLike"]["aws:PrincipalArn"])
-        for role in (f"chefs-kiss-{env}-app-task", f"chefs-kiss-{env}-app-probe",
-                     f"chefs-kiss-{env}-tenant-*-access"):  # fmt: skip
-            assert f":role/{role}" in principals, (name, principals)
+        sides = (False, True) if has_standby(stacks, env) else (False,)
+        for standby in sides:
+            for role in (
+                naming.app_task_role_name(env, standby=standby),
+                naming.app_probe_role_name(env, standby=standby),
+                naming.tenant_role_name(env, "*", standby=standby),
+            ):
+                assert f":role/{role}" in principals, (name, principals)
 
 
 def test_tenant_role_is_assumable_only_by_the_app_task_role(stacks: dict[str, Any]) -> None:
+    """...of its own region: a standby's role trusts the standby platform's task role only."""
     for name, (env, slug, template) in tenant_stacks(stacks).items():
         roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
         access = next(r for k, r in roles.items() if k.startswith("AccessRole"))
-        # IAM names are global: the recovery region's role carries `-dr` (seed 7.1).
-        prefix = f"chefs-kiss-{env}-dr" if "-dr-tenant-" in name else f"chefs-kiss-{env}"
-        assert access["Properties"]["RoleName"] == f"{prefix}-tenant-{slug}-access"
+        expected = naming.tenant_role_name(env, slug, standby=is_standby(name))
+        assert access["Properties"]["RoleName"] == expected
         trust = access["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         principals = [s["Principal"] for s in trust]
         assert all(set(p) == {"AWS"} for p in principals)
         assert all("AppTaskRole" in text(p) for p in principals), principals
+        platform = naming.dr_platform_stack_name(env) if is_standby(name) else None
+        for principal in principals:
+            imported = text(principal)
+            if platform is not None:
+                assert f"{platform}:" in imported, (name, imported)
+            else:
+                assert "-dr-platform:" not in imported, (name, imported)
+
+
+def test_each_region_assumes_only_its_own_access_roles(stacks: dict[str, Any]) -> None:
+    """The task role's one assume statement names its own region's access roles (by prefix)."""
+    for name, template in stacks.items():
+        if not name.endswith("-platform"):
+            continue
+        env = name.split("-")[2]
+        pattern = naming.tenant_role_name(env, "*", standby=is_standby(name))
+        assumes = [
+            s for _, s in statements(template) if "sts:AssumeRole" in as_list(s.get("Action"))
+            and "tenant" in text(s.get("Resource"))
+        ]  # fmt: skip
+        assert assumes, name
+        for statement in assumes:
+            assert f":role/{pattern}" in text(statement["Resource"]), (name, statement)
 
 
 def test_s3_key_grant_is_limited_to_the_tenant_prefix(stacks: dict[str, Any]) -> None:
@@ -173,11 +236,13 @@ def test_s3_key_grant_is_limited_to_the_tenant_prefix(stacks: dict[str, Any]) ->
 
 def test_app_task_role_has_no_tenant_specific_grant(stacks: dict[str, Any]) -> None:
     """The platform's role grows no statement per restaurant: it scales past 100 tenants."""
+    slugs = {slug for _env, slug, _ in tenant_stacks(stacks).values()}
+    assert len(slugs) >= 3
     for name, template in stacks.items():
         if not name.endswith("-platform"):
             continue
         for logical_id, statement in statements(template):
-            for slug in ("golden-wok", "bella-napoli", "sushi-zen", "taco-loco"):
+            for slug in slugs:
                 assert slug not in text(statement), f"{name}/{logical_id} names {slug}"
 
 
@@ -185,9 +250,9 @@ def test_app_task_role_has_no_tenant_specific_grant(stacks: dict[str, Any]) -> N
 
 SERVICE_ENDPOINT_KEYS = frozenset({"kms:viaservice"})
 REGIONLESS_ENDPOINT = re.compile(r"^[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
-# A named region in the endpoint, e.g. the replication role's `s3.us-west-2.` + URL suffix: it
-# encrypts in the recovery region, which is not the stack's own (seed 7.1).
-NAMED_REGION = re.compile(r'"[a-z0-9-]+\.[a-z]{2}(-[a-z]+)+-\d+\."')
+# A region named literally (S3 replication: the source region's endpoint for decrypting, the
+# recovery region's for encrypting the replicas).
+LITERAL_REGION = re.compile(r"\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\.")
 
 
 def conditions(node: Any, path: str = "") -> list[tuple[str, str, str, Any]]:
@@ -220,7 +285,7 @@ def regionless_service_conditions(template: dict[str, Any]) -> list[str]:
             elif (
                 not isinstance(value, str)
                 and "AWS::Region" not in text(value)
-                and not NAMED_REGION.search(text(value))
+                and not LITERAL_REGION.search(text(value))
             ):
                 problems.append(f"{path}: {operator} {key} = {text(value)} (no region)")
     return problems
@@ -250,3 +315,15 @@ def test_the_scan_catches_todays_statement(stacks: dict[str, Any]) -> None:
     )
     [problem] = regionless_service_conditions(template)
     assert "secretsmanager.amazonaws.com" in problem
+
+
+def test_the_scan_takes_a_literal_region_and_still_catches_a_join_without_one() -> None:
+    def template(value: Any) -> dict[str, Any]:
+        condition = {"StringEquals": {"kms:ViaService": value}}
+        return {"Resources": {"P": {"Properties": {"Statement": [{"Condition": condition}]}}}}
+
+    regional = {"Fn::Join": ["", ["s3.us-west-2.", {"Ref": "AWS::URLSuffix"}]]}
+    assert regionless_service_conditions(template(regional)) == []
+    regionless = {"Fn::Join": ["", ["s3.", {"Ref": "AWS::URLSuffix"}]]}
+    [problem] = regionless_service_conditions(template(regionless))
+    assert "(no region)" in problem

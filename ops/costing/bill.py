@@ -9,9 +9,10 @@ Usage that no template states (log GB, requests, egress) comes from `config/usag
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -99,10 +100,22 @@ class Environment:
     lambda_requests: float = 0.0
     lambda_gb_seconds: dict[str, float] = field(default_factory=dict)
     zones: dict[str, bool] = field(default_factory=dict)  # referenced zone id -> alias-only
+    # Stacks of the recovery region (seed 7.1 standby): they serve no customer traffic until a
+    # failover, so usage-driven quantities there are a share of the primary's (usage.yaml
+    # standby_activity_fraction), and the primary's usage is not split with them.
+    standby_stacks: tuple[str, ...] = ()
 
     @property
     def hours(self) -> float:
         return float(self.prices.hours_per_month)
+
+    def is_standby(self, stack: str) -> bool:
+        return stack in self.standby_stacks
+
+    def count_near(self, resource_type: str, stack: str) -> int:
+        """Resources of a type in the same region group as `stack` (primary or standby)."""
+        side = self.is_standby(stack)
+        return sum(1 for s, _, _ in self.resources([resource_type]) if self.is_standby(s) == side)
 
     def resources(self, types: Iterable[str] | None = None) -> Iterable[tuple[str, str, dict]]:
         wanted = set(types) if types else None
@@ -124,6 +137,15 @@ class Context:
     @property
     def resources(self) -> dict[str, dict]:
         return dict(self.template.get("Resources", {}))
+
+    @property
+    def standby(self) -> bool:
+        """This stack is in the recovery region (the seed 7.1 standby)."""
+        return self.env.is_standby(self.stack)
+
+    def activity(self) -> float:
+        """Share of the primary's traffic-driven usage this stack sees (1 outside the standby)."""
+        return self.env.usage.get("standby_activity_fraction") if self.standby else 1.0
 
     def props(self, logical_id: str) -> dict:
         return dict(self.resources.get(logical_id, {}).get("Properties", {}))
@@ -247,7 +269,10 @@ def ecs_service(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     template_arch = arch
     arch = ctx.env.arch_override or arch
     minimum, count_source = ecs_task_count(ctx, logical_id, props)
-    tasks = minimum + ctx.env.usage.get("fargate_tasks_above_minimum")
+    above = 0.0 if ctx.standby else ctx.env.usage.get("fargate_tasks_above_minimum")
+    tasks = minimum + above
+    if ctx.standby:
+        count_source += " (standby: no traffic, nothing above it)"
     spot = _spot_share(strategy, tasks)
     on_demand = tasks - spot
     vcpu, gb = cpu_units / 1024, memory_mib / 1024
@@ -370,8 +395,13 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
     if not isinstance(cls, str):
         return [Unpriced("DBInstanceClass is not a literal")]
     prices, usage = ctx.env.prices, ctx.env.usage
+    source = props.get("SourceDBInstanceIdentifier")
+    replica = _replica_source(ctx, source) if source else None
     multi = truthy(props.get("MultiAZ"))
     az = "Multi-AZ" if multi else "single-AZ"
+    if source:
+        # A cross-region read replica is billed as an instance of its class in its region.
+        az += " read replica"
     findings: list[Finding] = [
         Charge(
             DATABASES,
@@ -384,12 +414,20 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
         )
     ]
     allocated = number(props.get("AllocatedStorage"))
+    source_props = replica[1] if replica else {}
+    if allocated is None and replica:
+        allocated = number(source_props.get("AllocatedStorage"))  # a replica inherits it
     if allocated is None:
         findings.append(Unpriced("AllocatedStorage is not a literal"))
         return findings
-    storage_type = str(props.get("StorageType", "io1" if props.get("Iops") else "gp2")).lower()
+    default_type = "io1" if props.get("Iops") else "gp2"
+    storage_type = str(
+        props.get("StorageType", source_props.get("StorageType", default_type))
+    ).lower()
     copies = float(prices.number("rds.multi_az_storage_factor", 2)) if multi else 1.0
     note = f"{_fmt(allocated)} GB x {_fmt(copies)} cop{'ies' if copies != 1 else 'y'}"
+    if replica:
+        note += f" (the size of its source {replica[0]})"
     if props.get("MaxAllocatedStorage"):
         note += f"; storage autoscaling may grow it to {props['MaxAllocatedStorage']} GB"
     findings.append(
@@ -402,7 +440,9 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
             note,
         )
     )
-    traffic = usage.get("db_app_traffic_gb_per_instance")
+    if source:
+        findings.append(_replication_transfer(ctx, props, allocated))
+    traffic = 0.0 if source else usage.get("db_app_traffic_gb_per_instance")
     crossing = traffic * usage.get("db_cross_az_traffic_fraction")
     if crossing:
         # The app's tasks run in every AZ of the app subnets, the primary in one: a query from
@@ -424,7 +464,8 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
     if storage_type == "gp3" and iops and iops > 3000:
         findings.append(Unpriced(f"gp3 IOPS above the included 3,000 ({_fmt(iops)})"))
     retention = number(props.get("BackupRetentionPeriod"))
-    retention = 1.0 if retention is None else retention
+    # RDS default: 1 day for an instance, none for a read replica (backups stay off until set).
+    retention = (0.0 if source else 1.0) if retention is None else retention
     if retention > 0:
         used = allocated * usage.get("db_used_fraction")
         backup = used * (1 + usage.get("db_daily_change_fraction") * retention)
@@ -498,6 +539,43 @@ def rds_instance(ctx: Context, logical_id: str, resource: dict) -> list[Finding]
     return findings
 
 
+def _replica_source(ctx: Context, source: Any) -> tuple[str, dict] | None:
+    """(identifier, properties) of a read replica's source instance among the environment's
+    templates: the identifier is the ARN's last part (`...:db:<identifier>`)."""
+    text = json.dumps(source)
+    match = re.search(r":db:([A-Za-z0-9-]+)", text)
+    if match is None:
+        return None
+    identifier = match.group(1)
+    for stack, _, resource in ctx.env.resources(["AWS::RDS::DBInstance"]):
+        props = resource.get("Properties", {})
+        if stack != ctx.stack and props.get("DBInstanceIdentifier") == identifier:
+            return identifier, dict(props)
+    return None
+
+
+def _replication_transfer(ctx: Context, props: Mapping[str, Any], allocated: float) -> Charge:
+    """The WAL a cross-region read replica streams, billed as inter-region data transfer."""
+    usage = ctx.env.usage
+    used = allocated * usage.get("db_used_fraction")
+    daily = used * usage.get("db_daily_change_fraction")
+    amplification = usage.get("db_wal_amplification")
+    gb = daily * amplification * DAYS_PER_MONTH
+    region = props.get("SourceRegion")
+    origin = f" from {region}" if isinstance(region, str) else ""
+    return Charge(
+        DATA_TRANSFER,
+        f"cross-region replication (WAL){origin}",
+        gb,
+        "GB",
+        "rds.cross_region_transfer_gb",
+        f"{_fmt(round(daily, 3))} GB of data changed a day (db_used_fraction x "
+        f"db_daily_change_fraction of {_fmt(allocated)} GB) x {_fmt(amplification)} "
+        "(db_wal_amplification: full-page writes, indexes) x 30.42 days (estimate)",
+        fallback_keys=("data_transfer.inter_region_gb",),
+    )
+
+
 _VCPU_BY_SIZE = {"micro": 2, "small": 2, "medium": 2, "large": 2, "xlarge": 4}
 
 
@@ -539,13 +617,14 @@ def load_balancer(ctx: Context, logical_id: str, resource: dict) -> list[Finding
     ]
     first_alb = next(
         (
-            lid
-            for _, lid, r in ctx.env.resources([resource["Type"]])
+            (stack, lid)
+            for stack, lid, r in ctx.env.resources([resource["Type"]])
             if r.get("Properties", {}).get("Type", "application") == "application"
+            and not ctx.env.is_standby(stack)
         ),
         None,
     )
-    if first_alb == logical_id:
+    if first_alb == (ctx.stack, logical_id):
         lcu = ctx.env.usage.get("alb_lcu_hours")
         findings.append(
             Charge(
@@ -573,18 +652,14 @@ def load_balancer(ctx: Context, logical_id: str, resource: dict) -> list[Finding
 
 
 def nat_gateway(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
-    total = max(1, ctx.env.count("AWS::EC2::NatGateway"))
-    gb = ctx.env.usage.get("nat_processed_gb") / total
+    total = max(1, ctx.env.count_near("AWS::EC2::NatGateway", ctx.stack))
+    gb = ctx.env.usage.get("nat_processed_gb") * ctx.activity() / total
+    note = f"1/{total} of usage.yaml nat_processed_gb"
+    if ctx.standby:
+        note += " x standby_activity_fraction"
     return [
         Charge(NETWORKING, "NAT gateway hours", ctx.env.hours, "gateway-hours", "nat.hour"),
-        Charge(
-            NETWORKING,
-            "NAT gateway data processed",
-            gb,
-            "GB",
-            "nat.gb",
-            f"1/{total} of usage.yaml nat_processed_gb",
-        ),
+        Charge(NETWORKING, "NAT gateway data processed", gb, "GB", "nat.gb", note),
     ]
 
 
@@ -717,8 +792,9 @@ def metric_filter(ctx: Context, logical_id: str, resource: dict) -> list[Finding
     ]
 
 
-def _flow_gb_each(env: Environment) -> float:
-    return env.usage.get("flow_log_gb") / max(1, env.count("AWS::EC2::FlowLog"))
+def _flow_gb_each(ctx: Context) -> float:
+    flow_logs = max(1, ctx.env.count_near("AWS::EC2::FlowLog", ctx.stack))
+    return ctx.env.usage.get("flow_log_gb") * ctx.activity() / flow_logs
 
 
 def _retention_months(ctx: Context, days: float | None) -> tuple[float, str]:
@@ -742,7 +818,7 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     months, retention_note = _retention_months(ctx, number(props.get("RetentionInDays")))
     compression = usage.get("log_storage_compression")
     if flow_logs:
-        gb = _flow_gb_each(ctx.env) * len(flow_logs)
+        gb = _flow_gb_each(ctx) * len(flow_logs)
         return [
             Charge(
                 MONITORING,
@@ -761,6 +837,9 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
         quantity = rule["usage"] if rule else "unmatched_log_group_gb"
         gb = usage.get(quantity)
         note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
+    if ctx.standby:
+        gb *= ctx.activity()
+        note += " x standby_activity_fraction"
     return [
         Charge(
             MONITORING,
@@ -789,7 +868,7 @@ def _record_log_gb(ctx: Context, logical_id: str, rule: Mapping[str, str]) -> tu
     saves on an average record (0 for a header it does not name).
     """
     usage = ctx.env.usage
-    records = usage.get(rule["records"])
+    records = usage.get(rule["records"]) * ctx.activity()
     record_bytes = usage.get(rule["record_bytes"])
     redacted: list[str] = []
     for _, config in ctx.mentioning(
@@ -814,7 +893,7 @@ def _record_log_gb(ctx: Context, logical_id: str, rule: Mapping[str, str]) -> tu
 
 def flow_log(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     destination = resource.get("Properties", {}).get("LogDestinationType", "cloud-watch-logs")
-    gb = _flow_gb_each(ctx.env)
+    gb = _flow_gb_each(ctx)
     key = {"cloud-watch-logs": "logs.vended_ingest_gb", "s3": "logs.vended_s3_gb"}.get(destination)
     if key is None:
         return [Unpriced(f"flow log to {destination}: not in the price tables")]
@@ -949,22 +1028,35 @@ def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     gb = usage.get(quantity)
     note = f"usage.yaml {quantity}" + ("" if rule else " (no buckets rule matched)")
     findings: list[Finding] = _s3_storage_and_lifecycle(ctx, logical_id, props, rule, gb, note)
+    if ctx.standby:
+        findings = [
+            replace(f, note=f"{f.note}; replica copy of the primary's uploads".lstrip("; "))
+            if isinstance(f, Charge)
+            else f
+            for f in findings
+        ]
     requests = 0.0
     for kind, key in (("put_requests", "s3.put_per_1k"), ("get_requests", "s3.get_per_1k")):
         if rule and kind in rule:
             count = usage.get(rule[kind])
+            label = f"S3 {kind.replace('_', ' ')}"
+            if ctx.standby and kind == "put_requests":
+                label = "S3 replication PUT requests (one per replicated write)"
+            elif ctx.standby:
+                count *= ctx.activity()
             requests += count
             if count:
                 findings.append(
                     Charge(
                         OBJECT_STORAGE,
-                        f"S3 {kind.replace('_', ' ')}",
+                        label,
                         count / 1000,
                         "1,000 requests",
                         key,
                         f"{_fmt(count)} requests",
                     )
                 )
+    findings += _s3_replication(ctx, props, gb)
     sse = [
         c.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms"
         and not truthy(c.get("BucketKeyEnabled"))
@@ -972,6 +1064,107 @@ def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     ]
     if any(sse):
         ctx.env.kms_requests += requests  # one KMS call per object request without a bucket key
+    return findings
+
+
+def _s3_replication(ctx: Context, props: Mapping[str, Any], gb: float) -> list[Finding]:
+    """Cross-region replication out of this bucket: the new data of a month crosses regions.
+
+    The bucket holds `s3_stock_age_days` of uploads arriving at a steady rate, so a month adds
+    gb x 30.42 / s3_stock_age_days. Each replicated object is read with the source key and
+    written with the destination's (two KMS requests without bucket keys).
+    """
+    config = props.get("ReplicationConfiguration") or {}
+    rules = [r for r in config.get("Rules") or [] if r.get("Status", "Enabled") == "Enabled"]
+    if not rules:
+        return []
+    usage = ctx.env.usage
+    monthly = gb * DAYS_PER_MONTH / usage.get("s3_stock_age_days")
+    note = (
+        f"{_fmt(round(monthly, 2))} GB of new objects a month ({_fmt(round(gb, 2))} GB held "
+        "for s3_stock_age_days), to each destination"
+    )
+    destinations = len(rules)
+    findings: list[Finding] = [
+        Charge(
+            DATA_TRANSFER,
+            "S3 replication transfer to the recovery region",
+            monthly * destinations,
+            "GB",
+            "s3.replication_inter_region_gb",
+            note,
+            fallback_keys=("data_transfer.inter_region_gb",),
+        )
+    ]
+    timed = [
+        r
+        for r in rules
+        if dict(dict(r.get("Destination") or {}).get("ReplicationTime") or {}).get("Status")
+        == "Enabled"
+    ]
+    if timed:
+        findings.append(
+            Charge(
+                DATA_TRANSFER,
+                "S3 Replication Time Control",
+                monthly * len(timed),
+                "GB",
+                "s3.replication_time_control_gb",
+                note,
+            )
+        )
+    if "s3_new_objects" in usage.values:
+        ctx.env.kms_requests += 2 * usage.get("s3_new_objects")
+    return findings
+
+
+def health_check(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    """Route 53 health check: basic price by endpoint kind, plus each optional feature.
+
+    An endpoint given as a domain name (the restaurant's record or a load balancer's DNS name)
+    is served by this environment's load balancer, an AWS endpoint in the same account; a
+    literal IP address may be anywhere and is priced as a non-AWS endpoint.
+    """
+    config = dict(resource.get("Properties", {}).get("HealthCheckConfig") or {})
+    kind = str(config.get("Type", "HTTP"))
+    if kind in ("CALCULATED", "CLOUDWATCH_METRIC", "RECOVERY_CONTROL"):
+        return [
+            Charge(DNS, f"Route 53 health check ({kind.lower()})", 1, "health check-months",
+                   "route53.health_check_aws_month", "priced as a basic AWS-endpoint check")
+        ]  # fmt: skip
+    literal_ip = isinstance(config.get("IPAddress"), str) and not config.get(
+        "FullyQualifiedDomainName"
+    )
+    endpoint = "non_aws" if literal_ip else "aws"
+    label = "non-AWS endpoint" if literal_ip else "AWS endpoint"
+    features = []
+    if kind.startswith("HTTPS"):
+        features.append("HTTPS")
+    if kind.endswith("_STR_MATCH"):
+        features.append("string matching")
+    if number(config.get("RequestInterval")) == 10:
+        features.append("fast interval (10 s)")
+    if truthy(config.get("MeasureLatency")):
+        features.append("latency measurement")
+    findings: list[Finding] = [
+        Charge(
+            DNS,
+            f"Route 53 health check ({kind}, {label})",
+            1,
+            "health check-months",
+            f"route53.health_check_{endpoint}_month",
+        )
+    ]
+    if features:
+        findings.append(
+            Charge(
+                DNS,
+                f"health check optional features ({', '.join(features)})",
+                len(features),
+                "feature-months",
+                f"route53.health_check_feature_{endpoint}_month",
+            )
+        )
     return findings
 
 
@@ -987,6 +1180,14 @@ def _note_zone(ctx: Context, zone: Any, alias: bool) -> None:
 def record_set(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     props = resource.get("Properties", {})
     _note_zone(ctx, props.get("HostedZoneId"), "AliasTarget" in props)
+    if props.get("Failover"):
+        return [
+            Free(
+                f"{props['Failover']} failover record: records are free; queries are priced on "
+                "the zone (alias records of AWS resources: free queries); its health check is "
+                "priced on the health check"
+            )
+        ]
     return [Free("DNS record: records are free; queries are priced on the zone")]
 
 
@@ -1095,7 +1296,7 @@ def cloudtrail(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
 
 def web_acl(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     rules = len(resource.get("Properties", {}).get("Rules") or [])
-    requests = ctx.env.usage.get("http_requests")
+    requests = ctx.env.usage.get("http_requests") * ctx.activity()
     return [
         Charge(OTHER, "WAF web ACL", 1, "ACL-months", "wafv2.web_acl_month"),
         Charge(OTHER, f"WAF rules ({rules})", rules, "rule-months", "wafv2.rule_month"),
@@ -1181,6 +1382,7 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::S3::Bucket": s3_bucket,
     "AWS::Route53::HostedZone": hosted_zone,
     "AWS::Route53::RecordSet": record_set,
+    "AWS::Route53::HealthCheck": health_check,
     "AWS::CertificateManager::Certificate": certificate,
     "AWS::Serverless::Application": serverless_application,
     "AWS::Lambda::Function": lambda_function,

@@ -84,6 +84,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="what-if: draw the chart")
     parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="what-if: also synthesize each count with seed 7.1 disaster recovery (a warm "
+        "standby in us-west-2 for the production-tier restaurants) and compare with the "
+        "seed's ~40%%",
+    )
+    parser.add_argument(
         "--reproduce-seed",
         action="store_true",
         help="the seed's tables (2.2, 2.3, 3.2-3.7) checked",
@@ -160,6 +167,7 @@ def _what_if(args: argparse.Namespace) -> int:
         commitments=_commitments(args),
         progress=not args.json,
         year=args.year,
+        standby=args.standby,
     )
     elapsed = time.perf_counter() - started
     if args.plot is not None:
@@ -182,13 +190,24 @@ def _what_if(args: argparse.Namespace) -> int:
     key_choice = whatif.render_key_choice(rows, tiers)
     if key_choice:
         print(f"\n{key_choice}")
+    if args.standby:
+        print(
+            "\nDisaster recovery (seed 7.1: a standby in a second region 'adds ~40%'), without "
+            f"and with a warm standby in {whatif.RECOVERY_REGION} covering the production-tier "
+            "restaurants:"
+        )
+        print()
+        print(whatif.render_standby(rows, tiers))
+        print("\nWhat the standby adds, by component:")
+        print(whatif.render_standby_components(rows, tiers))
     alternatives = whatif.render_alternatives(rows, tiers)
     if alternatives:
         print(f"\n{alternatives}")
-    syntheses = len(rows) * len(tiers) + (len(rows) if mix else 0)
+    syntheses = len(rows) * len(tiers) * (2 if args.standby else 1) + (len(rows) if mix else 0)
     noun = "environment" if syntheses == 1 else "environments"
     print(f"\nWhat-if took {elapsed:.1f} s ({syntheses} synthesized {noun}).")
-    unpriced = {n.resource_type for row in rows for r in row.reports.values() for n in r.unpriced}
+    reports = [r for row in rows for r in (*row.reports.values(), *row.standby.values())]
+    unpriced = {n.resource_type for r in reports for n in r.unpriced}
     if unpriced:
         print(f"Unpriced resource types (not in the totals): {', '.join(sorted(unpriced))}")
     if args.plot is not None:

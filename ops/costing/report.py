@@ -21,7 +21,9 @@ from ops.costing import bill
 from ops.costing.tables import CostInputError, PriceTable, Usage, load_prices, load_usage
 
 CENT = Decimal("0.01")
-STACK_PATTERN = re.compile(r"^chefs-kiss-(?P<env>[a-z][a-z0-9]*)-(?P<kind>platform|tenant-.+)$")
+STACK_PATTERN = re.compile(
+    r"^chefs-kiss-(?P<env>[a-z][a-z0-9]*)-(?P<kind>platform|tenant-.+|dr-platform|dr-tenant-.+)$"
+)
 PROFILE_PATTERN = re.compile(r"\((?P<profile>[a-z]+) profile\)")
 
 # Free tiers are per account: they are credited once, on the shared (platform) stack.
@@ -30,7 +32,21 @@ FREE_TIERS = (
     ("cloudwatch.metric_month", "cloudwatch.free_metrics", "custom metrics"),
     ("cloudwatch.dashboard_month", "cloudwatch.free_dashboards", "dashboards"),
     ("logs.ingest_gb", "logs.free_gb", "GB of log ingestion"),
+    ("route53.health_check_aws_month", "route53.free_aws_health_checks", "basic health checks"),
 )
+FREE_TIER_COMPONENT = {"route53.health_check_aws_month": bill.DNS}
+
+
+def is_standby_stack(name: str) -> bool:
+    """A stack of the recovery region (seed 7.1): chefs-kiss-<env>-dr-platform / -dr-tenant-*."""
+    match = STACK_PATTERN.match(name)
+    return bool(match and match.group("kind").startswith("dr-"))
+
+
+def is_tenant_stack(name: str) -> bool:
+    """A restaurant's primary stack (its standby, if any, is not a second tenant)."""
+    match = STACK_PATTERN.match(name)
+    return bool(match and match.group("kind").startswith("tenant-"))
 
 
 def money(value: Decimal) -> Decimal:
@@ -89,7 +105,7 @@ class Note:
 @dataclass
 class StackCost:
     name: str
-    kind: str  # "platform" (shared) or "tenant"
+    kind: str  # "platform" (shared), "tenant", or "standby" (recovery region, seed 7.1)
     lines: list[CostLine] = field(default_factory=list)
     unpriced: list[Note] = field(default_factory=list)
     free: list[Note] = field(default_factory=list)
@@ -143,6 +159,20 @@ class CostReport:
         return sum((s.monthly_usd for s in self.stacks if s.kind == "tenant"), Decimal(0))
 
     @property
+    def standby_monthly_usd(self) -> Decimal:
+        """The recovery region's stacks (standby platform and standbys): seed 7.1's extra."""
+        return sum((s.monthly_usd for s in self.stacks if s.kind == "standby"), Decimal(0))
+
+    @property
+    def standby_share(self) -> Decimal | None:
+        """What the standby adds to the rest, as a fraction (the seed says ~0.40); None
+        without a standby."""
+        rest = self.total_monthly_usd - self.standby_monthly_usd
+        if not any(s.kind == "standby" for s in self.stacks) or not rest:
+            return None
+        return self.standby_monthly_usd / rest
+
+    @property
     def per_tenant_monthly_usd(self) -> Decimal | None:
         """All-in cost per tenant (shared share included), as the seed's tables state it."""
         return money(self.total_monthly_usd / self.tenants) if self.tenants else None
@@ -174,6 +204,8 @@ class CostReport:
             "total_monthly_usd": float(self.total_monthly_usd),
             "shared_monthly_usd": float(self.shared_monthly_usd),
             "tenant_stacks_monthly_usd": float(self.tenant_stacks_monthly_usd),
+            "standby_monthly_usd": float(self.standby_monthly_usd),
+            "standby_share": float(self.standby_share) if self.standby_share is not None else None,
             "per_tenant_monthly_usd": float(per_tenant) if per_tenant is not None else None,
             "by_component": {k: float(v) for k, v in self.by_component().items()},
             "stacks": [s.to_json() for s in self.stacks],
@@ -199,7 +231,13 @@ def select_environment(templates: Mapping[str, Mapping[str, Any]], env: str) -> 
     if not selected:
         known = ", ".join(environments_in(templates)) or "none"
         raise CostInputError(f"environment {env!r}: no chefs-kiss-{env}-* stacks (found: {known})")
-    return dict(sorted(selected.items(), key=lambda item: not item[0].endswith("-platform")))
+    # Primary platform first (it carries environment-wide usage), the recovery region last.
+    return dict(
+        sorted(
+            selected.items(),
+            key=lambda item: (is_standby_stack(item[0]), not item[0].endswith("-platform")),
+        )
+    )
 
 
 def detect_profile(templates: Mapping[str, Mapping[str, Any]]) -> str:
@@ -270,7 +308,7 @@ def _credit_free_tiers(
         anchor.lines.append(
             CostLine(
                 stack=anchor.name,
-                component=bill.MONITORING,
+                component=FREE_TIER_COMPONENT.get(price_key, bill.MONITORING),
                 resource="(free tier)",
                 resource_type="account",
                 item=f"free tier: first {free.normalize():f} {label}",
@@ -336,7 +374,8 @@ def estimate_templates(
     """
     selected = select_environment(templates, env)
     table = prices if isinstance(prices, PriceTable) else load_prices(prices)
-    tenant_names = tuple(n for n in selected if "-tenant-" in n)
+    tenant_names = tuple(n for n in selected if is_tenant_stack(n))
+    standby_names = tuple(n for n in selected if is_standby_stack(n))
     overrides = {"kms_key_age_years": float(check_year(year) - 1)} if year is not None else None
     usage: Usage = load_usage(
         profile or detect_profile(selected), len(tenant_names), usage_path, overrides
@@ -352,6 +391,7 @@ def estimate_templates(
         usage=usage,
         prices=table,
         arch_override=arch,
+        standby_stacks=standby_names,
     )
     stacks: list[StackCost] = []
     charges_by_stack: dict[str, list[bill.Finding]] = {}
@@ -360,7 +400,8 @@ def estimate_templates(
     charges_by_stack[anchor] = charges_by_stack[anchor] + bill.environment_findings(environment)
     eligible: set = set()
     for name, findings in charges_by_stack.items():
-        stack = StackCost(name, "tenant" if name in tenant_names else "platform")
+        kind = "tenant" if name in tenant_names else "platform"
+        stack = StackCost(name, "standby" if name in standby_names else kind)
         charges = [f for f in findings if isinstance(f, bill.Charge)]
         eligible |= _eligible_keys(charges)
         for finding in findings:
@@ -579,6 +620,16 @@ def render_report(report: CostReport, *, lines: bool = False) -> str:
         "",
         f"{'shared (platform)':<52} {usd(report.shared_monthly_usd):>12}",
         f"{'tenant stacks':<52} {usd(report.tenant_stacks_monthly_usd):>12}",
+        *(
+            [
+                f"{'standby (recovery region, seed 7.1)':<52} "
+                f"{usd(report.standby_monthly_usd):>12}",
+                f"{'  standby adds to the rest':<52} {report.standby_share * 100:>11.1f}%"
+                "  (seed 7.1: ~40%)",
+            ]
+            if report.standby_share is not None
+            else []
+        ),
         f"{'TOTAL':<52} {usd(report.total_monthly_usd):>12}",
         f"{'per tenant (all-in)':<52} {usd(report.per_tenant_monthly_usd):>12}",
     ]
@@ -691,8 +742,12 @@ def kms_key_per_environment(report: CostReport) -> tuple[Decimal, Decimal, int]:
     Requests are the same either way (the same secrets are read, the same objects written), so
     only the key-months and their rotated versions differ.
     """
+    # The primary region's restaurant keys; a standby's replica key is the recovery region's and
+    # stays either way (a key is regional).
     tenant_kms = [
-        ln for ln in report.lines if ln.resource_type == "AWS::KMS::Key" and "-tenant-" in ln.stack
+        ln
+        for ln in report.lines
+        if ln.resource_type == "AWS::KMS::Key" and is_tenant_stack(ln.stack)
     ]
     keys = len({(ln.stack, ln.resource) for ln in tenant_kms})
     own = sum((ln.monthly_usd for ln in tenant_kms), Decimal(0))

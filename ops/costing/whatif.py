@@ -31,6 +31,8 @@ TIERS = ("poc", "production")
 SIZES = ("small", "medium", "large")
 MAX_TENANTS = 500
 YEARS = (1, 2, 3)  # KMS keys rotate yearly; AWS bills the first two rotations, then no more
+RECOVERY_REGION = "us-west-2"  # the what-if's recovery region (primary: us-east-1)
+SEED_STANDBY_SHARE = Decimal("0.40")  # seed 7.1: multi-region DR "adds ~40%"
 
 
 def parse_tenants(text: str) -> list[int]:
@@ -67,9 +69,17 @@ def parse_size_mix(text: str) -> dict[str, float]:
 
 
 def synthesize(
-    tenants: int, tier: str, outdir: Path, size_mix: Mapping[str, float] | None = None
+    tenants: int,
+    tier: str,
+    outdir: Path,
+    size_mix: Mapping[str, float] | None = None,
+    *,
+    standby: bool = False,
 ) -> float:
-    """Synthesize a generated environment of `tenants` restaurants; returns seconds taken."""
+    """Synthesize a generated environment of `tenants` restaurants; returns seconds taken.
+
+    `standby`: with seed 7.1 disaster recovery in RECOVERY_REGION (warm standby; it covers the
+    production-tier restaurants, as the config's default does)."""
     import aws_cdk as cdk  # heavy (jsii): imported only when a what-if runs
 
     from app import build_app, project_context
@@ -78,8 +88,14 @@ def synthesize(
     if tier not in TIERS:
         raise CostInputError(f"--tier {tier!r}: allowed: {', '.join(TIERS)}, both")
     started = time.perf_counter()
+    recovery = {"region": RECOVERY_REGION, "mode": "warm-standby"} if standby else None
     environment = generated_environment(
-        WHATIF_ENV, tenants, profile=tier, tier_mix={tier: 1.0}, size_mix=size_mix
+        WHATIF_ENV,
+        tenants,
+        profile=tier,
+        tier_mix={tier: 1.0},
+        size_mix=size_mix,
+        disaster_recovery=recovery,
     )
     app = cdk.App(context=project_context(), outdir=str(outdir))
     build_app(environments=[environment], nag_packs=(), app=app)
@@ -95,6 +111,8 @@ class WhatIfRow:
     x86: dict[str, CostReport] = field(default_factory=dict)  # tier -> re-priced as x86
     seconds: dict[str, float] = field(default_factory=dict)
     years: dict[str, dict[int, CostReport]] = field(default_factory=dict)  # tier -> year -> report
+    standby: dict[str, CostReport] = field(default_factory=dict)  # tier -> report with DR
+    standby_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run(
@@ -107,9 +125,11 @@ def run(
     commitments: Sequence[str] = (),
     progress: bool = False,
     year: int | None = None,
+    standby: bool = False,
 ) -> list[WhatIfRow]:
     """Synthesize and price each tenant count and tier; `year` picks the year of the main
-    reports (None: usage.yaml's key age, year 1), and every row also has years 1-3."""
+    reports (None: usage.yaml's key age, year 1), and every row also has years 1-3.
+    `standby`: each also synthesized and priced with seed 7.1 disaster recovery on."""
     rows = []
     for count in tenant_counts:
         row = WhatIfRow(count)
@@ -128,9 +148,18 @@ def run(
                 with tempfile.TemporaryDirectory(prefix=f"cost-{tier}-{count}-mix-") as tmp:
                     synthesize(count, tier, Path(tmp), size_mix)
                     row.mixed[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
+            if standby:
+                with tempfile.TemporaryDirectory(prefix=f"cost-{tier}-{count}-dr-") as tmp:
+                    row.standby_seconds[tier] = synthesize(count, tier, Path(tmp), standby=True)
+                    row.standby[tier] = estimate(tmp, WHATIF_ENV, prices, **kwargs)  # type: ignore[arg-type]
             if progress:
                 print(
-                    f"  synthesized {count:>3} {tier} tenants in {row.seconds[tier]:.1f} s",
+                    f"  synthesized {count:>3} {tier} tenants in {row.seconds[tier]:.1f} s"
+                    + (
+                        f" ({row.standby_seconds[tier]:.1f} s with the standby)"
+                        if tier in row.standby_seconds
+                        else ""
+                    ),
                     flush=True,
                 )
         rows.append(row)
@@ -190,6 +219,62 @@ def render_table(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
                 usd(base.total_monthly_usd - mix.total_monthly_usd),
             ]
         out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def render_standby(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
+    """Markdown: each count without and with the seed 7.1 standby, and its share against the
+    seed's ~40%. The standby covers the production-tier restaurants (the config's default), so
+    a PoC-tier environment gets the standby platform alone."""
+    head = [
+        "tenants",
+        "tier",
+        "without standby",
+        "with standby",
+        "standby adds",
+        "share",
+        "vs seed ~40%",
+        "standby stacks",
+        "synth s (without / with)",
+    ]
+    out = ["| " + " | ".join(head) + " |", "| ---: | --- |" + " ---: |" * (len(head) - 2)]
+    for row in rows:
+        for tier in tiers:
+            with_dr = row.standby.get(tier)
+            if with_dr is None:
+                continue
+            without = row.reports[tier].total_monthly_usd
+            total = with_dr.total_monthly_usd
+            extra = total - without
+            share = extra / without if without else Decimal(0)
+            ratio = share / SEED_STANDBY_SHARE
+            stacks = sum(1 for s in with_dr.stacks if s.kind == "standby")
+            out.append(
+                f"| {row.tenants} | {tier} | {usd(without)} | {usd(total)} | "
+                f"{usd(extra, sign=True)} | {share * 100:.1f}% | {ratio:.2f}x | {stacks} | "
+                f"{row.seconds[tier]:.1f} / {row.standby_seconds[tier]:.1f} |"
+            )
+    return "\n".join(out)
+
+
+def standby_components(row: WhatIfRow, tier: str) -> dict[str, Decimal]:
+    """What the standby adds, by component (with minus without): what the ~40% is made of."""
+    before = row.reports[tier].by_component()
+    after = row.standby[tier].by_component()
+    delta = {k: after.get(k, Decimal(0)) - before.get(k, Decimal(0)) for k in {*before, *after}}
+    return dict(sorted(((k, v) for k, v in delta.items() if v), key=lambda item: -item[1]))
+
+
+def render_standby_components(rows: Sequence[WhatIfRow], tiers: Sequence[str]) -> str:
+    """One line per count: the standby's extra cost by component, largest first."""
+    out = []
+    for row in rows:
+        for tier in tiers:
+            if tier not in row.standby:
+                continue
+            delta = standby_components(row, tier)
+            parts = ", ".join(f"{k} {usd(v, sign=True)}" for k, v in delta.items())
+            out.append(f"- {row.tenants} {tier}: {parts}")
     return "\n".join(out)
 
 
@@ -291,6 +376,18 @@ def rows_json(rows: Sequence[WhatIfRow]) -> list[dict]:
                 entry["tiers"][tier]["size_mix_total_monthly_usd"] = float(
                     row.mixed[tier].total_monthly_usd
                 )
+            if tier in row.standby:
+                with_dr = row.standby[tier]
+                extra = with_dr.total_monthly_usd - report.total_monthly_usd
+                share = extra / report.total_monthly_usd if report.total_monthly_usd else 0
+                entry["tiers"][tier]["standby"] = {
+                    "total_monthly_usd": float(with_dr.total_monthly_usd),
+                    "standby_monthly_usd": float(extra),
+                    "share": round(float(share), 4),
+                    "ratio_to_seed_40_percent": round(float(share) / 0.40, 3),
+                    "synth_seconds": round(row.standby_seconds[tier], 2),
+                    "unpriced": len(with_dr.unpriced),
+                }
         result.append(entry)
     return result
 

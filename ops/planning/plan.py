@@ -292,12 +292,19 @@ def render_text(plan: Plan) -> str:
     ]
     if not plan.changed:
         lines.append("No changes: the head assembly deploys exactly what the base does.")
+    regions = plan.regions()
+    if len(regions) > 1:
+        lines.append(
+            "Regions: "
+            + "; ".join(f"{region}: {len(names)} stack(s)" for region, names in regions.items())
+        )
     for stack in plan.changed:
         counts = stack.counts()
         summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         lines.append("")
         worst = "" if stack.action in ("add", "remove") else f"; worst: {stack.impact}"
-        lines.append(f"{stack.name}: {stack.action} ({summary or 'outputs only'}){worst}")
+        where = f" [{stack.region}]" if stack.region else ""
+        lines.append(f"{stack.name}{where}: {stack.action} ({summary or 'outputs only'}){worst}")
         for note in stack.notes:
             lines.append(f"  note: {note}")
         if stack.action in ("add", "remove"):
@@ -331,6 +338,8 @@ def render_text(plan: Plan) -> str:
     if unchanged and plan.changed:
         lines.append("")
         lines.append(f"Unchanged: {plural(len(unchanged), 'stack')}")
+    if plan.dns:
+        lines += ["", "DNS (failover records):", *(f"  - {entry}" for entry in plan.dns)]
     lines.extend(_cost_lines(plan))
     lines.append("")
     if plan.blockers:
@@ -355,13 +364,13 @@ def render_markdown(plan: Plan) -> str:
     if not plan.changed:
         lines.append("No changes.")
     else:
-        lines.append("| stack | action | added | removed | modified | replaced | worst |")
-        lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+        lines.append("| stack | action | region | added | removed | modified | replaced | worst |")
+        lines.append("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |")
         for stack in plan.changed:
             c = stack.counts()
             lines.append(
-                f"| `{stack.name}` | {stack.action} | {c['add']} | {c['remove']} | {c['modify']} "
-                f"| {c['replace']} | {stack.impact} |"
+                f"| `{stack.name}` | {stack.action} | {stack.region or '-'} | {c['add']} "
+                f"| {c['remove']} | {c['modify']} | {c['replace']} | {stack.impact} |"
             )
         for stack in plan.changed:
             rows = [r for r in stack.resources if r.changes or r.at_risk]
@@ -385,6 +394,9 @@ def render_markdown(plan: Plan) -> str:
                         f"| {change.impact} | {why} |"
                     )
             lines += ["", "</details>"]
+    if plan.dns:
+        lines += ["", "**DNS (failover records)**", ""]
+        lines += [f"- {entry}" for entry in plan.dns]
     if plan.cost is not None or plan.cost_note:
         lines += ["", "**Monthly cost difference**", ""]
         lines += [f"- {line.strip()}" for line in cost_lines(plan.cost, plan.cost_note)]

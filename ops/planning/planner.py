@@ -91,6 +91,7 @@ class StackPlan:
     resources: list[ResourceChange] = field(default_factory=list)
     other: list[str] = field(default_factory=list)  # outputs, parameters, conditions...
     notes: list[str] = field(default_factory=list)
+    region: str | None = None  # from the manifest's environment (aws://account/region)
 
     @property
     def impact(self) -> str:
@@ -112,6 +113,14 @@ class Plan:
     unmatched_allows: list[str] = field(default_factory=list)
     cost: Any = None
     cost_note: str | None = None
+    dns: list[str] = field(default_factory=list)  # record changes and their DNS impact
+
+    def regions(self) -> dict[str, list[str]]:
+        """Region -> the changed stacks in it (a disaster-recovery plan spans two)."""
+        found: dict[str, list[str]] = {}
+        for stack in self.changed:
+            found.setdefault(stack.region or "unknown region", []).append(stack.name)
+        return found
 
     @property
     def changed(self) -> list[StackPlan]:
@@ -147,6 +156,8 @@ class Plan:
             "stacks": stacks,
             "cost": self.cost,
             "cost_note": self.cost_note,
+            "dns": self.dns,
+            "regions": self.regions(),
         }
 
 
@@ -608,6 +619,8 @@ def plan_assemblies(
             )
         return resolved[key]
 
+    regions = {name: stack_region(head.get(name) or base.get(name)) for name in names}
+
     # Exports first: a changed export changes every importer (fixpoint over stacks).
     changed_exports: set[str] = set()
     plans: dict[str, StackPlan] = {}
@@ -619,8 +632,9 @@ def plan_assemblies(
                 template(base, name),
                 template(head, name),
                 changed_imports=changed_exports,
-                region=region,
+                region=schema_region(regions[name], region),
             )
+            plan.region = regions[name]
             plans[name] = plan
             changed_exports |= exported
         if changed_exports == before:
@@ -683,8 +697,153 @@ def plan_assemblies(
             message = f"imports {export}, which no stack of the head assembly exports"
             stack.notes.append(message)
             result.blockers.append(f"{stack.name}: {message}: the deploy fails")
+    _failover_records(result, base_resolved, head_resolved)
     result.unmatched_allows = [p for p in allow if p not in used]
     return result
+
+
+def stack_region(artifact: StackArtifact | None) -> str | None:
+    """`aws://account/region` of the manifest -> region (None when environment-agnostic)."""
+    environment = artifact.environment if artifact else None
+    if not environment or not environment.startswith("aws://"):
+        return None
+    region = environment.rsplit("/", 1)[-1]
+    return None if region.startswith("unknown") else region
+
+
+def schema_region(region: str | None, default: str) -> str:
+    """The region whose provider schemas judge a stack (cfn-lint ships one index per region)."""
+    from ops.planning.schemas import SchemaUnavailable, _index
+
+    if region is None:
+        return default
+    try:
+        _index(region)
+    except SchemaUnavailable:
+        return default
+    return region
+
+
+RECORD = "AWS::Route53::RecordSet"
+
+
+def _records(templates: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str, str], list]:
+    """(zone, name, type) -> [(stack, logical id, failover role or None)] of every record."""
+    found: dict[tuple[str, str, str], list] = {}
+    for stack, body in templates.items():
+        for logical_id, resource in (body.get("Resources") or {}).items():
+            if resource.get("Type") != RECORD:
+                continue
+            props = resource.get("Properties") or {}
+            name = str(props.get("Name", "")).rstrip(".")
+            zone = _canon(props.get("HostedZoneId") or props.get("HostedZoneName"))
+            key = (zone, name, str(props.get("Type")))
+            found.setdefault(key, []).append((stack, logical_id, props.get("Failover")))
+    return found
+
+
+def _failover_records(
+    plan: Plan,
+    base: Mapping[str, Mapping[str, Any]],
+    head: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """DNS impact of records that become (or are created as) failover records.
+
+    Route 53 refuses a failover record beside a simple record of the same name and type (CFN
+    docs, AWS::Route53::RecordSet Failover), and CloudFormation creates a replacement before it
+    deletes the old resource: a failover record added while a simple record of its name stays
+    (or is removed in the same deploy) fails. Across stacks the order matters: the stack whose
+    record becomes PRIMARY deploys before the one that creates the SECONDARY.
+    """
+    before, after = _records(base), _records(head)
+    by_name = {s.name: s for s in plan.stacks}
+    why: list[str] = []  # each distinct reason once, after the entries
+    for key, records in sorted(after.items()):
+        _, name, kind = key
+        old = {(stack, lid): role for stack, lid, role in before.get(key, [])}
+        for stack, lid, role in records:
+            stack_plan = by_name.get(stack)
+            if stack_plan is None:
+                continue
+            was = old.get((stack, lid), "absent")
+            if was == role:
+                continue
+            where = f" ({stack_plan.region})" if stack_plan.region else ""
+            if was == "absent" and role:
+                now = {(s, i): r for s, i, r in records}
+                simple = [(s, i) for (s, i), r in old.items() if r is None]
+                still = [x for x in simple if x in now and now[x] is None]
+                converted = sorted({s for s, i in simple if now.get((s, i)) and s != stack})
+                removed = [x for x in simple if x not in now]
+                if still:
+                    kept = ", ".join(f"{s}/{i}" for s, i in still)
+                    message = (
+                        f"creates {role} failover record {name} ({kind}) while the simple record "
+                        f"{kept} stays: Route 53 refuses a failover record beside a simple one of "
+                        "the same name and type, so the create FAILS"
+                    )
+                    resource = next((r for r in stack_plan.resources if r.logical_id == lid), None)
+                    if resource is not None:
+                        resource.failures.append(message)
+                    plan.blockers.append(f"{stack}/{lid}: {message}")
+                    plan.dns.append(f"{stack}{where}: {message}")
+                    continue
+                if removed:
+                    gone = ", ".join(f"{s}/{i}" for s, i in removed)
+                    message = (
+                        f"creates {role} failover record {name} ({kind}) in place of the simple "
+                        f"record {gone}: CloudFormation creates before it deletes and Route 53 "
+                        "refuses a failover record beside a simple one, so the create FAILS; keep "
+                        "the record's logical id and change its routing instead"
+                    )
+                    resource = next((r for r in stack_plan.resources if r.logical_id == lid), None)
+                    if resource is not None:
+                        resource.failures.append(message)
+                    plan.blockers.append(f"{stack}/{lid}: {message}")
+                    plan.dns.append(f"{stack}{where}: {message}")
+                    continue
+                if converted:
+                    message = (
+                        f"creates {role} failover record {name} ({kind}): deploy "
+                        f"{', '.join(converted)} first, where the simple record of that name "
+                        "becomes the PRIMARY (Route 53 refuses a failover record beside a simple "
+                        "one: in the other order this create fails)"
+                    )
+                    stack_plan.notes.append(message)
+                    plan.dns.append(
+                        f"{stack}{where}: new {role} record {name} ({kind}), deploy after "
+                        f"{', '.join(converted)}"
+                    )
+                    continue
+                plan.dns.append(
+                    f"{stack}{where}: new {role} failover record {name} ({kind})"
+                    + (
+                        ": answers only when the PRIMARY's health check fails"
+                        if role == "SECONDARY"
+                        else ""
+                    )
+                )
+            elif was == "absent":
+                continue
+            else:
+                change = next(
+                    (
+                        c
+                        for r in stack_plan.resources
+                        if r.logical_id == lid
+                        for c in r.changes
+                        if c.path == "Failover"
+                    ),
+                    None,
+                )
+                impact = f": {change.impact}" if change else ""
+                plan.dns.append(
+                    f"{stack}{where}: {name} ({kind}) {was or 'simple'} -> {role or 'simple'} "
+                    f"record{impact}"
+                )
+                if change is not None and change.reason not in why:
+                    why.append(change.reason)
+    plan.dns += [f"why: {reason}" for reason in why]
 
 
 def _importers(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:

@@ -401,6 +401,89 @@ def _parameter_group_parameters(
     )
 
 
+# Route 53 records: the CFN docs (AWS::Route53::RecordSet) say Failover, SetIdentifier and
+# HealthCheckId update with "No interruption", and the provider schema agrees (only the hosted
+# zone is create-only). But a record is identified by name, type and set identifier: Route 53
+# cannot UPSERT a record into one of another identity. Turning a simple record into a failover
+# record is a DELETE of the old and a CREATE of the new (LocalStack's model of the handler,
+# localstack/localstack PR 13627: "you cannot update a value that has a different SetIdentifier,
+# it has to be deleted and recreated"); Route 53 applies one change batch atomically, but
+# whether CloudFormation sends both in one batch is not documented, so the plan assumes the
+# worst: a short window in which the name does not resolve and resolvers cache NXDOMAIN for the
+# zone's negative TTL (the SOA's last field). Route 53 also refuses a failover record beside a
+# simple record of the same name and type ("You can't create non-failover resource record sets
+# that have the same values for the Name and Type elements as failover resource record sets"),
+# so the SECONDARY (standby stack) can only be created after the PRIMARY conversion.
+_RECORD_IDENTITY = (
+    "CFN docs: No interruption, but the record's identity (name, type, set identifier) "
+    "changes: Route 53 cannot UPSERT across identities, so the simple record is deleted and the "
+    "{role} record created; unless CloudFormation sends both in one (atomic) change batch, "
+    "resolvers asking in between get NXDOMAIN and cache it for the zone's negative TTL: deploy "
+    "in a quiet window and `dig` the name afterwards"
+)
+
+
+def _record_set_identifier(
+    before: Any, after: Any, _b: Mapping[str, Any], head: Mapping[str, Any]
+) -> Verdict:
+    if _empty(before) and not _empty(head.get("Failover")):
+        return Verdict(
+            INTERRUPTION, "with Failover: the record becomes a failover record (see there)"
+        )
+    if _empty(before) or _empty(after) or before != after:
+        role = str(head.get("Failover") or "routing-policy").upper()
+        return Verdict(INTERRUPTION, _RECORD_IDENTITY.format(role=role))
+    return Verdict(NO_INTERRUPTION, "CFN docs: No interruption")
+
+
+def _record_failover(
+    before: Any, after: Any, base: Mapping[str, Any], head: Mapping[str, Any]
+) -> Verdict:
+    if _empty(before) and not _empty(after):
+        return Verdict(
+            INTERRUPTION,
+            f"simple record -> {after} failover record: "
+            + _RECORD_IDENTITY.format(role=str(after))
+            + "; afterwards Route 53 answers with it while its health check is healthy"
+            + (", else with the SECONDARY" if str(after) == "PRIMARY" else ""),
+        )
+    if not _empty(before) and _empty(after):
+        return Verdict(
+            INTERRUPTION,
+            f"{before} failover record -> simple record: "
+            + _RECORD_IDENTITY.format(role="simple")
+            + "; remove its partner record first (Route 53 refuses a simple record beside a "
+            "failover one)",
+        )
+    if base.get("SetIdentifier") == head.get("SetIdentifier"):
+        return Verdict(
+            NO_INTERRUPTION,
+            f"CFN docs: No interruption: failover role {before} -> {after} is an UPSERT of the "
+            "same record; answers switch to the new PRIMARY as resolvers' caches expire (TTL)",
+        )
+    return Verdict(INTERRUPTION, _RECORD_IDENTITY.format(role=str(after)))
+
+
+def _record_health_check(
+    before: Any, after: Any, _b: Mapping[str, Any], head: Mapping[str, Any]
+) -> Verdict:
+    if _empty(after):
+        return Verdict(
+            NO_INTERRUPTION,
+            "CFN docs: No interruption; the record is answered regardless of health from now on",
+        )
+    what = (
+        " (a PRIMARY: unhealthy fails over to the SECONDARY)"
+        if head.get("Failover") == "PRIMARY"
+        else ""
+    )
+    return Verdict(
+        NO_INTERRUPTION,
+        "CFN docs: No interruption; Route 53 answers with the record only while this health "
+        f"check is healthy{what}",
+    )
+
+
 # Rules by type and top-level property. They resolve the schema's conditional cases and override
 # the default "mutable = no interruption" where the documentation says more.
 RULES: dict[str, dict[str, RuleFunc]] = {
@@ -431,6 +514,11 @@ RULES: dict[str, dict[str, RuleFunc]] = {
         "SourceDBClusterIdentifier": _restore_source("SourceDBClusterIdentifier"),
     },
     "AWS::RDS::DBParameterGroup": {"Parameters": _parameter_group_parameters},
+    "AWS::Route53::RecordSet": {
+        "SetIdentifier": _record_set_identifier,
+        "Failover": _record_failover,
+        "HealthCheckId": _record_health_check,
+    },
 }
 
 
