@@ -96,3 +96,20 @@ def db_instance_arn(*, partition: str, region: str, account: str, identifier: st
     """An RDS instance's ARN from its identifier: how the standby names its replica's source
     without a cross-region reference (the account may be a token, e.g. `Aws.ACCOUNT_ID`)."""
     return f"arn:{partition}:rds:{region}:{account}:db:{identifier}"
+
+
+# The log archive (docs/log-archive.md): the platform creates these by name, and each tenant
+# stack's subscription filters name them, so no tenant changes the platform stack.
+def log_archive_stream_name(env: str) -> str:
+    """The environment's Firehose stream that carries subscribed log groups to the archive."""
+    return f"{PROJECT}-{env}-log-archive"
+
+
+def log_archive_subscription_role_name(env: str) -> str:
+    """The role CloudWatch Logs assumes to put a subscribed group's events on that stream."""
+    return f"{PROJECT}-{env}-log-archive-subscription"
+
+
+def log_archive_bucket_name(env: str, account: str, region: str) -> str:
+    """The archive bucket: globally unique by account and region, like the uploads bucket."""
+    return f"{PROJECT}-{env}-log-archive-{account}-{region}"
