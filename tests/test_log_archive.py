@@ -1,0 +1,327 @@
+"""The log archive (seed 4.4, docs/log-archive.md): every log group reaches the environment's
+archive, under a key that names its kind and owner, kept as long as config says.
+
+The templates of two generated environments (production with CloudTrail and a longer audit
+archive; PoC with Deep Archive) are read with the IAM test's CloudFormation resolver, and the
+stream's own jq query (jq, the library Firehose's parser is) runs on CloudWatch Logs records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jq
+import pytest
+
+from config.generated import generated_environment
+from config.schema import LOG_KINDS, EnvironmentConfig
+from constructs.log_archive import archive_filter_name, archive_prefix, tenant_owner
+from stacks import naming
+from tests.conftest import synth_app
+from tests.test_access_evaluation import ACCOUNT, PARTITION, Exports, Resolver
+from tests.test_config_rules import env, refused
+
+PROD = "arcp"
+POC = "arcq"
+
+
+@pytest.fixture(scope="module")
+def environments() -> dict[str, EnvironmentConfig]:
+    return {
+        PROD: generated_environment(
+            PROD,
+            2,
+            profile="production",
+            tier_mix={"poc": 0.5, "production": 0.5},
+            security={"cloudtrail": True},
+            logs={"archive": {"audit_days": 731}},
+        ),
+        POC: generated_environment(
+            POC, 1, profile="poc", logs={"archive": {"storage_class": "deep-archive"}}
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def stacks(
+    environments: dict[str, EnvironmentConfig], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Resolver]:
+    """Stack name -> resolver (templates with intrinsics resolved as CloudFormation would)."""
+    _, assembly = synth_app(environments.values(), outdir=tmp_path_factory.mktemp("archive.out"))
+    exports = Exports()
+    resolvers = {
+        s.stack_name: Resolver(s.stack_name, s.template, "us-east-1", exports)
+        for s in assembly.stacks
+    }
+    for resolver in resolvers.values():
+        exports.add(resolver)
+    return resolvers
+
+
+def of_type(resolver: Resolver, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in resolver.resources.items() if r["Type"] == kind}
+
+
+def stream(stacks: dict[str, Resolver], env_name: str) -> dict[str, Any]:
+    platform = stacks[naming.platform_stack_name(env_name)]
+    (resource,) = of_type(platform, "AWS::KinesisFirehose::DeliveryStream").values()
+    return platform.resolve(resource["Properties"])
+
+
+def bucket(stacks: dict[str, Resolver], env_name: str) -> dict[str, Any]:
+    platform = stacks[naming.platform_stack_name(env_name)]
+    found = [
+        platform.resolve(r["Properties"])
+        for r in of_type(platform, "AWS::S3::Bucket").values()
+        if "log-archive" in str(platform.resolve(r["Properties"].get("BucketName", "")))
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def cloudwatch_record(filter_name: str, log_group: str) -> dict[str, Any]:
+    """A decompressed CloudWatch Logs subscription record (CloudWatch Logs user guide,
+    "Subscription filters": the data Firehose receives, once gunzipped)."""
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": log_group,
+        "logStream": "2026/12/07/[$LATEST]abc",
+        "subscriptionFilters": [filter_name],
+        "logEvents": [{"id": "1", "timestamp": 1_796_000_000_000, "message": "hello"}],
+    }
+
+
+def s3_prefix(config: dict[str, Any], record: dict[str, Any]) -> str:
+    """The key prefix Firehose writes `record` under: the stream's own jq query and prefix."""
+    processors = config["ProcessingConfiguration"]["Processors"]
+    (extraction,) = [p for p in processors if p["Type"] == "MetadataExtraction"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in extraction["Parameters"]}
+    assert parameters["JsonParsingEngine"] == "JQ-1.6"
+    keys = jq.compile(parameters["MetadataExtractionQuery"]).input_value(record).first()
+    prefix = re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", lambda m: keys[m.group(1)], config["Prefix"])
+    return prefix.split("!{timestamp")[0]
+
+
+def subscriptions(stacks: dict[str, Resolver], env_name: str) -> list[tuple[str, dict, dict]]:
+    """(stack, log group properties, subscription filter properties), resolved."""
+    found = []
+    for name, resolver in stacks.items():
+        if not name.startswith(f"chefs-kiss-{env_name}-"):
+            continue
+        for resource in of_type(resolver, "AWS::Logs::SubscriptionFilter").values():
+            props = resource["Properties"]
+            (group_id,) = [props["LogGroupName"]["Ref"]]
+            group = resolver.resolve(resolver.resources[group_id]["Properties"])
+            found.append((name, group, resolver.resolve(props)))
+    return found
+
+
+# --- every log group reaches the archive ---------------------------------------------------
+
+
+@pytest.mark.parametrize("env_name", [PROD, POC])
+def test_every_log_group_but_the_archives_own_is_subscribed_once(
+    stacks: dict[str, Resolver], env_name: str
+) -> None:
+    groups: dict[str, int] = {}
+    for name, resolver in stacks.items():
+        if name.startswith(f"chefs-kiss-{env_name}-"):
+            for resource in of_type(resolver, "AWS::Logs::LogGroup").values():
+                groups[str(resolver.resolve(resource["Properties"]["LogGroupName"]))] = 0
+    for _, group, _ in subscriptions(stacks, env_name):
+        groups[group["LogGroupName"]] += 1
+    delivery = f"/{naming.name_prefix(env_name)}/log-archive-delivery"
+    assert groups.pop(delivery) == 0, "the archive's own error log must not feed the archive"
+    assert groups and set(groups.values()) == {1}, groups
+    kinds = {
+        "app": ["/app", "/session-secret-rotation", "-app-probe"],
+        "audit": ["/vpc-flow-logs"],
+        "access": ["/postgresql", "/upgrade", "/db-bootstrap"],
+    }
+    if env_name == PROD:
+        kinds["audit"].append("/cloudtrail")
+        kinds["access"].append("aws-waf-logs-")
+    for kind, fragments in kinds.items():
+        for fragment in fragments:
+            assert any(fragment in g for g in groups), f"no {kind} log group like {fragment}"
+
+
+@pytest.mark.parametrize("env_name", [PROD, POC])
+def test_filters_name_the_platforms_stream_and_role_by_their_names(
+    stacks: dict[str, Resolver], env_name: str
+) -> None:
+    """A tenant's filter points at the platform's stream and role by ARN built from names:
+    those names are the ones the platform gives them."""
+    platform = stacks[naming.platform_stack_name(env_name)]
+    stream_name = naming.log_archive_stream_name(env_name)
+    role_name = naming.log_archive_subscription_role_name(env_name)
+    assert stream(stacks, env_name)["DeliveryStreamName"] == stream_name
+    roles = [platform.ref(k) for k in of_type(platform, "AWS::IAM::Role")]
+    assert role_name in roles
+    expected_stream = f"arn:{PARTITION}:firehose:us-east-1:{ACCOUNT}:deliverystream/{stream_name}"
+    expected_role = f"arn:{PARTITION}:iam::{ACCOUNT}:role/{role_name}"
+    found = subscriptions(stacks, env_name)
+    assert {s for s, _, _ in found} > {naming.platform_stack_name(env_name)}
+    for stack_name, _, props in found:
+        assert props["DestinationArn"] == expected_stream, stack_name
+        assert props["RoleArn"] == expected_role, stack_name
+        assert props["FilterPattern"] == ""  # every event
+
+
+def test_a_tenant_adds_three_filters_and_no_iam(
+    stacks: dict[str, Resolver], environments: dict[str, EnvironmentConfig]
+) -> None:
+    """No per-tenant role (IAM's 5,000 per account) and no grant on the platform's role."""
+    for restaurant in environments[PROD].restaurants:
+        tenant = stacks[naming.tenant_stack_name(PROD, restaurant.slug)]
+        filters = of_type(tenant, "AWS::Logs::SubscriptionFilter")
+        assert len(filters) == 3
+        role_name = naming.log_archive_subscription_role_name(PROD)
+        for kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for resource in of_type(tenant, kind).values():
+                assert role_name not in json.dumps(tenant.resolve(resource["Properties"]))
+
+
+# --- findable by restaurant, kept by kind ---------------------------------------------------
+
+
+@pytest.mark.parametrize("env_name", [PROD, POC])
+def test_each_record_lands_under_its_kind_and_owner(
+    stacks: dict[str, Resolver], environments: dict[str, EnvironmentConfig], env_name: str
+) -> None:
+    environment = environments[env_name]
+    config = stream(stacks, env_name)["ExtendedS3DestinationConfiguration"]
+    rules = {r.get("Prefix") for r in bucket(stacks, env_name)["LifecycleConfiguration"]["Rules"]}
+    slugs = {r.slug for r in environment.restaurants}
+    for stack_name, group, props in subscriptions(stacks, env_name):
+        name = props["FilterName"]
+        prefix = s3_prefix(config, cloudwatch_record(name, group["LogGroupName"]))
+        kind, owner, log = prefix.rstrip("/").split("/")
+        assert prefix == archive_prefix(kind, owner, log)
+        assert f"{kind}/" in rules, f"{prefix}: no lifecycle rule keeps it"
+        # The kind is the one whose CloudWatch retention the group has.
+        assert group["RetentionInDays"] == environment.logs.cold_after_days(kind), name
+        if "-tenant-" in stack_name:
+            slug = stack_name.split("-tenant-")[1]
+            assert slug in slugs and owner == tenant_owner(slug), prefix
+            assert kind == "access"
+        else:
+            assert owner == "platform", prefix
+
+
+def test_a_restaurants_logs_are_under_one_owner_prefix(
+    stacks: dict[str, Resolver], environments: dict[str, EnvironmentConfig]
+) -> None:
+    config = stream(stacks, PROD)["ExtendedS3DestinationConfiguration"]
+    slug = environments[PROD].restaurants[0].slug
+    record = cloudwatch_record(
+        archive_filter_name("access", tenant_owner(slug), "postgresql"),
+        f"/aws/rds/instance/{naming.db_instance_identifier(PROD, slug)}/postgresql",
+    )
+    assert s3_prefix(config, record) == f"access/tenant-{slug}/postgresql/"
+
+
+def test_a_record_without_a_filter_name_is_refused_by_the_query(
+    stacks: dict[str, Resolver],
+) -> None:
+    """CloudWatch Logs' CONTROL_MESSAGE (sent when a filter is created) names no filter: the
+    query fails, so Firehose writes it under errors/, never under a restaurant's prefix."""
+    config = stream(stacks, PROD)["ExtendedS3DestinationConfiguration"]
+    control = {**cloudwatch_record("x", ""), "messageType": "CONTROL_MESSAGE"}
+    control["subscriptionFilters"] = []
+    with pytest.raises(ValueError, match="split input"):
+        s3_prefix(config, control)
+    assert config["ErrorOutputPrefix"].startswith("errors/")
+
+
+def test_archive_filter_names_cannot_smuggle_a_prefix() -> None:
+    assert archive_filter_name("app", "platform", "app") == "app.platform.app"
+    for bad in ("a.b", "A", "", "../x", "a/b"):
+        with pytest.raises(ValueError, match="archive key part"):
+            archive_filter_name("app", bad, "log")
+
+
+@pytest.mark.parametrize(
+    ("env_name", "storage_class", "days"),
+    [
+        (PROD, "GLACIER_IR", {"app": (7, 365), "access": (30, 365), "audit": (90, 731)}),
+        (POC, "DEEP_ARCHIVE", {"app": (7, 365), "access": (30, 365), "audit": (90, 365)}),
+    ],
+)
+def test_lifecycle_moves_each_kind_when_its_cloudwatch_retention_ends(
+    stacks: dict[str, Resolver], env_name: str, storage_class: str, days: dict
+) -> None:
+    rules = {r.get("Prefix"): r for r in bucket(stacks, env_name)["LifecycleConfiguration"]["Rules"]}
+    for kind in LOG_KINDS:
+        rule = rules[f"{kind}/"]
+        cold, expire = days[kind]
+        assert rule["Status"] == "Enabled"
+        assert rule["Transitions"] == [{"StorageClass": storage_class, "TransitionInDays": cold}]
+        assert rule["ExpirationInDays"] == expire
+    assert rules["errors/"]["ExpirationInDays"] == max(e for _, e in days.values())
+
+
+def test_the_archive_bucket_is_encrypted_versioned_private_and_logged(
+    stacks: dict[str, Resolver],
+) -> None:
+    platform = stacks[naming.platform_stack_name(PROD)]
+    props = bucket(stacks, PROD)
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    key_arn = rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    keys = {platform.get_att(k, "Arn"): r for k, r in of_type(platform, "AWS::KMS::Key").items()}
+    assert keys[key_arn]["Properties"]["EnableKeyRotation"] is True
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "s3-access/log-archive/"
+    name = props["BucketName"]
+    assert name == naming.log_archive_bucket_name(PROD, ACCOUNT, "us-east-1")
+    policies = [
+        platform.resolve(r["Properties"]["PolicyDocument"])
+        for r in of_type(platform, "AWS::S3::BucketPolicy").values()
+    ]
+    tls = [
+        s
+        for p in policies
+        for s in p["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        and f"arn:{PARTITION}:s3:::{name}" in s["Resource"]
+    ]
+    assert tls, "no TLS-only statement on the archive bucket"
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_archive_retention_defaults_to_a_year_per_kind() -> None:
+    logs = generated_environment("arcd", 1).logs
+    assert {kind: logs.archive_days(kind) for kind in LOG_KINDS} == {
+        "app": 365,
+        "access": 365,
+        "audit": 365,
+    }
+    assert logs.archive.storage_class == "glacier-instant-retrieval"
+
+
+def test_an_archive_shorter_than_the_cold_class_minimum_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, env(logs={"audit_days": 90, "archive": {"audit_days": 120}}))
+    assert "prod.yaml: logs.archive.audit_days: allowed: at least 180 days" in message
+    assert "glacier-instant-retrieval" in message and "got 120" in message
+
+
+def test_deep_archive_needs_180_days_after_the_move(tmp_path: Path) -> None:
+    data = env(logs={"archive": {"storage_class": "deep-archive", "app_days": 100}})
+    message = refused(tmp_path, data)
+    assert "logs.archive.app_days: allowed: at least 187 days" in message
+
+
+def test_unknown_storage_class_and_out_of_range_days_are_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, env(logs={"archive": {"storage_class": "glacier"}}))
+    assert "logs.archive.storage_class" in message and "deep-archive" in message
+    message = refused(tmp_path, env(logs={"archive": {"access_days": 4000}}))
+    assert "logs.archive.access_days: allowed: 1 to 3653 days" in message
