@@ -102,7 +102,9 @@ def s3_prefix(config: dict[str, Any], record: dict[str, Any]) -> str:
     parameters = {p["ParameterName"]: p["ParameterValue"] for p in extraction["Parameters"]}
     assert parameters["JsonParsingEngine"] == "JQ-1.6"
     keys = jq.compile(parameters["MetadataExtractionQuery"]).input_value(record).first()
-    prefix = re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", lambda m: keys[m.group(1)], config["Prefix"])
+    prefix = re.sub(
+        r"!\{partitionKeyFromQuery:(\w+)\}", lambda m: keys[m.group(1)], config["Prefix"]
+    )
     return prefix.split("!{timestamp")[0]
 
 
@@ -255,7 +257,8 @@ def test_archive_filter_names_cannot_smuggle_a_prefix() -> None:
 def test_lifecycle_moves_each_kind_when_its_cloudwatch_retention_ends(
     stacks: dict[str, Resolver], env_name: str, storage_class: str, days: dict
 ) -> None:
-    rules = {r.get("Prefix"): r for r in bucket(stacks, env_name)["LifecycleConfiguration"]["Rules"]}
+    lifecycle = bucket(stacks, env_name)["LifecycleConfiguration"]
+    rules = {r.get("Prefix"): r for r in lifecycle["Rules"]}
     for kind in LOG_KINDS:
         rule = rules[f"{kind}/"]
         cold, expire = days[kind]
