@@ -93,15 +93,19 @@ class ArchiveTarget:
 
     @classmethod
     def by_name(cls, scope: Construct, *, stream_name: str, role_name: str) -> ArchiveTarget:
-        stack = cdk.Stack.of(scope)
         return cls(
-            stream_arn=stack.format_arn(
-                service="firehose", resource="deliverystream", resource_name=stream_name
-            ),
-            role_arn=stack.format_arn(
+            stream_arn=stream_arn_by_name(scope, stream_name),
+            role_arn=cdk.Stack.of(scope).format_arn(
                 service="iam", region="", resource="role", resource_name=role_name
             ),
         )
+
+
+def stream_arn_by_name(scope: Construct, stream_name: str) -> str:
+    """A Firehose stream's ARN in `scope`'s account and region, from its name."""
+    return cdk.Stack.of(scope).format_arn(
+        service="firehose", resource="deliverystream", resource_name=stream_name
+    )
 
 
 @jsii.implements(logs.ILogSubscriptionDestination)
@@ -381,7 +385,8 @@ class LogArchive(Construct):
         )
         # Firehose checks its role's access when the stream is created.
         stream.node.add_dependency(policy)
-        self.stream_arn = stream.attr_arn
+        # The ARN by name, as every tenant's subscription filter names it.
+        self.stream_arn = stream_arn_by_name(self, stream_name)
         return stream
 
     def _subscription_role(self, role_name: str) -> iam.Role:

@@ -328,3 +328,176 @@ def test_unknown_storage_class_and_out_of_range_days_are_refused(tmp_path: Path)
     assert "logs.archive.storage_class" in message and "deep-archive" in message
     message = refused(tmp_path, env(logs={"archive": {"access_days": 4000}}))
     assert "logs.archive.access_days: allowed: 1 to 3653 days" in message
+
+
+# --- the write path is granted, and only it (IAM evaluator, tests/iam/simulate.mjs) ---------
+
+
+def service_request(
+    service: str, action: str, resource: str, resource_policy: dict, context: dict[str, str]
+) -> dict[str, Any]:
+    """A request an AWS service makes as itself (assuming a role that trusts it)."""
+    return {
+        "request": {
+            "principal": service,
+            "action": action,
+            "resource": {"resource": resource, "accountId": ACCOUNT},
+            "contextVariables": {"aws:SecureTransport": "true", **context},
+        },
+        "identityPolicies": [],
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+        "resourcePolicy": resource_policy,
+    }
+
+
+def role_named(resolver: Resolver, name: str) -> str:
+    (found,) = [k for k in of_type(resolver, "AWS::IAM::Role") if resolver.ref(k) == name]
+    return found
+
+
+def role_with(resolver: Resolver, description: str) -> str:
+    (found,) = [
+        k
+        for k, r in of_type(resolver, "AWS::IAM::Role").items()
+        if description in str(r["Properties"].get("Description", ""))
+    ]
+    return found
+
+
+def test_the_archive_write_path_is_allowed_and_nothing_beside_it(
+    stacks: dict[str, Resolver], environments: dict[str, EnvironmentConfig]
+) -> None:
+    from tests.test_access_evaluation import document, identity_policies, request, simulate
+
+    p = stacks[naming.platform_stack_name(PROD)]
+    region = "us-east-1"
+    slug = environments[PROD].restaurants[0].slug
+    subscription_role = role_named(p, naming.log_archive_subscription_role_name(PROD))
+    delivery_role = role_with(p, "Firehose writes the log archive")
+    task_role = role_named(p, naming.app_task_role_name(PROD))
+    archive = bucket(stacks, PROD)["BucketName"]
+    (archive_policy,) = [
+        document(p.resolve(r["Properties"]["PolicyDocument"]))
+        for r in of_type(p, "AWS::S3::BucketPolicy").values()
+        if archive in json.dumps(p.resolve(r["Properties"]["Bucket"]))
+    ]
+    key_id = [
+        k for k, r in of_type(p, "AWS::KMS::Key").items() if "log archive" in str(r["Properties"])
+    ][0]
+    key_arn = p.get_att(key_id, "Arn")
+    key_policy = document(p.resolve(p.resources[key_id]["Properties"]["KeyPolicy"]))
+    uploads_key = p.get_att(
+        [k for k in of_type(p, "AWS::KMS::Key") if k.startswith("PlatformKey")][0], "Arn"
+    )
+    stream_arn = f"arn:{PARTITION}:firehose:{region}:{ACCOUNT}:deliverystream/" + (
+        naming.log_archive_stream_name(PROD)
+    )
+    group_arn = (
+        f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/rds/instance/"
+        f"{naming.db_instance_identifier(PROD, slug)}/postgresql:*"
+    )
+    obj = f"arn:{PARTITION}:s3:::{archive}/access/tenant-{slug}/postgresql/2026/12/07/x.gz"
+
+    def session(role: str) -> str:
+        return f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/{p.ref(role)}/s"
+
+    def trust(role: str) -> dict[str, Any]:
+        return document(p.resolve(p.resources[role]["Properties"]["AssumeRolePolicyDocument"]))
+
+    def s3_kms(context_arn: str, via: str | None = f"s3.{region}.amazonaws.com") -> dict:
+        found = {"kms:EncryptionContext:aws:s3:arn": context_arn, "kms:CallerAccount": ACCOUNT}
+        return {**found, "kms:ViaService": via} if via else found
+
+    subscriber = identity_policies(p, subscription_role)
+    writer = identity_policies(p, delivery_role)
+    app = identity_policies(p, task_role)
+    role_arn = p.get_att(subscription_role, "Arn")
+    writer_arn = p.get_att(delivery_role, "Arn")
+    this_account = {"aws:SourceArn": group_arn, "aws:SourceAccount": ACCOUNT}
+    other_account = {
+        "aws:SourceArn": group_arn.replace(ACCOUNT, "444455556666"),
+        "aws:SourceAccount": "444455556666",
+    }
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "logs assumes the subscription role for this account's group": ("Allowed", service_request(
+            "logs.amazonaws.com", "sts:AssumeRole", role_arn, trust(subscription_role),
+            this_account,
+        )),
+        "logs assumes it for another account's group": ("Denied", service_request(
+            "logs.amazonaws.com", "sts:AssumeRole", role_arn, trust(subscription_role),
+            other_account,
+        )),
+        "firehose assumes the delivery role": ("Allowed", service_request(
+            "firehose.amazonaws.com", "sts:AssumeRole", writer_arn, trust(delivery_role),
+            {"aws:SourceAccount": ACCOUNT},
+        )),
+        "subscription puts a batch on the archive stream": ("Allowed", request(
+            principal=session(subscription_role), action="firehose:PutRecordBatch",
+            resource=stream_arn, identity=subscriber,
+        )),
+        "subscription puts on another stream": ("Denied", request(
+            principal=session(subscription_role), action="firehose:PutRecordBatch",
+            resource=stream_arn.replace("log-archive", "other"), identity=subscriber,
+        )),
+        "subscription deletes the stream": ("Denied", request(
+            principal=session(subscription_role), action="firehose:DeleteDeliveryStream",
+            resource=stream_arn, identity=subscriber,
+        )),
+        "firehose writes a restaurant's object": ("Allowed", request(
+            principal=session(delivery_role), action="s3:PutObject", resource=obj,
+            identity=writer, resource_policy=archive_policy,
+        )),
+        "firehose deletes an archived object": ("Denied", request(
+            principal=session(delivery_role), action="s3:DeleteObject", resource=obj,
+            identity=writer, resource_policy=archive_policy,
+        )),
+        "firehose writes to the uploads bucket": ("Denied", request(
+            principal=session(delivery_role), action="s3:PutObject",
+            resource=f"arn:{PARTITION}:s3:::uploads-elsewhere/tenants/{slug}/x",
+            identity=writer,
+        )),
+        "S3 gets a data key for firehose (bucket key context)": ("Allowed", request(
+            principal=session(delivery_role), action="kms:GenerateDataKey", resource=key_arn,
+            identity=writer, resource_policy=key_policy,
+            context=s3_kms(f"arn:{PARTITION}:s3:::{archive}"),
+        )),
+        "S3 gets a data key for firehose (object context)": ("Allowed", request(
+            principal=session(delivery_role), action="kms:GenerateDataKey", resource=key_arn,
+            identity=writer, resource_policy=key_policy, context=s3_kms(obj),
+        )),
+        "S3 decrypts a part for firehose's multipart upload": ("Allowed", request(
+            principal=session(delivery_role), action="kms:Decrypt", resource=key_arn,
+            identity=writer, resource_policy=key_policy,
+            context=s3_kms(f"arn:{PARTITION}:s3:::{archive}"),
+        )),
+        "firehose calls KMS directly, not through S3": ("Denied", request(
+            principal=session(delivery_role), action="kms:Decrypt", resource=key_arn,
+            identity=writer, resource_policy=key_policy,
+            context=s3_kms(f"arn:{PARTITION}:s3:::{archive}", via=None),
+        )),
+        "the archive key for another bucket's objects": ("Denied", request(
+            principal=session(delivery_role), action="kms:GenerateDataKey", resource=key_arn,
+            identity=writer, resource_policy=key_policy,
+            context=s3_kms(f"arn:{PARTITION}:s3:::uploads-elsewhere/x"),
+        )),
+        "firehose uses the platform key": ("Denied", request(
+            principal=session(delivery_role), action="kms:GenerateDataKey", resource=uploads_key,
+            identity=writer, context=s3_kms(f"arn:{PARTITION}:s3:::{archive}"),
+        )),
+        "the app reads the archive": ("Denied", request(
+            principal=session(task_role), action="s3:GetObject", resource=obj,
+            identity=app, resource_policy=archive_policy,
+        )),
+        "the app decrypts with the archive key": ("Denied", request(
+            principal=session(task_role), action="kms:Decrypt", resource=key_arn,
+            identity=app, resource_policy=key_policy, context=s3_kms(obj),
+        )),
+    }  # fmt: skip
+    results = simulate({case: simulation for case, (_, simulation) in cases.items()})
+    wrong = {
+        case: results[case]
+        for case, (expected, _) in cases.items()
+        if (results[case] == "Allowed") != (expected == "Allowed")
+    }
+    assert wrong == {}
