@@ -382,13 +382,13 @@ def test_the_archive_write_path_is_allowed_and_nothing_beside_it(
         for r in of_type(p, "AWS::S3::BucketPolicy").values()
         if archive in json.dumps(p.resolve(r["Properties"]["Bucket"]))
     ]
-    key_id = [
+    key_id = next(
         k for k, r in of_type(p, "AWS::KMS::Key").items() if "log archive" in str(r["Properties"])
-    ][0]
+    )
     key_arn = p.get_att(key_id, "Arn")
     key_policy = document(p.resolve(p.resources[key_id]["Properties"]["KeyPolicy"]))
     uploads_key = p.get_att(
-        [k for k in of_type(p, "AWS::KMS::Key") if k.startswith("PlatformKey")][0], "Arn"
+        next(k for k in of_type(p, "AWS::KMS::Key") if k.startswith("PlatformKey")), "Arn"
     )
     stream_arn = f"arn:{PARTITION}:firehose:{region}:{ACCOUNT}:deliverystream/" + (
         naming.log_archive_stream_name(PROD)
