@@ -28,7 +28,6 @@ from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all, nag_reference
 from constructs.storage import REPLICATION_RULES
 
-PLATFORM_OWNER = "platform"
 ERROR_PREFIX = "errors/"
 # Firehose's largest buffer (15 minutes, 128 MiB): the fewest, largest objects. Dynamic
 # partitioning buffers each partition (log) on its own, so each log writes at most one object a
@@ -37,11 +36,6 @@ BUFFER_SECONDS = 900
 BUFFER_MIB = 128
 DELIVERY_LOG_STREAM = "S3Delivery"
 _PART = re.compile(r"[a-z0-9][a-z0-9-]*")
-
-
-def tenant_owner(slug: str) -> str:
-    """The owner part of a restaurant's archive keys (never equal to `platform`)."""
-    return f"tenant-{slug}"
 
 
 def archive_filter_name(kind: str, owner: str, log: str) -> str:

@@ -113,3 +113,9 @@ def log_archive_subscription_role_name(env: str) -> str:
 def log_archive_bucket_name(env: str, account: str, region: str) -> str:
     """The archive bucket: globally unique by account and region, like the uploads bucket."""
     return f"{PROJECT}-{env}-log-archive-{account}-{region}"
+
+
+def log_archive_owner(slug: str | None = None) -> str:
+    """The owner part of archive keys `<kind>/<owner>/<log>/...`: `platform`, or
+    `tenant-<slug>` for a restaurant's logs (so `*/tenant-<slug>/` finds all of them)."""
+    return "platform" if slug is None else f"tenant-{slug}"

@@ -30,12 +30,7 @@ from constructs.compliance import (
 )
 from constructs.firewall import LoadBalancerFirewall
 from constructs.key_policies import allow_log_groups
-from constructs.log_archive import (
-    PLATFORM_OWNER,
-    ArchiveRetention,
-    LogArchive,
-    subscribe_to_archive,
-)
+from constructs.log_archive import ArchiveRetention, LogArchive, subscribe_to_archive
 from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
@@ -520,7 +515,7 @@ class PlatformStack(cdk.Stack):
                 log_group=group,
                 target=target,
                 kind=kind,
-                owner=PLATFORM_OWNER,
+                owner=naming.log_archive_owner(),
                 log=log,
             )
             # CloudWatch Logs tests the destination when the filter is created.

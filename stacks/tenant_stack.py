@@ -12,7 +12,7 @@ from aws_cdk import aws_ssm as ssm
 from config.schema import EnvironmentConfig, Restaurant
 from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
-from constructs.log_archive import subscribe_to_archive, tenant_owner
+from constructs.log_archive import subscribe_to_archive
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.network import DB_PORT
 from constructs.tenant_access import TenantAccessRole
@@ -117,7 +117,7 @@ class TenantStack(cdk.Stack):
                 log_group=group,
                 target=target,
                 kind="access",
-                owner=tenant_owner(slug),
+                owner=naming.log_archive_owner(slug),
                 log=log,
             )
 

@@ -18,7 +18,7 @@ import pytest
 
 from config.generated import generated_environment
 from config.schema import LOG_KINDS, EnvironmentConfig
-from constructs.log_archive import archive_filter_name, archive_prefix, tenant_owner
+from constructs.log_archive import archive_filter_name, archive_prefix
 from stacks import naming
 from tests.conftest import synth_app
 from tests.test_access_evaluation import ACCOUNT, PARTITION, Exports, Resolver
@@ -209,7 +209,7 @@ def test_each_record_lands_under_its_kind_and_owner(
         assert group["RetentionInDays"] == environment.logs.cold_after_days(kind), name
         if "-tenant-" in stack_name:
             slug = stack_name.split("-tenant-")[1]
-            assert slug in slugs and owner == tenant_owner(slug), prefix
+            assert slug in slugs and owner == naming.log_archive_owner(slug), prefix
             assert kind == "access"
         else:
             assert owner == "platform", prefix
@@ -221,7 +221,7 @@ def test_a_restaurants_logs_are_under_one_owner_prefix(
     config = stream(stacks, PROD)["ExtendedS3DestinationConfiguration"]
     slug = environments[PROD].restaurants[0].slug
     record = cloudwatch_record(
-        archive_filter_name("access", tenant_owner(slug), "postgresql"),
+        archive_filter_name("access", naming.log_archive_owner(slug), "postgresql"),
         f"/aws/rds/instance/{naming.db_instance_identifier(PROD, slug)}/postgresql",
     )
     assert s3_prefix(config, record) == f"access/tenant-{slug}/postgresql/"
@@ -501,3 +501,32 @@ def test_the_archive_write_path_is_allowed_and_nothing_beside_it(
         if (results[case] == "Allowed") != (expected == "Allowed")
     }
     assert wrong == {}
+
+
+# --- offboarding says what happens to the archived logs -------------------------------------
+
+
+def test_offboard_names_the_archived_logs_and_when_they_expire(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.__main__ import main
+
+    path = tmp_path / "demo.yaml"
+    path.write_text(
+        "profile: poc\nregion: us-east-1\naccount: '111122223333'\n"
+        "logs:\n  archive:\n    access_days: 400\n"
+        "restaurants:\n  - slug: trattoria\n    tier: poc\n    deletion_protection: false\n"
+        "  - slug: osteria\n    tier: poc\n",
+        encoding="utf-8",
+    )
+    argv = ["offboard", "trattoria", "--env", "demo", "--config-dir", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    archived = json.loads(capsys.readouterr().out)["archived_logs"]
+    bucket_name = naming.log_archive_bucket_name("demo", "111122223333", "us-east-1")
+    assert archived["bucket"] == bucket_name
+    assert "access/tenant-trattoria/" in archived["prefixes"]
+    assert archived["kept_days"]["access"] == 400
+    assert main(argv[:-1]) == 0
+    out = capsys.readouterr().out
+    assert f"s3://{bucket_name}/<kind>/tenant-trattoria/" in out and "access 400 days" in out
+    assert "5. Only if the restaurant's logs must go" in out
