@@ -312,13 +312,19 @@ class LogArchiveConfig(_Strict):
     kind moves to the cold storage class when its CloudWatch retention ends."""
 
     app_days: int = Field(
-        default=365, description="Days archived application logs are kept, from when written."
+        default=365,
+        description="Days archived application logs are kept, from when written: 1 to 3653, "
+        "and at least `logs.app_days` plus the storage class's minimum storage duration.",
     )
     access_days: int = Field(
-        default=365, description="Days archived access logs (WAF, PostgreSQL) are kept."
+        default=365,
+        description="Days archived access logs (WAF, PostgreSQL) are kept: 1 to 3653, and at "
+        "least `logs.access_days` plus the storage class's minimum storage duration.",
     )
     audit_days: int = Field(
-        default=365, description="Days archived audit logs (VPC flow logs, CloudTrail) are kept."
+        default=365,
+        description="Days archived audit logs (VPC flow logs, CloudTrail) are kept: 1 to 3653, "
+        "and at least `logs.audit_days` plus the storage class's minimum storage duration.",
     )
     storage_class: ArchiveStorageClass = Field(
         default="glacier-instant-retrieval",
