@@ -508,10 +508,11 @@ class PlatformStack(cdk.Stack):
             groups.append(("access", "waf-cdn", self.cdn_firewall.log_group))
         if self.audit is not None:
             groups.append(("audit", "cloudtrail", self.audit.log_group))
+        scope = Construct(self, "LogArchiveSubscriptions")  # beside the groups (tenant_stack)
         for kind, log, group in groups:
             subscription = subscribe_to_archive(
-                group,
-                "Archive",
+                scope,
+                log,
                 log_group=group,
                 target=target,
                 kind=kind,

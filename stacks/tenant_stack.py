@@ -110,10 +110,13 @@ class TenantStack(cdk.Stack):
         target = archive_target(self, env)
         groups = [*self.database.log_groups, self.database.bootstrap.log_group]
         names = ["postgresql", "upgrade", "db-bootstrap"]
+        # Beside the log groups, not inside them: the instance depends on its log groups'
+        # constructs, and must not come to depend on the filters too.
+        scope = Construct(self, "LogArchive")
         for log, group in zip(names, groups, strict=True):
             subscribe_to_archive(
-                group,
-                "Archive",
+                scope,
+                log,
                 log_group=group,
                 target=target,
                 kind="access",

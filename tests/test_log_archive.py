@@ -188,6 +188,17 @@ def test_a_tenant_adds_three_filters_and_no_iam(
                 assert role_name not in json.dumps(tenant.resolve(resource["Properties"]))
 
 
+def test_the_database_does_not_come_to_depend_on_the_filters(stacks: dict[str, Resolver]) -> None:
+    """The instance depends on its log groups (created before RDS exports to them); the
+    archive must not add to its DependsOn (an update of the tenant's database resource)."""
+    tenants = [r for name, r in stacks.items() if "-tenant-" in name]
+    assert tenants
+    for tenant in tenants:
+        filters = set(of_type(tenant, "AWS::Logs::SubscriptionFilter"))
+        for resource in of_type(tenant, "AWS::RDS::DBInstance").values():
+            assert not filters & set(resource.get("DependsOn", [])), tenant.name
+
+
 # --- findable by restaurant, kept by kind ---------------------------------------------------
 
 
