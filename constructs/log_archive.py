@@ -273,9 +273,11 @@ class LogArchive(Construct):
         self.delivery_role = role = iam.Role(
             self,
             "DeliveryRole",
+            # CloudWatch Logs user guide, "Step 1: Create a Firehose delivery stream": Firehose
+            # assumes its role with this account's id as the external id.
             assumed_by=iam.ServicePrincipal(
                 "firehose.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                conditions={"StringEquals": {"sts:ExternalId": cdk.Aws.ACCOUNT_ID}},
             ),
             description="Firehose writes the log archive's objects (and never deletes them)",
         )

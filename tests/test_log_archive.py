@@ -441,7 +441,11 @@ def test_the_archive_write_path_is_allowed_and_nothing_beside_it(
         )),
         "firehose assumes the delivery role": ("Allowed", service_request(
             "firehose.amazonaws.com", "sts:AssumeRole", writer_arn, trust(delivery_role),
-            {"aws:SourceAccount": ACCOUNT},
+            {"sts:ExternalId": ACCOUNT},
+        )),
+        "firehose assumes it for another account": ("Denied", service_request(
+            "firehose.amazonaws.com", "sts:AssumeRole", writer_arn, trust(delivery_role),
+            {"sts:ExternalId": "444455556666"},
         )),
         "subscription puts a batch on the archive stream": ("Allowed", request(
             principal=session(subscription_role), action="firehose:PutRecordBatch",
