@@ -952,8 +952,7 @@ def delivery_stream(ctx: Context, logical_id: str, resource: dict) -> list[Findi
             )  # fmt: skip
     if "Decompression" in types:
         findings.append(
-            Unpriced("Firehose decompression of CloudWatch Logs records: billed per GB; its "
-                     "rate is not in the price table (https://aws.amazon.com/firehose/pricing/)")
+            Unpriced("Firehose decompression: per-GB rate not in the price table")
         )  # fmt: skip
     bucket = ctx.resolve(destination.get("BucketARN"))
     if bucket is None:
