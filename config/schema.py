@@ -305,26 +305,28 @@ ArchiveStorageClass = Literal["glacier-instant-retrieval", "deep-archive"]
 # before its class's minimum storage duration is billed for the rest of it.
 ARCHIVE_MIN_STORAGE_DAYS: dict[str, int] = {"glacier-instant-retrieval": 90, "deep-archive": 180}
 ARCHIVE_MAX_DAYS = 3653  # ten years, CloudWatch's own longest retention
+ARCHIVE_DEFAULT_DAYS = 365  # "long-term storage" (seed 4.4): a year unless configured
 
 
 class LogArchiveConfig(_Strict):
     """Seed 4.4: every log group's events are also archived to S3 (docs/log-archive.md); each
     kind moves to the cold storage class when its CloudWatch retention ends."""
 
-    app_days: int = Field(
-        default=365,
+    app_days: int | None = Field(
+        default=None,
         description="Days archived application logs are kept, from when written: 1 to 3653, "
-        "and at least `logs.app_days` plus the storage class's minimum storage duration.",
+        "and at least `logs.app_days` plus the storage class's minimum storage duration. "
+        "Default: 365, or that minimum when it is longer.",
     )
-    access_days: int = Field(
-        default=365,
-        description="Days archived access logs (WAF, PostgreSQL) are kept: 1 to 3653, and at "
-        "least `logs.access_days` plus the storage class's minimum storage duration.",
+    access_days: int | None = Field(
+        default=None,
+        description="Days archived access logs (WAF, PostgreSQL) are kept; the same rules and "
+        "default with `logs.access_days`.",
     )
-    audit_days: int = Field(
-        default=365,
-        description="Days archived audit logs (VPC flow logs, CloudTrail) are kept: 1 to 3653, "
-        "and at least `logs.audit_days` plus the storage class's minimum storage duration.",
+    audit_days: int | None = Field(
+        default=None,
+        description="Days archived audit logs (VPC flow logs, CloudTrail) are kept; the same "
+        "rules and default with `logs.audit_days`.",
     )
     storage_class: ArchiveStorageClass = Field(
         default="glacier-instant-retrieval",
@@ -336,8 +338,8 @@ class LogArchiveConfig(_Strict):
 
     @field_validator("app_days", "access_days", "audit_days")
     @classmethod
-    def _archive_days(cls, value: int) -> int:
-        if not 1 <= value <= ARCHIVE_MAX_DAYS:
+    def _archive_days(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= ARCHIVE_MAX_DAYS:
             raise ValueError(f"allowed: 1 to {ARCHIVE_MAX_DAYS} days")
         return value
 
@@ -370,8 +372,8 @@ class LogRetentionConfig(_Strict):
         minimum = ARCHIVE_MIN_STORAGE_DAYS[storage_class]
         for kind in LOG_KINDS:
             cloudwatch = self.cold_after_days(kind)
-            days = self.archive_days(kind)
-            if days < cloudwatch + minimum:
+            days = getattr(self.archive, f"{kind}_days")
+            if days is not None and days < cloudwatch + minimum:
                 raise FieldError(
                     f"archive.{kind}_days",
                     f"allowed: at least {cloudwatch + minimum} days ({kind}_days {cloudwatch}, "
@@ -382,8 +384,13 @@ class LogRetentionConfig(_Strict):
         return self
 
     def archive_days(self, kind: str) -> int:
-        """How long the archive keeps logs of `kind` (app, access, audit)."""
-        return int(getattr(self.archive, f"{kind}_days"))
+        """How long the archive keeps logs of `kind` (app, access, audit): as configured, else
+        a year, or the least the cold class allows after a longer CloudWatch retention."""
+        days = getattr(self.archive, f"{kind}_days")
+        if days is not None:
+            return int(days)
+        minimum = ARCHIVE_MIN_STORAGE_DAYS[self.archive.storage_class]
+        return max(ARCHIVE_DEFAULT_DAYS, self.cold_after_days(kind) + minimum)
 
     def cold_after_days(self, kind: str) -> int:
         """When archived logs of `kind` move to the cold class: their CloudWatch retention."""

@@ -320,6 +320,11 @@ def test_archive_retention_defaults_to_a_year_per_kind() -> None:
         "audit": 365,
     }
     assert logs.archive.storage_class == "glacier-instant-retrieval"
+    # A CloudWatch retention of a year: the default archive outlasts it by the class's minimum.
+    logs = generated_environment("arcd", 1, logs={"audit_days": 365}).logs
+    assert logs.archive_days("audit") == 365 + 90
+    deep = {"audit_days": 365, "archive": {"storage_class": "deep-archive"}}
+    assert generated_environment("arcd", 1, logs=deep).logs.archive_days("audit") == 365 + 180
 
 
 def test_an_archive_shorter_than_the_cold_class_minimum_is_refused(tmp_path: Path) -> None:
