@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all, nag_reference
@@ -35,6 +38,9 @@ ERROR_PREFIX = "errors/"
 BUFFER_SECONDS = 900
 BUFFER_MIB = 128
 DELIVERY_LOG_STREAM = "S3Delivery"
+# Oldest record not yet in S3, in seconds: the buffer (15 minutes, up to 1.5x with dynamic
+# partitioning) and Firehose's retries stay well under an hour; past it, delivery is failing.
+STALE_DELIVERY_SECONDS = 3600
 _PART = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
@@ -192,6 +198,7 @@ class LogArchive(Construct):
             encryption_key=log_key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        self.stream_name = stream_name
         self.stream = self._stream(stream_name)
         self.subscription_role = self._subscription_role(subscription_role_name)
 
@@ -384,6 +391,34 @@ class LogArchive(Construct):
         # The ARN by name, as every tenant's subscription filter names it.
         self.stream_arn = stream_arn_by_name(self, stream_name)
         return stream
+
+    def alarm_on_stale_delivery(self, *, alarm_name: str, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """Logs that stop reaching S3 (a broken key policy, a deleted bucket) are otherwise
+        lost in silence when CloudWatch's retention ends: alarm when the oldest record waiting
+        in Firehose is older than an hour. No records, no data: not an alarm."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "StaleDelivery",
+            alarm_name=alarm_name,
+            alarm_description=(
+                "Log archive: records wait in Firehose for over an hour (see its delivery log "
+                "and docs/log-archive.md)"
+            ),
+            metric=cloudwatch.Metric(
+                namespace="AWS/Firehose",
+                metric_name="DeliveryToS3.DataFreshness",
+                dimensions_map={"DeliveryStreamName": self.stream_name},
+                statistic="Maximum",
+                period=cdk.Duration.minutes(5),
+            ),
+            threshold=STALE_DELIVERY_SECONDS,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+        return alarm
 
     def _subscription_role(self, role_name: str) -> iam.Role:
         """The one role every subscription filter of the environment names, in any stack."""

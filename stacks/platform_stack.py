@@ -123,6 +123,7 @@ class PlatformStack(cdk.Stack):
         self._archive_platform_logs()
         # Alerts and monitoring watch what exists by now.
         self.alerts = self._alert_topics()
+        self._alarm_on_stale_log_archive()
         self.monitoring = self._monitoring()
 
         self._acknowledge_network()
@@ -521,6 +522,15 @@ class PlatformStack(cdk.Stack):
             )
             # CloudWatch Logs tests the destination when the filter is created.
             subscription.node.add_dependency(self.log_archive)
+
+    def _alarm_on_stale_log_archive(self) -> None:
+        """Warning where the profile has warnings (production), else critical (PoC)."""
+        severities = self._profile.alarm_severities
+        severity = "warning" if "warning" in severities else "critical"
+        self.log_archive.alarm_on_stale_delivery(
+            alarm_name=f"{self._prefix}-log-archive-delivery-{severity}",
+            topic=self.alerts.topics[severity],
+        )
 
     def _alert_topics(self) -> AlertTopics:
         alerts = self._config.alerts
