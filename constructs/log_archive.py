@@ -38,9 +38,10 @@ ERROR_PREFIX = "errors/"
 BUFFER_SECONDS = 900
 BUFFER_MIB = 128
 DELIVERY_LOG_STREAM = "S3Delivery"
-# Oldest record not yet in S3, in seconds: the buffer (15 minutes, up to 1.5x with dynamic
-# partitioning) and Firehose's retries stay well under an hour; past it, delivery is failing.
-STALE_DELIVERY_SECONDS = 3600
+# Oldest record not yet in S3, in seconds, per alarm severity: the buffer (15 minutes, up to
+# 1.5x with dynamic partitioning) and Firehose's retries stay well under an hour; past it,
+# delivery is failing, and after six hours it has been failing for a long time.
+STALE_DELIVERY_SECONDS = {"warning": 3600, "critical": 6 * 3600}
 _PART = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
@@ -392,17 +393,20 @@ class LogArchive(Construct):
         self.stream_arn = stream_arn_by_name(self, stream_name)
         return stream
 
-    def alarm_on_stale_delivery(self, *, alarm_name: str, topic: sns.ITopic) -> cloudwatch.Alarm:
+    def alarm_on_stale_delivery(
+        self, *, name_prefix: str, severity: str, topic: sns.ITopic
+    ) -> cloudwatch.Alarm:
         """Logs that stop reaching S3 (a broken key policy, a deleted bucket) are otherwise
         lost in silence when CloudWatch's retention ends: alarm when the oldest record waiting
-        in Firehose is older than an hour. No records, no data: not an alarm."""
+        in Firehose is older than the severity's threshold. No records, no data: no alarm."""
+        threshold = STALE_DELIVERY_SECONDS[severity]
         alarm = cloudwatch.Alarm(
             self,
-            "StaleDelivery",
-            alarm_name=alarm_name,
+            f"StaleDelivery{severity.title()}",
+            alarm_name=f"{name_prefix}-log-archive-delivery-{severity}",
             alarm_description=(
-                "Log archive: records wait in Firehose for over an hour (see its delivery log "
-                "and docs/log-archive.md)"
+                f"Log archive: records wait in Firehose for over {threshold // 3600} hour(s) "
+                "(see its delivery log and docs/log-archive.md)"
             ),
             metric=cloudwatch.Metric(
                 namespace="AWS/Firehose",
@@ -411,7 +415,7 @@ class LogArchive(Construct):
                 statistic="Maximum",
                 period=cdk.Duration.minutes(5),
             ),
-            threshold=STALE_DELIVERY_SECONDS,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -524,13 +524,11 @@ class PlatformStack(cdk.Stack):
             subscription.node.add_dependency(self.log_archive)
 
     def _alarm_on_stale_log_archive(self) -> None:
-        """Warning where the profile has warnings (production), else critical (PoC)."""
-        severities = self._profile.alarm_severities
-        severity = "warning" if "warning" in severities else "critical"
-        self.log_archive.alarm_on_stale_delivery(
-            alarm_name=f"{self._prefix}-log-archive-delivery-{severity}",
-            topic=self.alerts.topics[severity],
-        )
+        """Per severity the profile keeps, like the other alarms (PoC: critical only)."""
+        for severity in self._profile.alarm_severities:
+            self.log_archive.alarm_on_stale_delivery(
+                name_prefix=self._prefix, severity=severity, topic=self.alerts.topics[severity]
+            )
 
     def _alert_topics(self) -> AlertTopics:
         alerts = self._config.alerts

@@ -199,26 +199,33 @@ def test_the_database_does_not_come_to_depend_on_the_filters(stacks: dict[str, R
             assert not filters & set(resource.get("DependsOn", [])), tenant.name
 
 
-@pytest.mark.parametrize(("env_name", "severity"), [(PROD, "warning"), (POC, "critical")])
-def test_a_stale_delivery_alarms_on_the_profiles_topic(
-    stacks: dict[str, Resolver], env_name: str, severity: str
+@pytest.mark.parametrize(
+    ("env_name", "thresholds"),
+    [(PROD, {"warning": 3600, "critical": 21600}), (POC, {"critical": 21600})],
+)
+def test_a_stale_delivery_alarms_per_severity_of_the_profile(
+    stacks: dict[str, Resolver], env_name: str, thresholds: dict[str, int]
 ) -> None:
     platform = stacks[naming.platform_stack_name(env_name)]
-    alarms = [
-        platform.resolve(r["Properties"])
-        for r in of_type(platform, "AWS::CloudWatch::Alarm").values()
-        if r["Properties"].get("Namespace") == "AWS/Firehose"
-    ]
-    assert len(alarms) == 1
-    (alarm,) = alarms
-    assert alarm["AlarmName"] == f"{naming.name_prefix(env_name)}-log-archive-delivery-{severity}"
-    assert alarm["MetricName"] == "DeliveryToS3.DataFreshness"
-    assert alarm["Dimensions"] == [
-        {"Name": "DeliveryStreamName", "Value": naming.log_archive_stream_name(env_name)}
-    ]
-    assert alarm["Threshold"] == 3600 and alarm["TreatMissingData"] == "notBreaching"
-    topic = f"Alerts{severity.title()}"  # the topic's Ref (logical id) in the resolver
-    assert any(topic in str(action) for action in alarm["AlarmActions"]), alarm["AlarmActions"]
+    alarms = {
+        a["AlarmName"]: a
+        for a in (
+            platform.resolve(r["Properties"])
+            for r in of_type(platform, "AWS::CloudWatch::Alarm").values()
+            if r["Properties"].get("Namespace") == "AWS/Firehose"
+        )
+    }
+    prefix = naming.name_prefix(env_name)
+    assert set(alarms) == {f"{prefix}-log-archive-delivery-{s}" for s in thresholds}
+    for severity, threshold in thresholds.items():
+        alarm = alarms[f"{prefix}-log-archive-delivery-{severity}"]
+        assert alarm["MetricName"] == "DeliveryToS3.DataFreshness"
+        assert alarm["Dimensions"] == [
+            {"Name": "DeliveryStreamName", "Value": naming.log_archive_stream_name(env_name)}
+        ]
+        assert alarm["Threshold"] == threshold and alarm["TreatMissingData"] == "notBreaching"
+        topic = f"Alerts{severity.title()}"  # the topic's Ref (logical id) in the resolver
+        assert any(topic in str(a) for a in alarm["AlarmActions"]), alarm["AlarmActions"]
 
 
 # --- findable by restaurant, kept by kind ---------------------------------------------------
