@@ -52,6 +52,8 @@ NAME_RULES: dict[str, tuple[str, int, re.Pattern[str]]] = {
     "CloudWatch log group": ("log group names", 512, re.compile(r"[.\-_/#A-Za-z0-9]+")),
     # Lambda API Reference, CreateFunction FunctionName: up to 64 of letters, digits, - and _.
     "Lambda function": ("Lambda function names", 64, re.compile(r"[A-Za-z0-9_-]+")),
+    # Firehose API Reference, CreateDeliveryStream DeliveryStreamName: 1 to 64 of [a-zA-Z0-9_.-].
+    "Firehose stream": ("Firehose stream names", 64, re.compile(r"[a-zA-Z0-9_.-]+")),
 }
 
 
@@ -67,12 +69,18 @@ def physical_names(environment: EnvironmentConfig) -> Iterator[tuple[str, str, s
     if environment.account:
         bucket = naming.uploads_bucket_name(env, environment.account, environment.region)
         yield "S3 bucket", bucket, "the uploads bucket"
+        archive = naming.log_archive_bucket_name(env, environment.account, environment.region)
+        yield "S3 bucket", archive, "the log archive bucket"
+    yield "Firehose stream", naming.log_archive_stream_name(env), "the log archive stream"
+    yield "IAM role", naming.log_archive_subscription_role_name(env), "the log archive's role"
     if environment.disaster_recovery is not None:
         # The recovery region's stacks; IAM names are global, so its roles carry `-dr`.
         what = "the standby platform (disaster_recovery)"
         yield "CloudFormation stack", naming.dr_platform_stack_name(env), what
         yield "IAM role", naming.app_task_role_name(env, standby=True), what
         yield "IAM role", naming.app_probe_role_name(env, standby=True), what
+        role = naming.log_archive_subscription_role_name(env, standby=True)
+        yield "IAM role", role, what
     standby = {r.slug for r in environment.standby_restaurants()}
     for index, restaurant in enumerate(environment.restaurants):
         slug = restaurant.slug

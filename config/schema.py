@@ -298,6 +298,52 @@ LOG_RETENTION_DAYS = (
 )
 
 
+# The log kinds of seed 4.4; each has a CloudWatch retention and an archive retention.
+LOG_KINDS = ("app", "access", "audit")
+ArchiveStorageClass = Literal["glacier-instant-retrieval", "deep-archive"]
+# S3 User Guide, "Understanding and managing Amazon S3 storage classes": an object deleted
+# before its class's minimum storage duration is billed for the rest of it.
+ARCHIVE_MIN_STORAGE_DAYS: dict[str, int] = {"glacier-instant-retrieval": 90, "deep-archive": 180}
+ARCHIVE_MAX_DAYS = 3653  # ten years, CloudWatch's own longest retention
+ARCHIVE_DEFAULT_DAYS = 365  # "long-term storage" (seed 4.4): a year unless configured
+
+
+class LogArchiveConfig(_Strict):
+    """Seed 4.4: every log group's events are also archived to S3 (docs/log-archive.md); each
+    kind moves to the cold storage class when its CloudWatch retention ends."""
+
+    app_days: int | None = Field(
+        default=None,
+        description="Days archived application logs are kept, from when written: 1 to 3653, "
+        "and at least `logs.app_days` plus the storage class's minimum storage duration. "
+        "Default: 365, or that minimum when it is longer.",
+    )
+    access_days: int | None = Field(
+        default=None,
+        description="Days archived access logs (WAF, PostgreSQL) are kept; the same rules and "
+        "default with `logs.access_days`.",
+    )
+    audit_days: int | None = Field(
+        default=None,
+        description="Days archived audit logs (VPC flow logs, CloudTrail) are kept; the same "
+        "rules and default with `logs.audit_days`.",
+    )
+    storage_class: ArchiveStorageClass = Field(
+        default="glacier-instant-retrieval",
+        description="Where archived logs go when their CloudWatch retention ends: "
+        "`glacier-instant-retrieval` ($0.004/GB-month, read in milliseconds, 90-day minimum) or "
+        "`deep-archive` ($0.00099/GB-month, restored in up to 12 hours (48 in bulk) before "
+        "reading, 180-day minimum).",
+    )
+
+    @field_validator("app_days", "access_days", "audit_days")
+    @classmethod
+    def _archive_days(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= ARCHIVE_MAX_DAYS:
+            raise ValueError(f"allowed: 1 to {ARCHIVE_MAX_DAYS} days")
+        return value
+
+
 class LogRetentionConfig(_Strict):
     """Seed 4.4: keep logs only as long as they are useful."""
 
@@ -306,6 +352,10 @@ class LogRetentionConfig(_Strict):
         default=30, description="Access logs: ALB, S3, WAF and PostgreSQL logs (security auditing)."
     )
     audit_days: int = Field(default=90, description="Audit logs: VPC flow logs, CloudTrail.")
+    archive: LogArchiveConfig = Field(
+        default_factory=LogArchiveConfig,
+        description="The S3 archive of every log group (seed 4.4: past the retention above).",
+    )
 
     @field_validator("app_days", "access_days", "audit_days")
     @classmethod
@@ -313,6 +363,38 @@ class LogRetentionConfig(_Strict):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"allowed: one of CloudWatch's periods {LOG_RETENTION_DAYS}")
         return value
+
+    @model_validator(mode="after")
+    def _archive_outlives_cloudwatch(self) -> LogRetentionConfig:
+        """An archived object moves to the cold class when the kind's CloudWatch retention ends
+        and must then stay its class's minimum storage duration (else S3 bills it anyway)."""
+        storage_class = self.archive.storage_class
+        minimum = ARCHIVE_MIN_STORAGE_DAYS[storage_class]
+        for kind in LOG_KINDS:
+            cloudwatch = self.cold_after_days(kind)
+            days = getattr(self.archive, f"{kind}_days")
+            if days is not None and days < cloudwatch + minimum:
+                raise FieldError(
+                    f"archive.{kind}_days",
+                    f"allowed: at least {cloudwatch + minimum} days ({kind}_days {cloudwatch}, "
+                    f"when archived {kind} logs move to {storage_class}, plus its {minimum}-day "
+                    "minimum storage duration)",
+                    days,
+                )
+        return self
+
+    def archive_days(self, kind: str) -> int:
+        """How long the archive keeps logs of `kind` (app, access, audit): as configured, else
+        a year, or the least the cold class allows after a longer CloudWatch retention."""
+        days = getattr(self.archive, f"{kind}_days")
+        if days is not None:
+            return int(days)
+        minimum = ARCHIVE_MIN_STORAGE_DAYS[self.archive.storage_class]
+        return max(ARCHIVE_DEFAULT_DAYS, self.cold_after_days(kind) + minimum)
+
+    def cold_after_days(self, kind: str) -> int:
+        """When archived logs of `kind` move to the cold class: their CloudWatch retention."""
+        return int(getattr(self, f"{kind}_days"))
 
 
 class NetworkConfig(_Strict):

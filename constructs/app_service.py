@@ -451,6 +451,7 @@ class AppService(Construct):
             encryption_key=log_key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        self.rotation_log_group = log_group
         role = iam.Role(
             self,
             "SecretRotationRole",

@@ -100,6 +100,30 @@ def db_instance_arn(*, partition: str, region: str, account: str, identifier: st
     return f"arn:{partition}:rds:{region}:{account}:db:{identifier}"
 
 
+# The log archive (docs/log-archive.md): the platform creates these by name, and each tenant
+# stack's subscription filters name them, so no tenant changes the platform stack.
+def log_archive_stream_name(env: str) -> str:
+    """The environment's Firehose stream that carries subscribed log groups to the archive."""
+    return f"{PROJECT}-{env}-log-archive"
+
+
+def log_archive_subscription_role_name(env: str, *, standby: bool = False) -> str:
+    """The role CloudWatch Logs assumes to put a subscribed group's events on that stream; the
+    standby platform's archive has its own (IAM names are global)."""
+    return f"{dr_prefix(env) if standby else name_prefix(env)}-log-archive-subscription"
+
+
+def log_archive_bucket_name(env: str, account: str, region: str) -> str:
+    """The archive bucket: globally unique by account and region, like the uploads bucket."""
+    return f"{PROJECT}-{env}-log-archive-{account}-{region}"
+
+
+def log_archive_owner(slug: str | None = None) -> str:
+    """The owner part of archive keys `<kind>/<owner>/<log>/...`: `platform`, or
+    `tenant-<slug>` for a restaurant's logs (so `*/tenant-<slug>/` finds all of them)."""
+    return "platform" if slug is None else f"tenant-{slug}"
+
+
 # Parsing a stack name back into what it is: the deploy tools order stacks by kind (platform,
 # standby platform, restaurant, standby) and must never guess from a substring. Environment names
 # are letters and digits only (config/schema.py), so the first word after the project is the

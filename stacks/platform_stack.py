@@ -11,13 +11,14 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 
 from config.profiles import profile_for, service_capacity, task_bounds
-from config.schema import SIZE_TO_INSTANCE_CLASS, EnvironmentConfig
+from config.schema import LOG_KINDS, SIZE_TO_INSTANCE_CLASS, EnvironmentConfig
 from constructs import Construct
 from constructs.app_service import AppService, Capacity, TaskSettings, app_secret_name
 from constructs.audit import AuditTrail
@@ -30,6 +31,7 @@ from constructs.compliance import (
 )
 from constructs.firewall import LoadBalancerFirewall
 from constructs.key_policies import allow_log_groups
+from constructs.log_archive import ArchiveRetention, LogArchive, subscribe_to_archive
 from constructs.monitoring import AlertTopics, PlatformMonitoring
 from constructs.network import PlatformNetwork
 from constructs.session_cache import CACHE_PORT, SessionCache
@@ -37,6 +39,7 @@ from constructs.storage import AccessLogBucket, UploadsBucket, UploadsReplicatio
 from constructs.tenant_database import DatabaseParameterGroups
 from constructs.tenant_probe import TenantProbe
 from stacks import naming
+from stacks.archive import ARCHIVE_STORAGE_CLASSES, archive_target
 from stacks.log_retention import retention
 
 
@@ -125,11 +128,16 @@ class PlatformStack(cdk.Stack):
         # Optional parts, each added in one place.
         self.firewall = self._firewall()
         self._acknowledge_load_balancer_deletion_protection()
+        self.cdn_firewall: LoadBalancerFirewall | None = None
         self.cdn = self._cdn(certificate)
         self.audit = self._audit_trail()
         self.session_cache = self._session_cache()
+        # Every log group above also goes to the archive (seed 4.4).
+        self.log_archive = self._log_archive()
+        self._archive_platform_logs()
         # Alerts and monitoring watch what exists by now.
         self.alerts = self._alert_topics()
+        self._alarm_on_stale_log_archive()
         self.monitoring = self._monitoring()
 
         self.failover_health_check = self._failover_health_check()
@@ -477,7 +485,7 @@ class PlatformStack(cdk.Stack):
         assert environment.domain and self.hosted_zone and certificate  # schema-validated
         cdn_firewall = None
         if self.firewall is not None:
-            cdn_firewall = LoadBalancerFirewall(
+            cdn_firewall = self.cdn_firewall = LoadBalancerFirewall(
                 self,
                 "CdnFirewall",
                 name_prefix=self._prefix,
@@ -541,6 +549,71 @@ class PlatformStack(cdk.Stack):
             "SESSION_CACHE_AUTH_TOKEN", ecs.Secret.from_secrets_manager(cache.auth_token)
         )
         return cache
+
+    def _log_archive(self) -> LogArchive:
+        """The environment's log archive; tenant stacks subscribe their groups by name."""
+        env = self._config.name
+        logs_config = self._config.logs
+        return LogArchive(
+            self,
+            "LogArchive",
+            bucket_name=naming.log_archive_bucket_name(env, self.account, self.region),
+            stream_name=naming.log_archive_stream_name(env),
+            subscription_role_name=naming.log_archive_subscription_role_name(
+                env, standby=self._standby
+            ),
+            key_alias=f"alias/{naming.PROJECT}/{env}/log-archive",
+            retention=[
+                ArchiveRetention(
+                    kind=kind,
+                    cold_after_days=logs_config.cold_after_days(kind),
+                    days=logs_config.archive_days(kind),
+                )
+                for kind in LOG_KINDS
+            ],
+            storage_class=ARCHIVE_STORAGE_CLASSES[logs_config.archive.storage_class],
+            access_logs=self.access_logs.bucket,
+            # Under the platform key's `/<prefix>/*`; never archived itself (no loop).
+            delivery_log_group_name=f"/{self._prefix}/log-archive-delivery",
+            log_key=self.key,
+            log_retention=retention(logs_config.app_days),
+        )
+
+    def _archive_platform_logs(self) -> None:
+        """One subscription filter per platform log group, with the kind of its retention."""
+        target = archive_target(self, self._config.name, standby=self._standby)
+        groups: list[tuple[str, str, logs.LogGroup]] = [
+            ("app", "app", self.app.log_group),
+            ("app", "session-secret-rotation", self.app.rotation_log_group),
+            ("app", "app-probe", self.probe.log_group),
+            ("audit", "vpc-flow-logs", self.network.flow_log_group),
+        ]
+        if self.firewall is not None:
+            groups.append(("access", "waf-alb", self.firewall.log_group))
+        if self.cdn_firewall is not None:
+            groups.append(("access", "waf-cdn", self.cdn_firewall.log_group))
+        if self.audit is not None:
+            groups.append(("audit", "cloudtrail", self.audit.log_group))
+        scope = Construct(self, "LogArchiveSubscriptions")  # beside the groups (tenant_stack)
+        for kind, log, group in groups:
+            subscription = subscribe_to_archive(
+                scope,
+                log,
+                log_group=group,
+                target=target,
+                kind=kind,
+                owner=naming.log_archive_owner(),
+                log=log,
+            )
+            # CloudWatch Logs tests the destination when the filter is created.
+            subscription.node.add_dependency(self.log_archive)
+
+    def _alarm_on_stale_log_archive(self) -> None:
+        """Per severity the profile keeps, like the other alarms (PoC: critical only)."""
+        for severity in self._profile.alarm_severities:
+            self.log_archive.alarm_on_stale_delivery(
+                name_prefix=self._prefix, severity=severity, topic=self.alerts.topics[severity]
+            )
 
     def _alert_topics(self) -> AlertTopics:
         alerts = self._config.alerts

@@ -14,6 +14,7 @@ from aws_cdk import aws_ssm as ssm
 from config.schema import EnvironmentConfig, Restaurant
 from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
+from constructs.log_archive import subscribe_to_archive
 from constructs.monitoring import TenantMonitoring, imported_topics
 from constructs.network import DB_PORT
 from constructs.tenant_access import TenantAccessRole
@@ -26,6 +27,7 @@ from constructs.tenant_database import (
     parameter_group_name,
 )
 from stacks import naming
+from stacks.archive import archive_target
 from stacks.log_retention import retention
 from stacks.platform_stack import PlatformInterface
 
@@ -52,6 +54,7 @@ class TenantStack(cdk.Stack):
         self.connection_parameter = self._connection_parameter(env, slug)
         self.monitoring = self._monitoring(env, restaurant)
         self.failover_health_check: route53.HealthCheck | None = None
+        self._archive_logs(env, slug)
         if platform.hosted_zone is not None:
             self.dns_record = self._dns_record(environment, restaurant, platform)
         if self.database.proxy is not None:
@@ -113,6 +116,27 @@ class TenantStack(cdk.Stack):
             ),
             uploads_key=platform.uploads_key,
         )
+
+    def _archive_logs(self, env: str, slug: str) -> None:
+        """The restaurant's log groups to the platform's archive under `access/tenant-<slug>/`
+        (their CloudWatch retention is the access kind's): three filters, no role, no change
+        to the platform stack."""
+        target = archive_target(self, env)
+        groups = [*self.database.log_groups, self.database.bootstrap.log_group]
+        names = ["postgresql", "upgrade", "db-bootstrap"]
+        # Beside the log groups, not inside them: the instance depends on its log groups'
+        # constructs, and must not come to depend on the filters too.
+        scope = Construct(self, "LogArchive")
+        for log, group in zip(names, groups, strict=True):
+            subscribe_to_archive(
+                scope,
+                log,
+                log_group=group,
+                target=target,
+                kind="access",
+                owner=naming.log_archive_owner(slug),
+                log=log,
+            )
 
     def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
         return TenantMonitoring(

@@ -359,12 +359,12 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert rows[0].x86["production"].total_monthly_usd > report.total_monthly_usd
     table = whatif.render_table(rows, ["production"])
     assert table.splitlines()[2].startswith("| 2 | $")
-    # Years 1-3: every rotating key (the platform key and one per restaurant) adds $1/month in
-    # year 2 and again in year 3, and nothing after.
+    # Years 1-3: every rotating key (the platform key, the log archive's and one per
+    # restaurant) adds $1/month in year 2 and again in year 3, and nothing after.
     years = rows[0].years["production"]
     assert years[1].total_monthly_usd == report.total_monthly_usd
-    assert years[2].total_monthly_usd - years[1].total_monthly_usd == 3 * D("1.00")
-    assert years[3].total_monthly_usd - years[2].total_monthly_usd == 3 * D("1.00")
+    assert years[2].total_monthly_usd - years[1].total_monthly_usd == 4 * D("1.00")
+    assert years[3].total_monthly_usd - years[2].total_monthly_usd == 4 * D("1.00")
     text = whatif.render_years(rows, ["production"])
     head, _, line = text.splitlines()
     assert "year 3 per tenant" in head and "one key per environment: year 3 per tenant" in head

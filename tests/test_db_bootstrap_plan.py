@@ -19,7 +19,8 @@ from ops.assembly import read_assembly
 from ops.planning.planner import Plan, plan_assemblies
 from ops.planning.update_rules import NO_INTERRUPTION
 
-ADDED_TYPES = {"AWS::SSM::Parameter"}
+# The log archive's subscription filters came later still (one names the bootstrap's log group).
+ADDED_TYPES = {"AWS::SSM::Parameter", "AWS::Logs::SubscriptionFilter"}
 
 
 def _is_added(logical_id: str, resource: dict[str, Any]) -> bool:

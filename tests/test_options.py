@@ -148,7 +148,12 @@ def test_cloudtrail_may_use_the_key_for_this_trail_only(options_out: tuple[cdk.A
     template = json.loads(
         (options_out[1] / "chefs-kiss-optprod-platform.template.json").read_text()
     )
-    (key_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    # The platform key (the log archive has its own, for its bucket only).
+    (key_id,) = [
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::KMS::Key" and k.startswith("PlatformKey")
+    ]
     (trail,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudTrail::Trail"]
     name = trail["Properties"]["TrailName"]
 

@@ -170,7 +170,12 @@ def test_alarms_of_the_environment_may_publish_to_its_encrypted_topics(
 ) -> None:
     every = templates(example_cdk_out)
     platform = every[f"chefs-kiss-{env}-platform"]
-    (key_id,) = [k for k, r in platform["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    # The platform key (the log archive has its own, for its bucket only).
+    (key_id,) = [
+        k
+        for k, r in platform["Resources"].items()
+        if r["Type"] == "AWS::KMS::Key" and k.startswith("PlatformKey")
+    ]
     alarms = [
         r["Properties"]["AlarmName"]
         for name, t in every.items()

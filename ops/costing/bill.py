@@ -32,6 +32,7 @@ BACKUP = "Backup storage"
 DATA_TRANSFER = "Data transfer"
 NETWORKING = "Networking (NAT, public IPv4, endpoints)"
 KEYS = "Encryption keys (KMS)"
+LOG_ARCHIVE = "Log archive"
 OTHER = "Other"
 COMPONENTS = (
     APP,
@@ -45,6 +46,7 @@ COMPONENTS = (
     DATA_TRANSFER,
     NETWORKING,
     KEYS,
+    LOG_ARCHIVE,
     OTHER,
 )
 
@@ -829,17 +831,8 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
                 f"{retention_note}; flow-log ingestion is priced on the flow log",
             )
         ]
-    rule = usage.match(usage.log_groups, name)
     infrequent = props.get("LogGroupClass") == "INFREQUENT_ACCESS"
-    if rule and "records" in rule:
-        gb, note = _record_log_gb(ctx, logical_id, rule)
-    else:
-        quantity = rule["usage"] if rule else "unmatched_log_group_gb"
-        gb = usage.get(quantity)
-        note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
-    if ctx.standby:
-        gb *= ctx.activity()
-        note += " x standby_activity_fraction"
+    gb, note = _log_gb(ctx, logical_id, name)
     return [
         Charge(
             MONITORING,
@@ -858,6 +851,36 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
             retention_note,
         ),
     ]
+
+
+def _log_gb(ctx: Context, logical_id: str, name: str) -> tuple[float, str]:
+    """GB a month the log group `name` receives (not flow logs: see `log_group`)."""
+    usage = ctx.env.usage
+    rule = usage.match(usage.log_groups, name)
+    if rule and "records" in rule:
+        gb, note = _record_log_gb(ctx, logical_id, rule)
+    else:
+        quantity = rule["usage"] if rule else "unmatched_log_group_gb"
+        gb = usage.get(quantity)
+        note = f"usage.yaml {quantity}" + ("" if rule else " (no log_groups rule matched)")
+    if ctx.standby:  # the recovery region serves no traffic until a failover
+        return gb * ctx.activity(), note + " x standby_activity_fraction"
+    return gb, note
+
+
+def _group_gb(ctx: Context, logical_id: str) -> float:
+    """GB a month into one log group of `ctx`'s template, flow logs included."""
+    props = ctx.props(logical_id)
+    flow_logs = [
+        fid
+        for fid, flow in ctx.resources.items()
+        if flow.get("Type") == "AWS::EC2::FlowLog"
+        and logical_id in referenced_ids(flow.get("Properties", {}).get("LogGroupName"))
+    ]
+    if flow_logs:
+        return _flow_gb_each(ctx) * len(flow_logs)
+    name = props.get("LogGroupName")
+    return _log_gb(ctx, logical_id, name if isinstance(name, str) else logical_id)[0]
 
 
 def _record_log_gb(ctx: Context, logical_id: str, rule: Mapping[str, str]) -> tuple[float, str]:
@@ -907,6 +930,171 @@ def flow_log(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
             "usage.yaml flow_log_gb (vended logs)",
         )
     ]
+
+
+# --- the log archive (docs/log-archive.md) ---------------------------------------------------
+
+_COLD_CLASSES = {
+    "GLACIER_IR": ("s3.glacier_ir.gb_month", "s3.transition.glacier_ir_per_1k", "Glacier IR"),
+    "DEEP_ARCHIVE": (
+        "s3.deep_archive.gb_month",
+        "s3.transition.deep_archive_per_1k",
+        "Glacier Deep Archive",
+    ),
+}
+# S3 does not transition objects under 128 KB (its default since September 2024).
+_MIN_TRANSITION_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True)
+class _Subscribed:
+    """One log group that a subscription filter sends to a stream, with its GB a month."""
+
+    stack: str
+    filter_name: str
+    gb: float
+
+    @property
+    def kind(self) -> str:
+        return self.filter_name.split(".")[0]
+
+
+def _subscribed(env: Environment, stream_name: str) -> list[_Subscribed]:
+    """The log groups of every stack of `env` subscribed to the stream named `stream_name`."""
+    found = []
+    for stack, logical_id, resource in env.resources(["AWS::Logs::SubscriptionFilter"]):
+        props = resource.get("Properties", {})
+        if f"deliverystream/{stream_name}" not in str(props.get("DestinationArn")):
+            continue
+        ctx = Context(env, stack, env.templates[stack])
+        group = ctx.resolve(props.get("LogGroupName"))
+        if group is None:
+            continue
+        name = str(props.get("FilterName") or logical_id)
+        found.append(_Subscribed(stack, name, _group_gb(ctx, group[0])))
+    return found
+
+
+def _lifecycle_by_prefix(props: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    rules = (props.get("LifecycleConfiguration") or {}).get("Rules", [])
+    return {
+        str(rule.get("Prefix")): rule
+        for rule in rules
+        if rule.get("Prefix") and rule.get("Status", "Enabled") == "Enabled"
+    }
+
+
+def delivery_stream(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
+    """A Firehose stream into S3 and everything its subscribed log groups cost: ingestion,
+    dynamic partitioning, the objects it writes, and the bucket's storage by class at steady
+    state (each kind kept until its lifecycle expiration). The bucket itself is free here."""
+    props = resource.get("Properties", {})
+    name = props.get("DeliveryStreamName")
+    destination = props.get("ExtendedS3DestinationConfiguration")
+    if not isinstance(name, str) or not isinstance(destination, dict):
+        return [Unpriced("Firehose stream without a name or an S3 destination: source unknown")]
+    usage = ctx.env.usage
+    groups = _subscribed(ctx.env, name)
+    gb = sum(g.gb for g in groups)
+    quiet = usage.get("log_archive_quiet_group_gb")
+    objects = sum(
+        usage.get(
+            "log_archive_objects_per_busy_group"
+            if g.gb >= quiet
+            else "log_archive_objects_per_quiet_group"
+        )
+        for g in groups
+    )
+    source = f"{len(groups)} subscribed log groups, {_fmt(round(gb, 2))} GB a month"
+    billed = usage.get("log_archive_billed_fraction")
+    findings: list[Finding] = [
+        Charge(LOG_ARCHIVE, "Firehose ingestion", gb * billed, "GB", "firehose.ingest_gb",
+               f"{source} (usage.yaml log_archive_billed_fraction {_fmt(billed)})"),
+        Charge(LOG_ARCHIVE, "S3 PUT requests (archive objects)", objects / 1000,
+               "1,000 requests", "s3.put_per_1k",
+               f"{_fmt(objects)} objects: usage.yaml log_archive_objects_per_*_group"),
+    ]  # fmt: skip
+    processors = (destination.get("ProcessingConfiguration") or {}).get("Processors") or []
+    types = {p.get("Type") for p in processors}
+    if truthy((destination.get("DynamicPartitioningConfiguration") or {}).get("Enabled")):
+        findings += [
+            Charge(LOG_ARCHIVE, "Firehose dynamic partitioning", gb, "GB processed",
+                   "firehose.dynamic_partitioning_gb", source),
+            Charge(LOG_ARCHIVE, "Firehose dynamic partitioning objects", objects / 1000,
+                   "1,000 objects", "firehose.dynamic_partitioning_per_1k_objects",
+                   f"{_fmt(objects)} objects (one per log group per buffer flush)"),
+        ]  # fmt: skip
+        if "MetadataExtraction" in types:
+            hours = gb * usage.get("log_archive_jq_hours_per_gb")
+            findings.append(
+                Charge(LOG_ARCHIVE, "Firehose JQ processing", hours, "JQ hours",
+                       "firehose.jq_hour", "usage.yaml log_archive_jq_hours_per_gb")
+            )  # fmt: skip
+    if "Decompression" in types:
+        findings.append(
+            Unpriced("Firehose decompression: per-GB rate not in the price table")
+        )  # fmt: skip
+    bucket = ctx.resolve(destination.get("BucketARN"))
+    if bucket is None:
+        return [*findings, Unpriced("archive bucket not in this template: storage unknown")]
+    return findings + _archive_storage(ctx, bucket[1].get("Properties", {}), groups, objects)
+
+
+def _archive_storage(
+    ctx: Context, props: Mapping[str, Any], groups: list[_Subscribed], objects: float
+) -> list[Finding]:
+    """Steady-state GB-months by class: a kind's logs stay in Standard until its transition
+    day and in the cold class until its expiration; objects under 128 KB never move."""
+    usage = ctx.env.usage
+    stored = usage.get("log_archive_stored_fraction")
+    rules = _lifecycle_by_prefix(props)
+    quiet = usage.get("log_archive_quiet_group_gb")
+    standard = 0.0
+    cold: dict[str, float] = {}
+    transitions: dict[str, float] = {}
+    findings: list[Finding] = []
+    for group in groups:
+        rule = rules.get(f"{group.kind}/")
+        expire = number((rule or {}).get("ExpirationInDays"))
+        if rule is None or expire is None:
+            findings.append(Unpriced(f"archive prefix {group.kind}/: no expiring lifecycle rule"))
+            continue
+        count = usage.get(
+            "log_archive_objects_per_busy_group"
+            if group.gb >= quiet
+            else "log_archive_objects_per_quiet_group"
+        )
+        size = group.gb * stored * 1e9 / count if count else 0.0
+        months = expire / DAYS_PER_MONTH
+        stock = group.gb * stored * months
+        moves = [t for t in rule.get("Transitions") or [] if t.get("StorageClass") in _COLD_CLASSES]
+        when = number(moves[0].get("TransitionInDays")) if moves else None
+        if when is None or when >= expire or size < _MIN_TRANSITION_BYTES:
+            standard += stock
+            continue
+        storage_class = str(moves[0]["StorageClass"])
+        standard += stock * when / expire
+        cold[storage_class] = cold.get(storage_class, 0.0) + stock * (expire - when) / expire
+        transitions[storage_class] = transitions.get(storage_class, 0.0) + count
+    note = (
+        f"steady state: each kind's GB a month x its lifecycle expiration (usage.yaml "
+        f"log_archive_stored_fraction {_fmt(stored)})"
+    )
+    findings.append(
+        Charge(LOG_ARCHIVE, "S3 Standard storage (archive)", standard, "GB-months",
+               "s3.standard.gb_month",
+               f"{note}; until each kind's transition day, and objects under 128 KB")
+    )  # fmt: skip
+    for storage_class, gb_months in sorted(cold.items()):
+        price, transition, label = _COLD_CLASSES[storage_class]
+        findings += [
+            Charge(LOG_ARCHIVE, f"S3 {label} storage (archive)", gb_months, "GB-months", price,
+                   f"{note}; from each kind's transition day"),
+            Charge(LOG_ARCHIVE, f"S3 lifecycle transitions into {label} (archive)",
+                   transitions[storage_class] / 1000, "1,000 transitions", transition,
+                   f"{_fmt(transitions[storage_class])} objects of 128 KB or more a month"),
+        ]  # fmt: skip
+    return findings
 
 
 def _transition_days(props: Mapping[str, Any]) -> dict[str, float]:
@@ -1022,6 +1210,10 @@ def _s3_storage_and_lifecycle(
 
 def s3_bucket(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     props = resource.get("Properties", {})
+    if ctx.mentioning(
+        logical_id, "AWS::KinesisFirehose::DeliveryStream", "ExtendedS3DestinationConfiguration"
+    ):
+        return [Free("bucket a Firehose stream fills: priced on the stream (log archive)")]
     usage = ctx.env.usage
     rule = usage.match(usage.buckets, logical_id)
     quantity = rule["usage"] if rule else "other_bucket_gb"
@@ -1380,6 +1572,7 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::Logs::MetricFilter": metric_filter,
     "AWS::EC2::FlowLog": flow_log,
     "AWS::S3::Bucket": s3_bucket,
+    "AWS::KinesisFirehose::DeliveryStream": delivery_stream,
     "AWS::Route53::HostedZone": hosted_zone,
     "AWS::Route53::RecordSet": record_set,
     "AWS::Route53::HealthCheck": health_check,
@@ -1420,6 +1613,7 @@ RULES: dict[str, Callable[[Context, str, dict], list[Finding]]] = {
     "AWS::Lambda::EventInvokeConfig": free("Lambda invoke settings (retries): no charge"),
     "AWS::Logs::ResourcePolicy": free("log resource policy: no charge"),
     "AWS::Logs::SubscriptionFilter": free("subscription filter: its destination is priced"),
+    "AWS::Logs::LogStream": free("log stream: no charge (its events are priced on the group)"),
     "AWS::Events::Rule": free("EventBridge rule on AWS events: no charge"),
     "AWS::CDK::Metadata": free("CDK metadata: no charge"),
     "AWS::IAM::Role": free(_IAM_FREE),

@@ -339,6 +339,8 @@ WHY: dict[str, str] = {
     "($3.65 per address: NAT EIPs and ALB nodes)",
     bill.KEYS: "not in the seed: one KMS key per tenant plus the platform key ($1 each) and "
     "requests",
+    bill.LOG_ARCHIVE: "seed 4.4 archives logs to S3 Glacier but its tables leave it out: "
+    "Firehose ingestion and partitioning, the archive's storage by class (docs/log-archive.md)",
     bill.OTHER: "not in the seed: WAF web ACL, rules and inspected requests",
 }
 WHY_POC: dict[str, str] = {

@@ -857,7 +857,7 @@ def _ca_bundle(path: str | None) -> str | None:
     from ops.deploy.smoke import SmokeInputError, _ca_bundle
 
     try:
-        return _ca_bundle(path)
+        return _ca_bundle(path, probe=False)
     except SmokeInputError as exc:  # pragma: no cover - same message as ops smoke
         raise FailoverInputError(str(exc)) from None
 

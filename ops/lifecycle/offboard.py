@@ -4,7 +4,8 @@ Removing a restaurant is a config change, but the order matters and the data mus
 snapshot. This command checks, offline, what it can: deletion protection is off in the config,
 the plan of "config without the restaurant" deletes exactly one stack (the tenant's), every
 database in it leaves a final snapshot (DeletionPolicy Snapshot), every KMS key is retained (the
-snapshot stays restorable), and the stack is not termination-protected. Then it prints the steps.
+snapshot stays restorable), and the stack is not termination-protected. Then it prints the steps,
+and where the restaurant's archived logs are and when they expire (docs/log-archive.md).
 
 Exit codes: 0 every check passes (ready to remove), 1 a check fails (the output says which step
 comes next), 2 bad input.
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from config.schema import LOG_KINDS
 from ops.lifecycle import config_change as cc
 from ops.wording import CDK, plural
 from stacks import naming
@@ -130,6 +132,8 @@ def offboard(slug: str, env: str, config_dir: Path | None = None) -> dict[str, A
                 f"{r.logical_id} ({r.type}): {r.outcome}" for r in tenant.resources if r.stateful
             ]
     db_id = naming.db_instance_identifier(env, slug)
+    result["archived_logs"] = archive = archived_logs(environment, slug)
+    prefixes = ", ".join(archive["prefixes"])
     result["checks"] = [asdict(c) for c in checks]
     result["ready"] = all(c.ok for c in checks)
     result["steps"] = [
@@ -142,8 +146,36 @@ def offboard(slug: str, env: str, config_dir: Path | None = None) -> dict[str, A
         "--snapshot-type manual` (the tenant KMS key is retained, so it stays restorable)",
         f"4. Remove {slug} from {shown}; `python -m ops plan --base main --allow "
         f"'{stack}/*'` shows exactly this stack's deletion; merge",
+        f"5. Only if the restaurant's logs must go before the archive expires them (e.g. an "
+        f"erasure request): delete every version under {prefixes} in {archive['bucket']} "
+        '(docs/log-archive.md, "Offboarding")',
     ]
     return result
+
+
+def archived_logs(environment: Any, slug: str) -> dict[str, Any]:
+    """Where the restaurant's logs are archived and until when (docs/log-archive.md).
+
+    Deleting the stack removes its subscription filters, so nothing new arrives; what is in the
+    archive stays until its kind's lifecycle expiration, days after each object was written.
+    """
+    logs = environment.logs
+    owner = naming.log_archive_owner(slug)
+    bucket = naming.log_archive_bucket_name(
+        environment.name, environment.account or "<account>", environment.region
+    )
+    days = {kind: logs.archive_days(kind) for kind in LOG_KINDS}
+    return {
+        "bucket": bucket,
+        "prefixes": [f"{kind}/{owner}/" for kind in LOG_KINDS],
+        "kept_days": days,
+        "text": (
+            f"archived logs stay in s3://{bucket}/<kind>/{owner}/ and expire by the archive's "
+            "lifecycle: "
+            + ", ".join(f"{kind} {d} days" for kind, d in days.items())
+            + " after each was written; the stack's deletion stops new ones"
+        ),
+    }
 
 
 def render(result: dict[str, Any]) -> str:
@@ -157,6 +189,9 @@ def render(result: dict[str, Any]) -> str:
     if result.get("data"):
         lines += ["", "What happens to the data when the stack is deleted:"]
         lines.extend(f"  - {d}" for d in result["data"])
+    archived = result.get("archived_logs")
+    if archived:
+        lines += ["", "Archived logs:", f"  - {archived['text']}"]
     lines += ["", "Steps:"]
     lines.extend(f"  {s}" for s in result["steps"])
     lines.append("")
