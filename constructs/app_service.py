@@ -144,6 +144,7 @@ class AppService(Construct):
             health_check_grace_period=cdk.Duration.seconds(60),
         )
         self.secret_rotation: lambda_.Function | None = None
+        self.rotation_log_group: logs.LogGroup | None = None  # a replicated secret rotates there
         if replicated_app_secret is None:
             self.secret_rotation = self._rotate_app_secret(
                 name_prefix=name_prefix, log_key=log_key, log_retention=log_retention

@@ -582,9 +582,10 @@ class PlatformStack(cdk.Stack):
     def _archive_platform_logs(self) -> None:
         """One subscription filter per platform log group, with the kind of its retention."""
         target = archive_target(self, self._config.name, standby=self._standby)
-        groups: list[tuple[str, str, logs.LogGroup]] = [
-            ("app", "app", self.app.log_group),
-            ("app", "session-secret-rotation", self.app.rotation_log_group),
+        groups: list[tuple[str, str, logs.LogGroup]] = [("app", "app", self.app.log_group)]
+        if self.app.rotation_log_group is not None:  # the standby's secret is a replica
+            groups.append(("app", "session-secret-rotation", self.app.rotation_log_group))
+        groups += [
             ("app", "app-probe", self.probe.log_group),
             ("audit", "vpc-flow-logs", self.network.flow_log_group),
         ]

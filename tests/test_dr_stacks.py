@@ -280,6 +280,7 @@ def test_standby_platform_names_do_not_collide_with_the_primary(
     assert names(standby, "AWS::IAM::Role", "RoleName") == {
         naming.app_task_role_name("rec", standby=True),
         naming.app_probe_role_name("rec", standby=True),
+        naming.log_archive_subscription_role_name("rec", standby=True),
     }
     # The app's settings point at the standby roles; regional names stay the same.
     settings = {
