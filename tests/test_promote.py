@@ -78,8 +78,25 @@ def test_every_promotion_and_resize_of_the_example_is_in_place(
         for slug, edits in per_env.items()
     }
     kinds = {"promote": 0, "up": 0, "down": 0}
-    assert {s.name for s in plan.changed} == set(expected)  # platform stacks untouched
+    # Seed 7.1 (prod has disaster recovery): a resized covered restaurant's standby follows in
+    # place (its replica's class); a promoted PoC restaurant becomes covered, so its standby
+    # stack is new. Everything else, platform stacks included, is untouched.
+    standbys = {s.name: s for s in plan.changed if "-dr-tenant-" in s.name}
+    assert standbys, "the example's prod environment has standbys"
+    assert not plan.replacements()
+    for name, standby in standbys.items():
+        env, slug = name.split("-")[2], name.split("-dr-tenant-")[1]
+        assert slug in changes[env], name
+        promoted = changes[env][slug].get("tier") == "production"
+        assert standby.action == ("add" if promoted else "modify"), name
+        if not promoted:
+            (replica,) = [r for r in standby.resources if r.type == DB]
+            # The class and its parameter group, like the primary's resize.
+            assert {c.path for c in replica.changes} == {"DBInstanceClass", "DBParameterGroupName"}
+    assert {s.name for s in plan.changed} - set(standbys) == set(expected)
     for stack in plan.changed:
+        if stack.name in standbys:
+            continue
         (database,) = [r for r in stack.resources if r.type == DB]
         impacts = {c.path: c for c in database.changes}
         assert database.action == "modify", stack.name

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from ops.assembly import read_assembly
+
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"
 PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
@@ -126,35 +128,45 @@ def test_every_service_statement_in_a_key_policy_has_a_condition(example_cdk_out
     assert checked >= 8  # 3 platform keys (logs, alarms) + a logs statement per tenant key
 
 
-def log_group_arn(name: str, account: str = ACCOUNT) -> str:
-    return f"arn:aws:logs:us-east-1:{account}:log-group:{name}"
+def log_group_arn(name: str, account: str = ACCOUNT, region: str = "us-east-1") -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{name}"
+
+
+def region_of(cdk_out: Path, stack: str) -> str:
+    """The stack's region from the manifest (the standby stacks live in the recovery region)."""
+    return read_assembly(cdk_out)[stack].environment.rsplit("/", 1)[1]  # type: ignore[union-attr]
 
 
 def test_logs_service_may_use_each_key_for_its_own_log_groups_only(example_cdk_out: Path) -> None:
     """Intended use allowed (a condition that never matches would deny silently); another
-    account's, another environment's or another restaurant's log group denied."""
-    every_group: list[str] = []
+    account's, another environment's or another restaurant's log group denied. Each log group
+    is named in its own stack's region (the standby stacks live in the recovery region)."""
+    every_group: set[tuple[str, str]] = set()
     pairs: list[tuple[str, dict[str, Any], str, str]] = []
     for name, template in templates(example_cdk_out).items():
         for resource in template["Resources"].values():
             if resource["Type"] != "AWS::Logs::LogGroup":
                 continue
             group = resource["Properties"]["LogGroupName"]
-            every_group.append(group)
+            every_group.add((group, region_of(example_cdk_out, name)))
             key = resource["Properties"].get("KmsKeyId")
             assert key is not None, f"{name}: {group} is not encrypted with a customer key"
             pairs.append((name, template, key["Fn::GetAtt"][0], group))
     assert len(pairs) >= 10
     for name, template, key_id, group in pairs:
+        region = region_of(example_cdk_out, name)
         for action in ("kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"):
-            context = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(group)}
+            context = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(group, region=region)}
             assert allowed(template, key_id, "logs.*", action, context), f"{name}: {group}"
-        foreign = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(group, OTHER_ACCOUNT)}
+        foreign = {
+            "kms:EncryptionContext:aws:logs:arn": log_group_arn(group, OTHER_ACCOUNT, region)
+        }
         assert not allowed(template, key_id, "logs.*", "kms:Decrypt", foreign), group
         assert not allowed(template, key_id, "logs.*", "kms:Decrypt", {}), group
-        own = {g for _, t, k, g in pairs if t is template and k == key_id}
-        for other in set(every_group) - own:
-            context = {"kms:EncryptionContext:aws:logs:arn": log_group_arn(other)}
+        own = {(g, region) for _, t, k, g in pairs if t is template and k == key_id}
+        for other, other_region in every_group - own:
+            arn = log_group_arn(other, region=other_region)
+            context = {"kms:EncryptionContext:aws:logs:arn": arn}
             assert not allowed(template, key_id, "logs.*", "kms:Decrypt", context), (
                 f"{name}: key for {sorted(own)} also opens {other}"
             )
@@ -217,7 +229,8 @@ def is_root(user: str | None) -> bool:
 
 def test_every_container_has_a_read_only_root_and_no_capabilities(example_cdk_out: Path) -> None:
     tasks = task_definitions(example_cdk_out)
-    assert len(tasks) == 3  # one per environment
+    platforms = [n for n in templates(example_cdk_out) if n.endswith("-platform")]
+    assert len(tasks) == len(platforms) == 4  # one per platform: 3 environments, 1 standby
     for name, task in tasks:
         for container in task["ContainerDefinitions"]:
             where = f"{name}:{container['Name']}"

@@ -1,4 +1,5 @@
 """The naming contract: one platform stack per environment, one tenant stack per restaurant,
+with disaster recovery (seed 7.1) one standby platform and one standby per covered restaurant,
 construct id == CloudFormation stack name (so `cdk deploy <name>` selects exactly that stack)."""
 
 from aws_cdk import cx_api
@@ -14,6 +15,13 @@ def test_stack_names_follow_the_contract(example_assembly: cx_api.CloudAssembly)
         expected |= {
             f"chefs-kiss-{environment.name}-tenant-{r.slug}" for r in environment.restaurants
         }
+        if environment.disaster_recovery is not None:
+            expected.add(f"chefs-kiss-{environment.name}-dr-platform")
+            expected |= {
+                f"chefs-kiss-{environment.name}-dr-tenant-{r.slug}"
+                for r in environment.standby_restaurants()
+            }
+    assert any("-dr-" in name for name in expected), "the example shows disaster recovery"
     stacks = example_assembly.stacks
     assert {s.stack_name for s in stacks} == expected
     for stack in stacks:
@@ -24,6 +32,8 @@ def test_naming_helpers_agree_with_the_contract() -> None:
     assert naming.platform_stack_name("prod") == "chefs-kiss-prod-platform"
     assert naming.tenant_stack_name("dev", "taco-loco") == "chefs-kiss-dev-tenant-taco-loco"
     assert naming.db_instance_identifier("dev", "taco-loco") == "chefs-kiss-dev-taco-loco"
+    assert naming.dr_platform_stack_name("prod") == "chefs-kiss-prod-dr-platform"
+    assert naming.standby_stack_name("prod", "golden-wok") == "chefs-kiss-prod-dr-tenant-golden-wok"
 
 
 def test_stack_names_parse_back_into_their_kind(example_assembly: cx_api.CloudAssembly) -> None:
@@ -32,7 +42,7 @@ def test_stack_names_parse_back_into_their_kind(example_assembly: cx_api.CloudAs
     for stack in example_assembly.stacks:
         parsed = naming.parse_stack_name(stack.stack_name)
         assert parsed is not None and parsed.name == stack.stack_name
-        assert parsed.kind in (naming.PLATFORM, naming.TENANT)
+        assert parsed.kind in (naming.PLATFORM, naming.DR_PLATFORM, naming.TENANT, naming.STANDBY)
     cases = {
         naming.platform_stack_name("prod"): ("prod", naming.PLATFORM, None),
         naming.dr_platform_stack_name("prod"): ("prod", naming.DR_PLATFORM, None),
