@@ -27,6 +27,9 @@ from ops.planning.planner import plan_assemblies
 from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION
 from stacks import naming
 
+# The changed example app is synthesized once: one worker runs these tests.
+pytestmark = pytest.mark.xdist_group("promote")
+
 DB = "AWS::RDS::DBInstance"
 SIZES = ("small", "medium", "large")
 
