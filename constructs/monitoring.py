@@ -178,7 +178,7 @@ def _alarm(
     period_minutes: int,
     below: bool,
     missing: cloudwatch.TreatMissingData,
-    topic: sns.ITopic,
+    action: cloudwatch.IAlarmAction,
 ) -> cloudwatch.Alarm:
     periods = max(1, math.ceil(minutes / period_minutes))
     alarm = cloudwatch.Alarm(
@@ -197,9 +197,17 @@ def _alarm(
         ),
         treat_missing_data=missing,
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-    alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
     return alarm
+
+
+def _alarm_actions(
+    topics: Mapping[str, sns.ITopic], severities: Sequence[str]
+) -> dict[str, cloudwatch.IAlarmAction]:
+    """One SNS action per severity, shared by that severity's alarms: an action only names its
+    topic (each new one is a round trip to the jsii kernel, and a tenant has several alarms)."""
+    return {severity: cloudwatch_actions.SnsAction(topics[severity]) for severity in severities}
 
 
 @dataclass(frozen=True)
@@ -292,6 +300,7 @@ class PlatformMonitoring(Construct):
         severities: Sequence[str],
     ) -> None:
         """Seed 9.2 alarms on the app, per severity the profile keeps."""
+        actions = _alarm_actions(topics, severities)
         not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         plans: list[tuple[str, str, cloudwatch.IMetric, cloudwatch.TreatMissingData]] = [
             # No tasks running means no utilisation data; the unhealthy-target alarm covers that.
@@ -318,7 +327,7 @@ class PlatformMonitoring(Construct):
                         period_minutes=1,
                         below=False,
                         missing=missing,
-                        topic=topics[severity],
+                        action=actions[severity],
                     )
                 )
             health = THRESHOLDS["unhealthy_targets"]
@@ -345,7 +354,7 @@ class PlatformMonitoring(Construct):
                         if severity == "warning"
                         else cloudwatch.TreatMissingData.BREACHING
                     ),
-                    topic=topics[severity],
+                    action=actions[severity],
                 )
             )
 
@@ -481,6 +490,7 @@ class TenantMonitoring(Construct):
             ("rds_connections", "Connections", connections),
             ("rds_free_storage", "FreeStorage", free_storage),
         ]
+        actions = _alarm_actions(topics, severities)
         for severity in severities:
             for key, label, metric in plans:
                 threshold = THRESHOLDS[key]
@@ -501,6 +511,6 @@ class TenantMonitoring(Construct):
                         # A stopped or failing-over instance sends no data; keep the last state
                         # rather than flapping to OK.
                         missing=cloudwatch.TreatMissingData.MISSING,
-                        topic=topics[severity],
+                        action=actions[severity],
                     )
                 )
