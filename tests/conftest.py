@@ -33,15 +33,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk import assertions, cx_api
-
-from app import build_app, project_context
-from config.schema import EnvironmentConfig
 
 if TYPE_CHECKING:
+    import aws_cdk as cdk
+    from aws_cdk import assertions, cx_api
     from postgres_server import PostgresServer
+
+    from config.schema import EnvironmentConfig
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +52,12 @@ def synth_app(
     nag_packs: tuple[str, ...] = (),
 ) -> tuple[cdk.App, cx_api.CloudAssembly]:
     """Build and synthesize; nag packs off by default (nag tests use validate_scope)."""
+    # aws_cdk starts the jsii kernel (a Node.js process) on import: imported when first needed,
+    # so that pytest-xdist's controller, which loads this file but runs no test, never starts one.
+    import aws_cdk as cdk
+
+    from app import build_app, project_context
+
     app = cdk.App(context=project_context(), outdir=str(outdir) if outdir else None)
     build_app(environments=environments, nag_packs=nag_packs, app=app)
     return app, app.synth()
@@ -94,6 +99,8 @@ def example_app(example: tuple[cdk.App, cx_api.CloudAssembly]) -> cdk.App:
 @pytest.fixture(scope="session")
 def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
     """The example app without nag packs, synthesized once for all workers (read-only)."""
+    from aws_cdk import cx_api
+
     directory = shared_directory(
         tmp_path_factory, "example.out", lambda outdir: synth_app(outdir=outdir)
     )
@@ -103,6 +110,8 @@ def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAs
 @pytest.fixture(scope="session")
 def template(example_assembly: cx_api.CloudAssembly) -> Callable[[str], assertions.Template]:
     """template("chefs-kiss-prod-platform") -> assertions.Template of the example app."""
+    from aws_cdk import assertions
+
     cache: dict[str, assertions.Template] = {}
 
     def get(stack_name: str) -> assertions.Template:
@@ -212,10 +221,29 @@ _SLOW_FIXTURES = ("postgres_server", "example_cdk_out")
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a slow fixture, and keep the PostgreSQL tests on one
-    worker (one server for them all) unless their module already chose a group."""
+    worker (one server for them all) unless their module already chose a group.
+
+    Then the modules with an xdist group (the long units one worker must run whole) go first,
+    the other modules with slow tests next, the rest last; each module's tests stay together
+    and in order, so module fixtures are built once. pytest-xdist hands out work in this order:
+    the long runs start first and the quick tests fill the gaps at the end, instead of one
+    worker finishing a long group alone."""
+    grouped_modules: set[str] = set()
+    slow_modules: set[str] = set()
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & set(_SLOW_FIXTURES):
             item.add_marker(pytest.mark.slow)
         if "postgres_server" in fixtures and not any(item.iter_markers("xdist_group")):
             item.add_marker(pytest.mark.xdist_group("postgres"))
+        module = item.nodeid.split("::", 1)[0]
+        if item.get_closest_marker("xdist_group") is not None:
+            grouped_modules.add(module)
+        if item.get_closest_marker("slow") is not None:
+            slow_modules.add(module)
+
+    def rank(item: pytest.Item) -> tuple[bool, bool]:
+        module = item.nodeid.split("::", 1)[0]
+        return module not in grouped_modules, module not in slow_modules
+
+    items.sort(key=rank)
