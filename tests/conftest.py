@@ -12,8 +12,9 @@ so "once per session" means once for all workers, not once per worker:
 - A module whose fixtures are expensive and module-scoped (its own synthesis, a git repository)
   puts its tests in one xdist group (`pytestmark = pytest.mark.xdist_group("name")`), so that
   one worker runs them all and builds the fixture once.
-- Tests that run a subprocess synthesis, make, the CDK CLI, a real server, or more than the
-  example app are marked `slow`; `make test-quick` runs the rest (`-m "not slow"`).
+- Tests that run a subprocess synthesis, make, the CDK CLI or a local server, or synthesize
+  anything but the shared `example_assembly`, are marked `slow` (by hand, or below for the
+  fixtures in `_SLOW_FIXTURES`); `make test-quick` runs the rest (`-m "not slow"`).
 - `project_clone` copies this checkout into a throwaway git repository for the tests that run
   `make` there, without letting that make reinstall the shared .venv or node_modules.
 
@@ -213,9 +214,10 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-# Fixtures that make a test `slow` wherever it is used: a real server, or the example app with
-# every nag pack (about as long as the rest of the quick tests together).
-_SLOW_FIXTURES = ("postgres_server", "example_cdk_out")
+# Fixtures that make a test `slow` wherever it is used: a local server, or a second synthesis of
+# the example app (with every nag pack, or in memory). The quick tests' one synthesis is
+# `example_assembly`; a test that builds an app of its own is marked `slow` where it is written.
+_SLOW_FIXTURES = ("postgres_server", "moto_endpoint", "example_cdk_out", "example_app", "example")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

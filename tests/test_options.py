@@ -17,8 +17,8 @@ from config.generated import generated_environment
 from config.schema import EnvironmentConfig
 from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS, scan_templates
 
-# The module's synthesis (every option on) is built once: one worker runs these tests.
-pytestmark = pytest.mark.xdist_group("options")
+# Its own synthesis (every option on, all packs), built once: one worker, not quick.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("options")]
 
 ALL_ON = {
     "performance": {"cloudfront": True, "session_cache": True},

@@ -27,8 +27,8 @@ from ops.planning.planner import plan_assemblies
 from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION
 from stacks import naming
 
-# The changed example app is synthesized once: one worker runs these tests.
-pytestmark = pytest.mark.xdist_group("promote")
+# The changed example app, synthesized once: one worker, not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promote")]
 
 DB = "AWS::RDS::DBInstance"
 SIZES = ("small", "medium", "large")
