@@ -86,10 +86,19 @@ def shared_directory(
 
 
 @pytest.fixture(scope="session")
-def example() -> tuple[cdk.App, cx_api.CloudAssembly]:
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, cx_api.CloudAssembly]:
     """The example configuration (config/environments) built and synthesized in this process:
-    for tests that need the construct tree itself. Prefer `example_assembly` for templates."""
-    return synth_app()
+    for tests that need the construct tree itself. Prefer `example_assembly` for templates.
+
+    If no worker has synthesized the shared example assembly yet, this synthesis is it (then
+    the returned assembly object names a directory since renamed: read `example_assembly`)."""
+    built: list[tuple[cdk.App, cx_api.CloudAssembly]] = []
+
+    def build(outdir: Path) -> None:
+        built.append(synth_app(outdir=outdir))
+
+    shared_directory(tmp_path_factory, "example.out", build)
+    return built[0] if built else synth_app()
 
 
 @pytest.fixture(scope="session")
