@@ -178,8 +178,15 @@ def _alarm(
     period_minutes: int,
     below: bool,
     missing: cloudwatch.TreatMissingData,
-    action: cloudwatch.IAlarmAction,
+    action: cloudwatch.IAlarmAction | None = None,
+    topic: sns.ITopic | None = None,
 ) -> cloudwatch.Alarm:
+    """An alarm that notifies `action` (shared by the alarms of one severity, see
+    `_alarm_actions`), or a new SNS action on `topic`, on alarm and on recovery."""
+    if action is None:
+        if topic is None:
+            raise TypeError("_alarm needs an action or a topic")
+        action = cloudwatch_actions.SnsAction(topic)
     periods = max(1, math.ceil(minutes / period_minutes))
     alarm = cloudwatch.Alarm(
         scope,
