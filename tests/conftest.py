@@ -235,10 +235,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     worker (one server for them all) unless their module already chose a group.
 
     Then the modules with an xdist group (the long units one worker must run whole) go first,
-    the other modules with slow tests next, the rest last; each module's tests stay together
-    and in order, so module fixtures are built once. pytest-xdist hands out work in this order:
-    the long runs start first and the quick tests fill the gaps at the end, instead of one
-    worker finishing a long group alone."""
+    the other modules with slow tests next, the rest last (details below); each module's tests
+    stay together and in order, so module fixtures are built once. pytest-xdist hands out work
+    in this order: the long runs start first and the quick tests fill the gaps at the end,
+    instead of one worker finishing a long group alone."""
     grouped_modules: set[str] = set()
     slow_modules: set[str] = set()
     for item in items:
@@ -253,8 +253,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("slow") is not None:
             slow_modules.add(module)
 
-    def rank(item: pytest.Item) -> tuple[bool, bool]:
+    # One module that reads the shared example assembly goes first of all, so one worker starts
+    # that synthesis at once; within each tier the modules that do not need it come first, so
+    # the other worker has work meanwhile instead of waiting on the lock.
+    example_modules = [
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if {"example_assembly", "template"} & set(getattr(item, "fixturenames", ()))
+    ]
+    first = example_modules[0] if example_modules else None
+
+    def rank(item: pytest.Item) -> tuple[bool, bool, bool, bool]:
         module = item.nodeid.split("::", 1)[0]
-        return module not in grouped_modules, module not in slow_modules
+        return (
+            module != first,
+            module not in grouped_modules,
+            module not in slow_modules,
+            module in example_modules,
+        )
 
     items.sort(key=rank)
