@@ -36,12 +36,13 @@ ROLLOUT_BASE = $(if $(wildcard $(DEPLOYED)/manifest.json),--base-assembly $(DEPL
 # The CDK selector of one environment's stacks, from the naming module (expanded by the shell).
 STACKS = $$($(BIN)/python -c 'import sys; from stacks import naming; print(naming.name_prefix(sys.argv[1]) + "-*")' $(ENV))
 
-.PHONY: help install synth test lint format clean pr-check deploy-check diff deploy \
+.PHONY: help install synth test test-quick lint format clean pr-check deploy-check diff deploy \
 	deploy-assembly rollout deployed-baseline smoke require-env cfn-lint environments
 
 help:
 	@echo "make synth               - install, validate config, synthesize every environment into cdk.out/"
-	@echo "make test                - install, then run the whole test suite"
+	@echo "make test                - install, then run the whole test suite (in parallel)"
+	@echo "make test-quick          - unit tests only (no subprocess synth, CLI, make or servers)"
 	@echo "make lint                - ruff (lint + format check) and mypy"
 	@echo "make cfn-lint            - cfn-lint over the synthesized templates"
 	@echo "make pr-check BASE=REF   - synthesize REF and the working tree, plan and cost per environment, write $(COMMENT)"
@@ -82,8 +83,17 @@ synth: install
 	@echo "synthesized: $$(ls cdk.out/*.template.json | wc -l) stacks in cdk.out/"
 	$(BIN)/python -m ops preflight --all --assembly cdk.out
 
+# pytest-xdist: one worker per core; tests of one xdist_group (an expensive module fixture) run
+# on one worker. PYTEST_WORKERS=1 runs the suite in one process (no xdist).
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 1,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# The edit-test loop: everything not marked `slow` (tests/conftest.py says what is).
+test-quick: install
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

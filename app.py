@@ -85,11 +85,10 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
         )
         tenant.add_stack_dependency(platform)
         tags = {**common_tags, "TenantId": restaurant.slug, "Tier": restaurant.tier}
+        tenant_tags = cdk.Tags.of(tenant)  # one kernel object for the four tags
         for key, value in tags.items():
             # CDK tags DBProxyTargetGroup, which CloudFormation does not accept tags on.
-            cdk.Tags.of(tenant).add(
-                key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"]
-            )
+            tenant_tags.add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
         tenants[restaurant.slug] = tenant
     if standby_platform is not None:
         # Deploy order (seed 7.1): primary platform, standby platform, tenants, standbys.

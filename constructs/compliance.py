@@ -35,18 +35,31 @@ DEFAULT_NAG_PACKS: tuple[str, ...] = tuple(NAG_PACKS)
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on `scope`, the narrowest construct that needs it."""
+    acknowledge_all(scope, (rule_id,), reason)
+
+
+def _checked_reason(scope: IConstruct, rule_id: str, reason: str) -> str:
     cleaned = " ".join(reason.split())
     if len(cleaned) < MIN_REASON_LENGTH or cleaned.lower().strip(".") in _GENERIC_REASONS:
         raise ValueError(
             f"acknowledgment of {rule_id} on {scope.node.path} needs a specific reason "
             f"(at least {MIN_REASON_LENGTH} characters); got {reason!r}"
         )
+    return cleaned
+
+
+def _acknowledge_on(scope: IConstruct, acknowledgments: Sequence[cdk.Acknowledgment]) -> None:
+    """Record `acknowledgments` on `scope`'s CloudFormation resource in one call to the jsii
+    kernel (`Validations.acknowledge` takes any number, in order; each call is a round trip)."""
     # An L2 construct passes its acknowledgments down to every child; aim at its CloudFormation
     # resource instead, so the acknowledgment covers that one resource and nothing beside it.
-    target = scope.node.default_child
-    if not isinstance(target, cdk.CfnResource):
-        target = scope
-    cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=rule_id, reason=cleaned))
+    # A CfnResource has no default child: it is its own target (and the lookup is skipped).
+    target = scope
+    if not isinstance(scope, cdk.CfnResource):
+        child = scope.node.default_child
+        if isinstance(child, cdk.CfnResource):
+            target = child
+    cdk.Validations.of(target).acknowledge(*acknowledgments)
 
 
 def nag_reference(scope: IConstruct, value: str) -> str:
@@ -79,9 +92,24 @@ def nag_reference(scope: IConstruct, value: str) -> str:
 
 
 def acknowledge_all(scope: IConstruct, rule_ids: Sequence[str], reason: str) -> None:
-    """The same reason for the same finding reported by several packs (one call per rule id)."""
-    for rule_id in rule_ids:
-        acknowledge(scope, rule_id, reason)
+    """The same reason for the same finding reported by several packs (one kernel call)."""
+    acknowledgments = [
+        cdk.Acknowledgment(id=rule_id, reason=_checked_reason(scope, rule_id, reason))
+        for rule_id in rule_ids
+    ]
+    if acknowledgments:
+        _acknowledge_on(scope, acknowledgments)
+
+
+def acknowledge_each(scope: IConstruct, findings: Sequence[tuple[str, str]]) -> None:
+    """Several (rule id, reason) acknowledgments on one construct, in order, in one kernel call:
+    the same metadata as one `acknowledge` per finding."""
+    acknowledgments = [
+        cdk.Acknowledgment(id=rule_id, reason=_checked_reason(scope, rule_id, reason))
+        for rule_id, reason in findings
+    ]
+    if acknowledgments:
+        _acknowledge_on(scope, acknowledgments)
 
 
 COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")

@@ -178,8 +178,15 @@ def _alarm(
     period_minutes: int,
     below: bool,
     missing: cloudwatch.TreatMissingData,
-    topic: sns.ITopic,
+    action: cloudwatch.IAlarmAction | None = None,
+    topic: sns.ITopic | None = None,
 ) -> cloudwatch.Alarm:
+    """An alarm that notifies `action` (shared by the alarms of one severity, see
+    `_alarm_actions`), or a new SNS action on `topic`, on alarm and on recovery."""
+    if action is None:
+        if topic is None:
+            raise TypeError("_alarm needs an action or a topic")
+        action = cloudwatch_actions.SnsAction(topic)
     periods = max(1, math.ceil(minutes / period_minutes))
     alarm = cloudwatch.Alarm(
         scope,
@@ -197,9 +204,17 @@ def _alarm(
         ),
         treat_missing_data=missing,
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-    alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
     return alarm
+
+
+def _alarm_actions(
+    topics: Mapping[str, sns.ITopic], severities: Sequence[str]
+) -> dict[str, cloudwatch.IAlarmAction]:
+    """One SNS action per severity, shared by that severity's alarms: an action only names its
+    topic (each new one is a round trip to the jsii kernel, and a tenant has several alarms)."""
+    return {severity: cloudwatch_actions.SnsAction(topics[severity]) for severity in severities}
 
 
 @dataclass(frozen=True)
@@ -301,6 +316,7 @@ class PlatformMonitoring(Construct):
         severities: Sequence[str],
     ) -> None:
         """Seed 9.2 alarms on the app, per severity the profile keeps."""
+        actions = _alarm_actions(topics, severities)
         not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         plans: list[tuple[str, str, cloudwatch.IMetric, cloudwatch.TreatMissingData]] = [
             # No tasks running means no utilisation data; the unhealthy-target alarm covers that.
@@ -327,7 +343,7 @@ class PlatformMonitoring(Construct):
                         period_minutes=1,
                         below=False,
                         missing=missing,
-                        topic=topics[severity],
+                        action=actions[severity],
                     )
                 )
             health = THRESHOLDS["unhealthy_targets"]
@@ -354,7 +370,7 @@ class PlatformMonitoring(Construct):
                         if severity == "warning"
                         else cloudwatch.TreatMissingData.BREACHING
                     ),
-                    topic=topics[severity],
+                    action=actions[severity],
                 )
             )
 
@@ -543,6 +559,7 @@ class TenantMonitoring(Construct):
             ("rds_connections", "Connections", connections),
             ("rds_free_storage", "FreeStorage", free_storage),
         ]
+        actions = _alarm_actions(topics, severities)
         for severity in severities:
             for key, label, metric in plans:
                 threshold = THRESHOLDS[key]
@@ -563,6 +580,6 @@ class TenantMonitoring(Construct):
                         # A stopped or failing-over instance sends no data; keep the last state
                         # rather than flapping to OK.
                         missing=cloudwatch.TreatMissingData.MISSING,
-                        topic=topics[severity],
+                        action=actions[severity],
                     )
                 )

@@ -15,7 +15,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
-from constructs.compliance import acknowledge, acknowledge_all, in_packs
+from constructs.compliance import acknowledge, acknowledge_all, acknowledge_each, in_packs
 from constructs.key_policies import allow_log_groups
 from constructs.monitoring import max_connections
 from constructs.network import DB_PORT
@@ -551,9 +551,14 @@ class TenantDatabase(Construct):
                 )
 
     def _acknowledge(self, settings: DatabaseSettings) -> None:
+        # The instance's acknowledgments, in this order, recorded in one call (acknowledge_each).
+        on_instance: list[tuple[str, str]] = []
+
+        def instance_finding(rule_ids: list[str], reason: str) -> None:
+            on_instance.extend((rule_id, reason) for rule_id in rule_ids)
+
         if settings.restore_from_snapshot:
-            acknowledge_all(
-                self.instance,
+            instance_finding(
                 [
                     "AwsSolutions-RDS2",
                     "HIPAA.Security-RDSStorageEncrypted",
@@ -565,8 +570,7 @@ class TenantDatabase(Construct):
                 "encrypted with their tenant key, so their snapshots restore encrypted.",
             )
         if not settings.deletion_protection:
-            acknowledge_all(
-                self.instance,
+            instance_finding(
                 [
                     "AwsSolutions-RDS10",
                     "HIPAA.Security-RDSInstanceDeletionProtectionEnabled",
@@ -579,8 +583,7 @@ class TenantDatabase(Construct):
         # Only a PoC restaurant may be single-AZ: the schema refuses a production one, and a
         # production database forced single-AZ still fails synth (tested).
         if not settings.multi_az and settings.tier == "poc":
-            acknowledge_all(
-                self.instance,
+            instance_finding(
                 [
                     "AwsSolutions-RDS3",
                     "HIPAA.Security-RDSMultiAZSupport",
@@ -589,16 +592,14 @@ class TenantDatabase(Construct):
                 "PoC tier (seed 2.1): single-AZ by design for pilot restaurants that accept "
                 "downtime; promotion to the production tier turns Multi-AZ on in place.",
             )
-        acknowledge_all(
-            self.instance,
+        instance_finding(
             ["HIPAA.Security-RDSInBackupPlan", "NIST.800.53.R5-RDSInBackupPlan"],
             "Backups are RDS automated backups with point-in-time recovery (1 to 35 days by tier, "
             "seed 7.1) plus a final snapshot on deletion or replacement; an AWS Backup plan would "
             "duplicate the same snapshots at extra storage cost.",
         )
         if not settings.enhanced_monitoring and settings.tier == "poc":
-            acknowledge_all(
-                self.instance,
+            instance_finding(
                 [
                     "HIPAA.Security-RDSEnhancedMonitoringEnabled",
                     "NIST.800.53.R5-RDSEnhancedMonitoringEnabled",
@@ -606,6 +607,7 @@ class TenantDatabase(Construct):
                 "PoC tier (seed 2.1: basic monitoring, free tier only): enhanced monitoring is "
                 "billed as CloudWatch Logs and is turned on by promotion to the production tier.",
             )
+        acknowledge_each(self.instance, on_instance)
         if settings.enhanced_monitoring:
             role = self.instance.node.try_find_child("MonitoringRole")
             if role is not None:

@@ -25,7 +25,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct, rds_ca_bundle
-from constructs.compliance import acknowledge, acknowledge_all, in_packs
+from constructs.compliance import acknowledge, acknowledge_each, in_packs
 from constructs.network import DB_PORT
 from constructs.python_lambda import bundled_code
 from runtime.db_bootstrap import Target, sql_version
@@ -33,6 +33,8 @@ from runtime.db_bootstrap import Target, sql_version
 HANDLER = "runtime.db_bootstrap.handler"
 TIMEOUT = cdk.Duration.minutes(5)
 RESOURCE_TYPE = "Custom::DatabaseBootstrap"
+# The packs that report a Lambda function without reserved concurrency or a dead-letter queue.
+PACKS = ("HIPAA.Security", "NIST.800.53.R5")
 
 
 class DatabaseBootstrap(Construct):
@@ -151,17 +153,21 @@ class DatabaseBootstrap(Construct):
             "for the app subnets and the function's own CloudWatch Logs writes. This role is "
             "assumed only by this tenant's bootstrap function.",
         )
-        acknowledge_all(
-            self.function,
-            in_packs("LambdaConcurrency", ("HIPAA.Security", "NIST.800.53.R5")),
+        # Both of the function's acknowledgments in one call, in this order.
+        concurrency = (
             "Runs only when CloudFormation deploys this tenant stack (a few seconds per deploy). "
             "Reserving concurrency per tenant would take from the account's shared pool for "
-            "every restaurant (1,000 tenants would reserve the whole default quota).",
+            "every restaurant (1,000 tenants would reserve the whole default quota)."
         )
-        acknowledge_all(
-            self.function,
-            in_packs("LambdaDLQ", ("HIPAA.Security", "NIST.800.53.R5")),
+        dead_letters = (
             "A CloudFormation custom-resource handler: it answers CloudFormation itself on every "
             "path, including errors and a timeout watchdog, and is never retried (retry "
-            "attempts 0), so a dead-letter queue would never hold an actionable event.",
+            "attempts 0), so a dead-letter queue would never hold an actionable event."
+        )
+        acknowledge_each(
+            self.function,
+            [
+                *((rule, concurrency) for rule in in_packs("LambdaConcurrency", PACKS)),
+                *((rule, dead_letters) for rule in in_packs("LambdaDLQ", PACKS)),
+            ],
         )

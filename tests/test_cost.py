@@ -351,6 +351,7 @@ def test_cli_bad_input(
 # --- what-if (one small synthesis) ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     from config.generated import generated_environment
     from config.profiles import service_capacity
@@ -386,6 +387,7 @@ def test_what_if_synthesizes_and_prices_a_generated_environment() -> None:
     assert "year 3 $6.00 vs $3.00 (-$3.00)" in choice
 
 
+@pytest.mark.slow
 def test_cli_what_if_shows_years_one_to_three(capsys: pytest.CaptureFixture[str]) -> None:
     assert ops_main(["cost", "--what-if", "--tenants", "1", "--tier", "production"]) == 0
     out = capsys.readouterr().out

@@ -16,6 +16,9 @@ from ops.assembly import StackArtifact
 from ops.costing.report import estimate_templates
 from ops.planning.planner import NO_INTERRUPTION, plan_assemblies
 
+# Two apps of its own, synthesized once: one worker, not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("disaster-recovery")]
+
 KEY = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TENANT = "chefs-kiss-dr-tenant-r0001"
 

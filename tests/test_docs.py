@@ -126,6 +126,7 @@ def test_rerun_outputs_match(example_cdk_out: Path, tmp_path: Path) -> None:
         assert result.stdout == shown, f"{page}: `{command}` now prints:\n{result.stdout}"
 
 
+@pytest.mark.slow
 def test_readme_cheap_commands_run() -> None:
     """Every `python -m ops <command>` the README names answers --help, and `python -m ops`
     alone lists the commands; every `make <target>` it names dry-runs (`make -n`)."""

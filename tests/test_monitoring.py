@@ -180,6 +180,7 @@ def platform_template(tenants: int, profile: str = "production", **settings: Any
     return assertions.Template.from_stack(stack).to_json()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("tenants", "minimum", "maximum"),
     [(1, 2, 10), (5, 3, 8), (10, 4, 12), (25, 6, 20), (50, 8, 30), (100, 12, 50)],
@@ -203,12 +204,14 @@ def test_autoscaling_follows_the_seed_table(tenants: int, minimum: int, maximum:
     assert all(p["ScaleInCooldown"] == 300 and p["ScaleOutCooldown"] == 60 for p in policies)
 
 
+@pytest.mark.slow
 def test_autoscaling_overrides() -> None:
     resources = platform_template(3, app={"min_tasks": 4, "max_tasks": 9})["Resources"]
     target = next(r for r in resources.values() if r["Type"].endswith("ScalableTarget"))
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (4, 9)
 
 
+@pytest.mark.slow
 def test_poc_runs_one_fixed_task() -> None:
     resources = platform_template(3, profile="poc")["Resources"]
     assert not any(r["Type"].endswith("ScalableTarget") for r in resources.values())
@@ -252,6 +255,7 @@ def test_postgres_logs_retention_in_tenant(template: TemplateFn) -> None:
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
 
 
+@pytest.mark.slow
 def test_log_retention_is_configurable() -> None:
     resources = platform_template(1, logs={"app_days": 14, "audit_days": 365})["Resources"]
     groups = {
@@ -279,6 +283,7 @@ def test_backups_by_tier(template: TemplateFn, stack: str, days: int) -> None:
     assert instance["Properties"]["BackupRetentionPeriod"] == days
 
 
+@pytest.mark.slow
 def test_adding_a_tenant_touches_only_its_own_stack() -> None:
     """Onboarding restaurant #3 (same capacity band): the platform template is unchanged and
     the new restaurant's alarms are in its own stack."""

@@ -17,6 +17,9 @@ from config.schema import EnvironmentConfig
 from constructs.compliance import MIN_REASON_LENGTH, NAG_PACKS, acknowledge, scan_templates
 from stacks.tenant_stack import TenantStack
 
+# Apps of its own (the example built in memory, one-restaurant apps): not in `make test-quick`.
+pytestmark = pytest.mark.slow
+
 
 def violations(app: cdk.App, pack: str) -> list[str]:
     report = NAG_PACKS[pack]().validate_scope(app)

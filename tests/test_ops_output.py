@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ops.__main__ import build_parser
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -101,6 +103,7 @@ def test_one_tenant_is_singular(example_cdk_out: Path) -> None:
     assert "(production profile, 1 tenant, year 1)" in result.stdout.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_synthesizing_some_environments_leaves_no_stale_templates(
     example_cdk_out: Path, tmp_path: Path
 ) -> None:

@@ -17,6 +17,9 @@ from config.generated import generated_environment
 from config.schema import EnvironmentConfig
 from constructs.compliance import DEFAULT_NAG_PACKS, NAG_PACKS, scan_templates
 
+# Its own synthesis (every option on, all packs), built once: one worker, not quick.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("options")]
+
 ALL_ON = {
     "performance": {"cloudfront": True, "session_cache": True},
     "security": {"cloudtrail": True},

@@ -1,26 +1,25 @@
 """ops plan's head is the working tree as it is now, and a no-op plan is empty.
 
 The end-to-end case runs the real thing in a throwaway git repository holding this checkout's
-files: `make synth` (the CDK CLI), then `python -m ops plan --base HEAD` (the base synthesized
-with `python app.py` in a temporary worktree) must print "No changes" and exit 0; after a
-config change, the stale cdk.out is re-synthesized rather than used.
+files (the dev environment only, to keep each synthesis short): `make synth` (the CDK CLI), then
+`python -m ops plan --base HEAD` (the base synthesized with `python app.py` in a temporary
+worktree) must print "No changes" and exit 0; after a config change, the stale cdk.out is
+re-synthesized rather than used.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import clone_project
 from lifecycle_helpers import copy_assembly
 
 import ops.planning.plan as plan_module
 from ops.__main__ import main
 from ops.assembly import staleness
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _fake_project(root: Path, assembly: Path) -> Path:
@@ -118,45 +117,17 @@ def test_a_fresh_cdk_out_is_used_as_is(
         assert directory == Path("cdk.out") and label == "cdk.out"
 
 
-def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def _clone_working_tree(target: Path) -> Path:
-    """This checkout's tracked files (as they are now) in a new repository, one commit."""
-    files = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_DIR, capture_output=True, check=True)
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, files):
-        source = PROJECT_DIR / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)  # keeps mtimes: make sees an installed venv
-    for shared in (".venv", "node_modules"):
-        (target / shared).symlink_to(PROJECT_DIR / shared)
-    _git(target, "init", "-q", "-b", "main")
-    _git(target, "add", "-A")
-    _git(target, "commit", "-q", "-m", "snapshot of the working tree")
-    return target
-
-
+@pytest.mark.slow
 def test_make_synth_then_plan_against_head_is_empty_and_a_change_is_seen(tmp_path: Path) -> None:
-    repo = _clone_working_tree(tmp_path / "repo")
+    # The dev environment alone: the smallest config that has a PoC restaurant to promote.
+    repo = clone_project(tmp_path / "repo", environments=["dev"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "MAKE"))}
     synth = subprocess.run(
         ["make", "synth"], cwd=repo, env=env, capture_output=True, text=True, timeout=900
     )
     assert synth.returncode == 0, synth.stdout[-2000:] + synth.stderr[-2000:]
-    assert _git(repo, "status", "--porcelain") == ""  # a clean tree: cdk.out is ignored
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True)
+    assert status.stdout == b""  # a clean tree: cdk.out is ignored
 
     python = str(repo / ".venv" / "bin" / "python")
     command = [python, "-m", "ops", "plan", "--base", "HEAD", "--no-cost"]

@@ -71,6 +71,7 @@ def test_nat_gateways_by_profile(template: TemplateFn) -> None:
     assert len(resources(t_prod, "AWS::EC2::NatGateway")) == 2
 
 
+@pytest.mark.slow
 def test_nat_gateway_count_can_be_chosen() -> None:
     """The cost lever the seed omits: one NAT gateway for a small production environment."""
     import aws_cdk as cdk

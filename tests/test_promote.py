@@ -27,6 +27,9 @@ from ops.planning.planner import plan_assemblies
 from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION
 from stacks import naming
 
+# The changed example app, synthesized once: one worker, not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promote")]
+
 DB = "AWS::RDS::DBInstance"
 SIZES = ("small", "medium", "large")
 

@@ -96,6 +96,7 @@ def test_a_file_changed_since_it_was_read_is_not_overwritten(tmp_path: Path) -> 
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_resize_write_into_a_read_only_directory_is_a_message_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,6 +148,7 @@ def test_a_read_only_link_target_is_refused_through_the_link(tmp_path: Path) -> 
     assert real.read_text(encoding="utf-8") == TEXT
 
 
+@pytest.mark.slow
 def test_resize_write_keeps_link_mode_and_crlf_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,6 +165,7 @@ def test_resize_write_keeps_link_mode_and_crlf_end_to_end(
     assert leftovers(real.parent) == [] and leftovers(envs) == []
 
 
+@pytest.mark.slow
 def test_resize_write_refuses_when_a_colleague_saved_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,6 +41,9 @@ from ops.limits.preflight import (
 )
 from stacks import naming
 
+# 100 restaurants synthesized once per module: one worker, and not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale")]
+
 BIG, FEW = "bigscale", "fewscale"
 TENANTS = 100
 TIER_MIX = {"production": 0.6, "poc": 0.4}

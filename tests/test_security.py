@@ -271,6 +271,7 @@ def test_the_only_root_step_opens_the_writable_volumes_and_exits(example_cdk_out
         assert roots == ["volume-permissions"], name
 
 
+@pytest.mark.slow
 def test_the_image_can_be_pinned_by_digest(tmp_path: Path) -> None:
     from config.generated import generated_environment
     from tests.conftest import synth_app

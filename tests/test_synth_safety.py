@@ -13,6 +13,9 @@ import pytest
 
 from tests.test_cdk_cli import CDK, NODE22, PROJECT
 
+# The real CDK CLI, with a module-scoped synthesis: one worker, not in `make test-quick`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("synth-safety")]
+
 SMALL = "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: solo\n    tier: poc\n"
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.server
 import io
 import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from conftest import clone_project
 
 from config.loader import load_environments
 from ops.__main__ import build_parser
@@ -124,22 +125,32 @@ def all_run_commands() -> list[tuple[str, str, list[str]]]:
 
 def make_dry_run(target: str, *assignments: str) -> list[str]:
     """The commands `make <target>` would run (`make -n`), joined across continuation lines."""
+    return list(_make_dry_run(target, assignments))
+
+
+@functools.cache  # one `make -n` per target and assignments for the whole session
+def _make_dry_run(target: str, assignments: tuple[str, ...]) -> tuple[str, ...]:
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", target, *assignments],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return result.stdout.replace("\\\n", " ").splitlines()
+    return tuple(result.stdout.replace("\\\n", " ").splitlines())
 
 
 def expand_words(command: str) -> list[str]:
     """Shell words of one command line, with `$(...)` substitutions run by bash (no program)."""
+    return list(_expand_words(command))
+
+
+@functools.cache  # the same line expands the same way all session
+def _expand_words(command: str) -> tuple[str, ...]:
     result = subprocess.run(
         ["bash", "-c", f"printf '%s\\n' {command}"],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    return tuple(result.stdout.splitlines())
 
 
 def workflow_make_calls() -> list[tuple[str, str, str, list[str]]]:
@@ -387,6 +398,7 @@ def test_run_steps_call_only_known_programs() -> None:
     assert {argv[0] for _, _, argv in all_run_commands()} <= {"make", "cat"}
 
 
+@functools.cache
 def _cdk_help(subcommand: str) -> str:
     """`cdk <subcommand> --help` of the CLI pinned in package.json (offline, under a second)."""
     cli = PROJECT_DIR / "node_modules" / ".bin" / "cdk"
@@ -401,6 +413,7 @@ def _cdk_help(subcommand: str) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_cdk_options_exist_in_the_pinned_cli() -> None:
     """Every `--option` a workflow passes to `npx cdk <subcommand>` is one the pinned CLI has."""
     helps: dict[str, str] = {}
@@ -503,6 +516,11 @@ def test_pre_commit_hooks_call_the_project_tools() -> None:
 # `make pr-check` end to end ---------------------------------------------------------------------
 
 
+# One worker runs them all (pytest-xdist --dist loadgroup): the repository and its synthesized
+# base are built once.
+PR_CHECK = pytest.mark.xdist_group("pr-check")
+
+
 def _git(repo: Path, *args: str) -> str:
     result = subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
@@ -515,23 +533,13 @@ def _git(repo: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def pr_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository of this project with one commit `base` (the dev environment only, to keep
-    each synthesis short), sharing this checkout's .venv and node_modules."""
-    repo = tmp_path_factory.mktemp("pr-repo")
-    tracked = _git(PROJECT_DIR, "ls-files", "-z").split("\0")
-    for name in filter(None, tracked):
-        source = PROJECT_DIR / name
-        if not source.is_file() or name.startswith(("tests/__snapshots__/", "docs/")):
-            continue
-        if name.startswith("config/environments/") and name != "config/environments/dev.yaml":
-            continue
-        target = repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)  # keeps mtimes: make sees .venv as up to date
-    for shared in (".venv", "node_modules"):
-        (repo / shared).symlink_to(PROJECT_DIR / shared)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "base")
+    each synthesis short), sharing this checkout's .venv and node_modules. The tests below run in
+    one xdist group, so `base` is synthesized once for all of them (synth-ref.sh reuses it)."""
+    repo = clone_project(
+        tmp_path_factory.mktemp("pr-repo"),
+        environments=["dev"],
+        skip=["tests/__snapshots__/", "docs/"],
+    )
     _git(repo, "tag", "base")
     return repo
 
@@ -556,6 +564,8 @@ def _pr_check(repo: Path, *assignments: str) -> tuple[int, str, str]:
     return result.returncode, comment, result.stdout + result.stderr
 
 
+@pytest.mark.slow
+@PR_CHECK
 def test_pr_check_no_change_says_no_changes(pr_repo: Path) -> None:
     _git(pr_repo, "checkout", "-q", "-B", "no-change", "base")
     code, comment, output = _pr_check(pr_repo)
@@ -571,6 +581,8 @@ def test_pr_check_no_change_says_no_changes(pr_repo: Path) -> None:
     assert code == 0 and "cdk.out.base: already synthesized from base" in output
 
 
+@pytest.mark.slow
+@PR_CHECK
 def test_pr_check_promotion_shows_the_change_and_its_cost(pr_repo: Path) -> None:
     _change(
         pr_repo,
@@ -587,6 +599,8 @@ def test_pr_check_promotion_shows_the_change_and_its_cost(pr_repo: Path) -> None
     assert " +$" in cost_line, cost_line  # Multi-AZ doubles the instance and storage price
 
 
+@pytest.mark.slow
+@PR_CHECK
 def test_pr_check_blocks_a_database_replacement_unless_allowed(pr_repo: Path) -> None:
     _change(
         pr_repo,
@@ -668,6 +682,7 @@ def probe_endpoint() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_make_smoke_checks_the_load_balancer_and_probes_every_restaurant(
     load_balancer: tuple[Behaviour, int], probe_endpoint: str, tmp_path: Path
 ) -> None:

@@ -49,9 +49,35 @@ TARGET_RATIO_1000_100 = 12.0
 # --------------------------------------------------------------------------- the worker
 
 
+class _KernelCalls:
+    """Counts the requests the Python side sends to the jsii kernel (each one a round trip to
+    the Node.js process): the build phase's cost is mostly their number. Counted by wrapping
+    the kernel client's `send`; if a jsii release moves it, the count reads 0 and the bench
+    still runs."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        try:
+            from jsii._kernel.providers import process
+        except ImportError:
+            return
+        node_process = getattr(process, "_NodeProcess", None)
+        original = getattr(node_process, "send", None)
+        if node_process is None or original is None:
+            return
+        counter = self
+
+        def send(self: Any, request: Any, response_type: Any) -> Any:
+            counter.count += 1
+            return original(self, request, response_type)
+
+        node_process.send = send
+
+
 def worker(size: int, packs: list[str], outdir: Path, profile_dir: Path | None) -> dict[str, Any]:
     """Build and synthesize `size` restaurants in this process; phases timed separately."""
     started = time.perf_counter()
+    calls = _KernelCalls()
     import aws_cdk as cdk
 
     from app import build_app, project_context
@@ -63,9 +89,11 @@ def worker(size: int, packs: list[str], outdir: Path, profile_dir: Path | None) 
     if profiler:
         profiler.enable()
     environment = generated_environment("bench", size, tier_mix=TIER_MIX, size_mix=SIZE_MIX)
+    before_build = calls.count
     app = cdk.App(context=project_context(), outdir=str(outdir))
     build_app(environments=[environment], nag_packs=packs, app=app)
     built = time.perf_counter()
+    build_calls = calls.count - before_build
     failure = ""
     try:
         app.synth()
@@ -81,6 +109,7 @@ def worker(size: int, packs: list[str], outdir: Path, profile_dir: Path | None) 
         "import_s": imported - started,
         "build_s": built - imported,
         "synth_s": synthesized - built,
+        "build_calls": build_calls,
         "packs": packs,
         "findings": _findings(outdir),
         "failure": failure,
@@ -117,6 +146,7 @@ class Measurement:
     python_peak_mb: float  # VmHWM of the worker
     findings: int
     packs: tuple[str, ...] = ()
+    build_calls: int = 0  # requests to the jsii kernel while building the app
 
 
 def _children(pid: int) -> list[int]:
@@ -207,13 +237,14 @@ def measure(
         python_peak_mb=max(python / 1024, result["python_maxrss_mb"]),
         findings=result["findings"],
         packs=tuple(result["packs"]),
+        build_calls=result.get("build_calls", 0),
     )
 
 
 def format_table(rows: list[Measurement]) -> str:
     headers = (
-        "restaurants", "stacks", "wall s", "build s", "synth s", "peak MB", "node MB",
-        "python MB", "findings", "marginal s/restaurant", "marginal MB/restaurant",
+        "restaurants", "stacks", "wall s", "build s", "synth s", "kernel calls", "peak MB",
+        "node MB", "python MB", "findings", "marginal s/restaurant", "marginal MB/restaurant",
     )  # fmt: skip
     lines = []
     previous: Measurement | None = None
@@ -231,6 +262,7 @@ def format_table(rows: list[Measurement]) -> str:
                 f"{row.wall_s:.1f}",
                 f"{row.build_s:.1f}",
                 f"{row.synth_s:.1f}",
+                f"{row.build_calls:,}",
                 f"{row.tree_peak_mb:,.0f}",
                 f"{row.node_peak_mb:,.0f}",
                 f"{row.python_peak_mb:,.0f}",
