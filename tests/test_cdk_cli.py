@@ -22,6 +22,9 @@ EXPECTED = [
     "chefs-kiss-dev-tenant-bella-napoli",
     "chefs-kiss-dev-tenant-golden-wok",
     "chefs-kiss-dev-tenant-taco-loco",
+    "chefs-kiss-prod-dr-platform",  # disaster recovery (seed 7.1): the recovery region's stacks
+    "chefs-kiss-prod-dr-tenant-golden-wok",
+    "chefs-kiss-prod-dr-tenant-le-petit-bistro",
     "chefs-kiss-prod-platform",
     "chefs-kiss-prod-tenant-golden-wok",
     "chefs-kiss-prod-tenant-le-petit-bistro",

@@ -528,9 +528,9 @@ def test_symlinks_only_inside_the_config_directory(tmp_path: Path) -> None:
     inside.mkdir()
     write(inside, PROD, "real")
     (inside / "prod.yaml").symlink_to("real.yaml")
-    (inside / "real.yaml").rename(inside / "shared.yml")  # not *.yaml: only reachable by link
+    (inside / "real.yaml").rename(inside / "shared.conf")  # not an environment file: reached by link
     (inside / "prod.yaml").unlink()
-    (inside / "prod.yaml").symlink_to("shared.yml")
+    (inside / "prod.yaml").symlink_to("shared.conf")
     assert [e.name for e in load_environments(inside)] == ["prod"]
     (inside / "dev.yaml").symlink_to("/dev/zero")
     with pytest.raises(ConfigError) as excinfo:
@@ -539,7 +539,7 @@ def test_symlinks_only_inside_the_config_directory(tmp_path: Path) -> None:
         excinfo.value
     )
     (inside / "dev.yaml").unlink()
-    (inside / "dev.yaml").symlink_to("missing.yml")
+    (inside / "dev.yaml").symlink_to("missing.conf")
     with pytest.raises(ConfigError, match=r"dev\.yaml: no such file"):
         load_environments(inside)
 

@@ -217,12 +217,8 @@ def test_quantities_match_the_synthesized_templates(example_cdk_out: Path) -> No
     stacks = {n: a.template for n, a in read_assembly(example_cdk_out).items()}
     for env in ("dev", "prod"):
         report = estimate(example_cdk_out, env)
-        # The recovery region's stacks (-dr-) are priced by issue 20's cost part (dr-ops).
-        mine = {
-            n: t
-            for n, t in stacks.items()
-            if n.startswith(f"chefs-kiss-{env}-") and not n.startswith(f"chefs-kiss-{env}-dr-")
-        }
+        # The recovery region's stacks (-dr-) belong to the environment and are priced with it.
+        mine = {n: t for n, t in stacks.items() if n.startswith(f"chefs-kiss-{env}-")}
         types = collections.Counter(
             r["Type"] for t in mine.values() for r in t.get("Resources", {}).values()
         )

@@ -75,9 +75,8 @@ def test_cli_year_prices_the_rotations_of_every_rotating_key(
     rotating = sum(
         1
         for name, template in templates.items()
-        # The recovery region's stacks (chefs-kiss-prod-dr-*) are not in `--env prod` yet: their
-        # pricing is issue 20's cost part (branch dr-ops).
-        if name.startswith("chefs-kiss-prod-") and not name.startswith("chefs-kiss-prod-dr-")
+        # The recovery region's stacks (chefs-kiss-prod-dr-*) are part of `--env prod`.
+        if name.startswith("chefs-kiss-prod-")
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::KMS::Key"
         and resource["Properties"].get("EnableKeyRotation") is True

@@ -60,6 +60,9 @@ def _synth_env() -> dict[str, str]:
         env["PATH"] = f"{node22}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+    # A temporary worktree of another commit has no node_modules: the RDS CA bundle the Lambda
+    # assets carry (constructs/rds_ca_bundle.py) is read from this checkout's, as synth-ref.sh does.
+    env.setdefault("CHEFS_KISS_NODE_MODULES", str(PROJECT_DIR / "node_modules"))
     return env
 
 
