@@ -38,3 +38,19 @@ def test_every_command_has_help_and_json(name: str, capsys: pytest.CaptureFixtur
         main([name, "--help"])
     assert exit_info.value.code == 0
     assert "--json" in capsys.readouterr().out
+
+
+def test_listing_the_commands_starts_no_node_process() -> None:
+    """Every `python -m ops` command builds the whole parser; importing the `constructs` library
+    there (jsii) would start a Node.js process, and its end-of-life banner, for each command."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ops.__main__ import build_parser; build_parser(); "
+        "print(sorted(m for m in ('jsii', 'aws_cdk', 'constructs') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

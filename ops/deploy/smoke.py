@@ -49,7 +49,6 @@ from urllib.parse import urlsplit
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
-from constructs import rds_ca_bundle
 from stacks import naming
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -297,6 +296,10 @@ def _ca_bundle(path: str | None, *, probe: bool) -> str | None:
     if path is None:
         if not probe:
             return None
+        # Imported here: the `constructs` package loads jsii, which starts a Node.js process;
+        # every `python -m ops` command imports this module to register its parser.
+        from constructs import rds_ca_bundle
+
         try:
             return rds_ca_bundle.pem()
         except rds_ca_bundle.BundleError as exc:
