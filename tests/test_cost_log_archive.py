@@ -5,6 +5,7 @@ state (objects under 128 KB stay in Standard)."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -159,3 +160,15 @@ def test_a_stream_without_a_bucket_in_its_template_says_so() -> None:
     del templates["chefs-kiss-t-platform"]["Resources"]["LogArchiveBucket"]
     report = estimate_templates(templates, "t")
     assert any("archive bucket not in this template" in n.reason for n in report.unpriced)
+
+
+def test_each_region_archive_prices_only_its_own_region_groups() -> None:
+    """The standby platform's archive stream has the primary's (regional) name: it carries the
+    recovery region's groups only, never the primary tenants' a second time."""
+    templates = _templates()
+    templates["chefs-kiss-t-dr-platform"] = copy.deepcopy(templates["chefs-kiss-t-platform"])
+    report = estimate_templates(templates, "t")
+    ingest = {ln.stack: ln.quantity for ln in report.lines if ln.price_key == "firehose.ingest_gb"}
+    assert ingest["chefs-kiss-t-platform"] == pytest.approx(2 + 0.2 + 0.01)
+    # Its own app group only, at the standby's share of the traffic (usage.yaml).
+    assert ingest["chefs-kiss-t-dr-platform"] == pytest.approx(2 * 0.05)

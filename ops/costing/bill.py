@@ -959,12 +959,16 @@ class _Subscribed:
         return self.filter_name.split(".")[0]
 
 
-def _subscribed(env: Environment, stream_name: str) -> list[_Subscribed]:
-    """The log groups of every stack of `env` subscribed to the stream named `stream_name`."""
+def _subscribed(env: Environment, stream_name: str, stream_stack: str) -> list[_Subscribed]:
+    """The log groups subscribed to the stream named `stream_name` of `stream_stack`: from the
+    stacks of its own region (the standby's archive stream has the same, regional, name)."""
     found = []
+    side = env.is_standby(stream_stack)
     for stack, logical_id, resource in env.resources(["AWS::Logs::SubscriptionFilter"]):
         props = resource.get("Properties", {})
         if f"deliverystream/{stream_name}" not in str(props.get("DestinationArn")):
+            continue
+        if env.is_standby(stack) != side:
             continue
         ctx = Context(env, stack, env.templates[stack])
         group = ctx.resolve(props.get("LogGroupName"))
@@ -994,7 +998,7 @@ def delivery_stream(ctx: Context, logical_id: str, resource: dict) -> list[Findi
     if not isinstance(name, str) or not isinstance(destination, dict):
         return [Unpriced("Firehose stream without a name or an S3 destination: source unknown")]
     usage = ctx.env.usage
-    groups = _subscribed(ctx.env, name)
+    groups = _subscribed(ctx.env, name, ctx.stack)
     gb = sum(g.gb for g in groups)
     quiet = usage.get("log_archive_quiet_group_gb")
     objects = sum(
