@@ -528,7 +528,7 @@ def test_symlinks_only_inside_the_config_directory(tmp_path: Path) -> None:
     inside.mkdir()
     write(inside, PROD, "real")
     (inside / "prod.yaml").symlink_to("real.yaml")
-    (inside / "real.yaml").rename(inside / "shared.conf")  # not an environment file: reached by link
+    (inside / "real.yaml").rename(inside / "shared.conf")  # reached only by the link
     (inside / "prod.yaml").unlink()
     (inside / "prod.yaml").symlink_to("shared.conf")
     assert [e.name for e in load_environments(inside)] == ["prod"]
