@@ -782,11 +782,7 @@ def _failover_records(
                         f"{kept} stays: Route 53 refuses a failover record beside a simple one of "
                         "the same name and type, so the create FAILS"
                     )
-                    resource = next((r for r in stack_plan.resources if r.logical_id == lid), None)
-                    if resource is not None:
-                        resource.failures.append(message)
-                    plan.blockers.append(f"{stack}/{lid}: {message}")
-                    plan.dns.append(f"{stack}{where}: {message}")
+                    _block_record(plan, stack_plan, lid, where, message)
                     continue
                 if removed:
                     gone = ", ".join(f"{s}/{i}" for s, i in removed)
@@ -796,11 +792,7 @@ def _failover_records(
                         "refuses a failover record beside a simple one, so the create FAILS; keep "
                         "the record's logical id and change its routing instead"
                     )
-                    resource = next((r for r in stack_plan.resources if r.logical_id == lid), None)
-                    if resource is not None:
-                        resource.failures.append(message)
-                    plan.blockers.append(f"{stack}/{lid}: {message}")
-                    plan.dns.append(f"{stack}{where}: {message}")
+                    _block_record(plan, stack_plan, lid, where, message)
                     continue
                 if converted:
                     message = (
@@ -869,3 +861,13 @@ def _termination_protected(artifact: StackArtifact) -> bool:
         ):
             return bool(props.get("terminationProtection"))
     return False
+
+
+def _block_record(plan: Plan, stack_plan: StackPlan, lid: str, where: str, message: str) -> None:
+    """A record change Route 53 would refuse: a failure of the resource, a blocker of the plan,
+    and a line of its DNS summary."""
+    resource = next((r for r in stack_plan.resources if r.logical_id == lid), None)
+    if resource is not None:
+        resource.failures.append(message)
+    plan.blockers.append(f"{stack_plan.name}/{lid}: {message}")
+    plan.dns.append(f"{stack_plan.name}{where}: {message}")
