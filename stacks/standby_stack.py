@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from config.schema import EnvironmentConfig, Restaurant
 from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
-from constructs.monitoring import REPLICA_LAG_RPO_SECONDS, TenantMonitoring, imported_topics
+from constructs.monitoring import REPLICA_LAG_RPO_SECONDS, TenantMonitoring
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import (
     APP_USERNAME,
@@ -34,6 +34,7 @@ from stacks.tenant_stack import (
     connection_parameter,
     database_settings,
     failover_target,
+    restaurant_monitoring,
 )
 
 
@@ -140,20 +141,13 @@ class StandbyStack(cdk.Stack):
         )
 
     def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
-        """The tenant's alarms on the replica, plus the replica lag at the RPO while it is one."""
-        return TenantMonitoring(
+        """The tenant's alarms on the replica (the standby platform's topics: the same names in
+        this region), plus the replica lag at the RPO while it is one."""
+        return restaurant_monitoring(
             self,
-            "Monitoring",
-            name_prefix=naming.name_prefix(env),
-            instance=self.database.instance,
-            instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
-            instance_class=restaurant.instance_class,
-            allocated_storage_gb=restaurant.allocated_storage_gb,
-            # The standby platform's topics: the same names in this region.
-            topics=imported_topics(self, naming.name_prefix(env)),
-            severities=(
-                ("warning", "critical") if restaurant.tier == "production" else ("critical",)
-            ),
+            env,
+            restaurant,
+            self.database.instance,
             replica_lag_rpo_seconds=None if self.promoted else REPLICA_LAG_RPO_SECONDS,
         )
 

@@ -139,20 +139,7 @@ class TenantStack(cdk.Stack):
             )
 
     def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
-        return TenantMonitoring(
-            self,
-            "Monitoring",
-            name_prefix=naming.name_prefix(env),
-            instance=self.database.instance,
-            instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
-            instance_class=restaurant.instance_class,
-            allocated_storage_gb=restaurant.allocated_storage_gb,
-            topics=imported_topics(self, naming.name_prefix(env)),
-            # PoC restaurants: critical levels only (seed 2.1, free-tier monitoring).
-            severities=(
-                ("warning", "critical") if restaurant.tier == "production" else ("critical",)
-            ),
-        )
+        return restaurant_monitoring(self, env, restaurant, self.database.instance)
 
     def _dns_record(
         self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
@@ -273,6 +260,31 @@ def connection_parameter(
             f"token for user {APP_USERNAME}, TLS verify-full (schema {APP_SCHEMA})"
         ),
         tier=ssm.ParameterTier.STANDARD,
+    )
+
+
+def restaurant_monitoring(
+    stack: cdk.Stack,
+    env: str,
+    restaurant: Restaurant,
+    instance: rds.DatabaseInstance,
+    *,
+    replica_lag_rpo_seconds: int | None = None,
+) -> TenantMonitoring:
+    """The restaurant's alarms on its database (id `Monitoring`), to the topics of the stack's
+    region by name; a standby's replica also alarms on its lag at the RPO."""
+    return TenantMonitoring(
+        stack,
+        "Monitoring",
+        name_prefix=naming.name_prefix(env),
+        instance=instance,
+        instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
+        instance_class=restaurant.instance_class,
+        allocated_storage_gb=restaurant.allocated_storage_gb,
+        topics=imported_topics(stack, naming.name_prefix(env)),
+        # PoC restaurants: critical levels only (seed 2.1, free-tier monitoring).
+        severities=("warning", "critical") if restaurant.tier == "production" else ("critical",),
+        replica_lag_rpo_seconds=replica_lag_rpo_seconds,
     )
 
 
