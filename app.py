@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
 from stacks import naming
+from synthesis.kernel import use_direct_kernel
+
+# Before anything imports aws_cdk (which starts the jsii kernel): the kernel without its relay.
+use_direct_kernel()
 
 # aws_cdk starts a Node.js runtime (seconds): imported only once the config has validated, so a
 # config error is reported at once and nothing of CDK runs (or writes) before it.
