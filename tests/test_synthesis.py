@@ -318,3 +318,19 @@ def _without_traces(metadata: dict[str, list[dict[str, Any]]]) -> dict[str, list
         path: [entry for entry in entries if entry.get("type") != "aws:cdk:creationStack"]
         for path, entries in metadata.items()
     }
+
+
+@pytest.mark.slow
+def test_ops_bench_measures_a_sharded_synthesis_as_cdk_synth_runs_it() -> None:
+    """`ops bench` goes through synthesis/shards.py like `cdk synth`: two restaurants in two
+    shards with no packs (the smallest sharded app), one row, the merged assembly's stacks."""
+    env = {**os.environ, shards.WORKERS_VARIABLE: "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "bench", "--sizes", "2", "--packs", "none", "--json"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(result.stdout)["results"]
+    assert (row["size"], row["processes"], row["stacks"], row["findings"]) == (2, 2, 3, 0)
+    assert row["build_calls"] > 0 and row["build_s"] > 0 and row["synth_s"] > 0
+    assert row["wall_s"] >= row["build_s"] + row["synth_s"]
