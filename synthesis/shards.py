@@ -94,7 +94,15 @@ def shard_count(environments: Sequence[EnvironmentConfig]) -> int:
                 f"{WORKERS_VARIABLE}={configured!r}: give a whole number of processes, 1 or more"
             )
         return max(1, min(workers, restaurants))
-    return max(1, min(os.cpu_count() or 1, restaurants // RESTAURANTS_PER_SHARD))
+    return max(1, min(_cores(), restaurants // RESTAURANTS_PER_SHARD))
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def stack_order(environments: Sequence[EnvironmentConfig]) -> list[str]:

@@ -107,7 +107,7 @@ def test_the_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     big = [generated_environment("big", 1000)]
     small = [generated_environment("small", 7)]
     monkeypatch.delenv(shards.WORKERS_VARIABLE, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(shards, "_cores", lambda: 2)
     assert shards.shard_count(small) == 1  # below RESTAURANTS_PER_SHARD: no shard pays off
     assert shards.shard_count(big) == 2  # one per core
     monkeypatch.setenv(shards.WORKERS_VARIABLE, "4")
