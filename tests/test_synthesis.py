@@ -278,13 +278,17 @@ def test_a_bad_workers_setting_is_a_configuration_error_before_anything_runs(
 def test_two_shards_on_the_relay_kernel_write_the_assembly_one_direct_process_writes(
     example_cdk_out: Path, tmp_path: Path
 ) -> None:
-    """`python app.py` as the CDK CLI runs it (CDK_OUTDIR), every nag pack, in two shards, on
-    jsii's own relay kernel; against `example_cdk_out`, this session's direct kernel in one
-    process: the same files, byte-identical templates and asset manifests, the same manifest."""
+    """`python app.py` as the CDK CLI runs it (CDK_OUTDIR, `-c environments=prod,staging`),
+    every nag pack, in two shards, on jsii's own relay kernel; against `example_cdk_out`, this
+    session's direct kernel in one process: the same files, byte-identical templates and asset
+    manifests, the same manifest. The shards: prod's first two restaurants, then prod's third
+    and staging's one, so both hold prod's two platforms (the same exports) and staging's
+    platform is imported from in one shard only (the merged one lists its exports)."""
     out = tmp_path / "cdk.out"
     env = {k: v for k, v in os.environ.items() if k not in ("JSII_RUNTIME", "JSII_NODE")}
     env.update({
         shards.WORKERS_VARIABLE: "2", kernel.RELAY_SWITCH: "1", "CDK_OUTDIR": str(out),
+        "CDK_CONTEXT_JSON": json.dumps({"environments": "prod,staging"}),
     })  # fmt: skip
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
@@ -292,25 +296,27 @@ def test_two_shards_on_the_relay_kernel_write_the_assembly_one_direct_process_wr
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
 
-    def names(directory: Path) -> list[str]:
-        return sorted(p.name for p in directory.iterdir() if not p.name.startswith("."))
-
-    assert names(out) == names(example_cdk_out)
-    for path in sorted(example_cdk_out.glob("*.json")):
-        if path.name.endswith(".metadata.json"):
-            continue  # creation traces name each kernel's temporary directory
-        expected = path.read_bytes()
-        if path.name in ("manifest.json", "tree.json", "validation-report.json"):
-            assert json.loads((out / path.name).read_bytes()) == json.loads(expected), path.name
-        else:
-            assert (out / path.name).read_bytes() == expected, path.name
-    manifest = json.loads((out / "manifest.json").read_text())
-    expected_order = list(json.loads((example_cdk_out / "manifest.json").read_text())["artifacts"])
-    assert list(manifest["artifacts"]) == expected_order
-    for path in sorted(example_cdk_out.glob("*.metadata.json")):
-        assert _without_traces(json.loads((out / path.name).read_text())) == _without_traces(
-            json.loads(path.read_text())
-        ), path.name
+    stacks = sorted(p.name.split(".")[0] for p in out.glob("*.template.json"))
+    assert stacks == sorted(
+        p.name.split(".")[0]
+        for p in example_cdk_out.glob("chefs-kiss-*.template.json")
+        if p.name.startswith(("chefs-kiss-prod-", "chefs-kiss-staging-"))
+    )
+    for stack in stacks:
+        for kind in ("template", "assets"):  # the upload of each template names its hash
+            name = f"{stack}.{kind}.json"
+            assert (out / name).read_bytes() == (example_cdk_out / name).read_bytes(), name
+        name = f"{stack}.metadata.json"  # creation traces name each kernel's scratch directory
+        assert _without_traces(json.loads((out / name).read_text())) == _without_traces(
+            json.loads((example_cdk_out / name).read_text())
+        ), name
+    assets = {p.name for p in out.glob("asset.*")}
+    assert assets and assets <= {p.name for p in example_cdk_out.glob("asset.*")}
+    merged = json.loads((out / "manifest.json").read_text())["artifacts"]
+    expected = json.loads((example_cdk_out / "manifest.json").read_text())["artifacts"]
+    assert merged == {name: expected[name] for name in merged}
+    assert list(merged) == [name for name in expected if name in merged]  # the same order
+    assert json.loads((out / "validation-report.json").read_text())["pluginReports"] == []
 
 
 def _without_traces(metadata: dict[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
