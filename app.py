@@ -16,12 +16,16 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
 from stacks import naming
+from synthesis.kernel import use_direct_kernel
+
+# Before anything imports aws_cdk (which starts the jsii kernel): the kernel without its relay.
+use_direct_kernel()
 
 # aws_cdk starts a Node.js runtime (seconds): imported only once the config has validated, so a
 # config error is reported at once and nothing of CDK runs (or writes) before it.
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     import aws_cdk as cdk
 
     from stacks.platform_stack import PlatformStack
+    from synthesis.shards import Shard
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -39,8 +44,12 @@ def project_context() -> dict[str, object]:
     return dict(data.get("context", {}))
 
 
-def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformStack:
-    """Compose the stacks of one environment into `app`."""
+def add_environment(
+    app: cdk.App, environment: EnvironmentConfig, *, only: Collection[str] | None = None
+) -> PlatformStack:
+    """Compose the stacks of one environment into `app`: its platforms, and the tenant and
+    standby stacks of every restaurant, or of the slugs in `only` (a shard of the app,
+    synthesis/shards.py)."""
     import aws_cdk as cdk
 
     from stacks.platform_stack import PlatformStack
@@ -68,6 +77,8 @@ def add_environment(app: cdk.App, environment: EnvironmentConfig) -> PlatformSta
 
     tenants: dict[str, TenantStack] = {}
     for restaurant in environment.restaurants:
+        if only is not None and restaurant.slug not in only:
+            continue
         name = naming.tenant_stack_name(environment.name, restaurant.slug)
         tenant = TenantStack(
             app,
@@ -143,6 +154,8 @@ def _add_standbys(
     recovery = environment.disaster_recovery
     assert recovery is not None
     for restaurant in environment.standby_restaurants():
+        if restaurant.slug not in tenants:  # another shard's restaurant
+            continue
         name = naming.standby_stack_name(environment.name, restaurant.slug)
         standby = StandbyStack(
             app,
@@ -176,10 +189,12 @@ def build_app(
     only: Sequence[str] | None = None,
     nag_packs: Sequence[str] | None = None,
     app: cdk.App | None = None,
+    shard: Shard | None = None,
 ) -> cdk.App:
     """Build the whole app. Tests pass `environments` (generated) or `config_dir`.
 
     `nag_packs`: the packs to register; None means constructs.compliance.DEFAULT_NAG_PACKS.
+    `shard`: only its restaurants' stacks, beside every platform (synthesis/shards.py).
     """
     import aws_cdk as cdk
 
@@ -197,8 +212,10 @@ def build_app(
         directory = config_dir or app.node.try_get_context("config_dir")
         kwargs = {"directory": Path(str(directory))} if directory else {}
         environments = load_environments(names=only, **kwargs)
+    environments = list(environments)
+    chosen = shard.slugs(environments) if shard else {}
     for environment in environments:
-        add_environment(app, environment)
+        add_environment(app, environment, only=chosen.get(environment.name) if shard else None)
     register_nag_packs(app, nag_packs)
     return app
 
@@ -265,10 +282,14 @@ def main() -> int:
     sibling temporary directory and moved into place only when synthesis has succeeded, so a
     config error, a construct error or a cdk-nag finding never leaves a partial assembly.
     """
+    from synthesis.shards import SynthesisError, WorkersSettingError
+
     target = os.environ.get("CDK_OUTDIR")
     staging: Path | None = None
     try:
         environments = _load_from_cli_context()
+        if target and environments is not None and _synthesize_in_shards(environments, target):
+            return 0
         import aws_cdk as cdk
 
         context = project_context()
@@ -287,9 +308,12 @@ def main() -> int:
             staging = None
         else:  # synthesized in place: drop what an earlier, wider synthesis left
             remove_stale_templates(Path(assembly.directory))
-    except ConfigError as exc:
+    except (ConfigError, WorkersSettingError) as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
+    except SynthesisError as exc:  # a shard's construct check or cdk-nag findings
+        print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a construct check or cdk-nag: a message, not a traceback
         print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
         return 1
@@ -297,6 +321,26 @@ def main() -> int:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return 0
+
+
+def _synthesize_in_shards(environments: Sequence[EnvironmentConfig], target: str) -> bool:
+    """A large app: synthesized by several processes (synthesis/shards.py) into a sibling
+    directory, moved into `target` whole when every shard has succeeded. False (nothing done)
+    when the app is small enough for this process alone."""
+    from synthesis.shards import shard_count, synthesize_in_shards
+
+    count = shard_count(environments)
+    if count < 2:
+        return False
+    outdir = Path(target).absolute()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    try:
+        synthesize_in_shards(environments, staging, count=count)
+        _replace_assembly(staging, outdir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return True
 
 
 def remove_stale_templates(outdir: Path) -> list[str]:

@@ -36,6 +36,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from synthesis.kernel import use_direct_kernel
+
+# Before any test module imports aws_cdk: every kernel of the session (and of the subprocesses
+# it starts) runs without jsii's relay process, as the app itself does (synthesis/kernel.py).
+use_direct_kernel()
+
 if TYPE_CHECKING:
     import aws_cdk as cdk
     from aws_cdk import assertions, cx_api
