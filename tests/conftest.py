@@ -181,11 +181,13 @@ def clone_project(
     for stamp, inputs in _INSTALL_INPUTS.items():
         installed = PROJECT_DIR / stamp
         assert installed.exists(), f"{stamp} missing: run `make install` first"
-        stamp_time = installed.stat().st_mtime
+        # In nanoseconds: a float mtime rounds, and a copy a few ns newer than the stamp would
+        # make `make` run `npm ci` through the link (emptying this checkout's node_modules).
+        stamp_time = installed.stat().st_mtime_ns
         for name in inputs:
             copy = target / name
-            if copy.exists() and copy.stat().st_mtime > stamp_time:
-                os.utime(copy, (stamp_time, stamp_time))
+            if copy.exists() and copy.stat().st_mtime_ns > stamp_time:
+                os.utime(copy, ns=(stamp_time, stamp_time))
     git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run([*git, *command], cwd=target, capture_output=True, check=True)
