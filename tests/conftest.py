@@ -11,7 +11,15 @@ so "once per session" means once for all workers, not once per worker:
 - `example_app` is the in-memory app (for `validate_scope`): built per worker that needs it.
 - A module whose fixtures are expensive and module-scoped (its own synthesis, a git repository)
   puts its tests in one xdist group (`pytestmark = pytest.mark.xdist_group("name")`), so that
-  one worker runs them all and builds the fixture once.
+  one worker runs them all and builds the fixture once. (`_LoadGroupNodeIds` below keeps that
+  true with pytest 9.2; tests/test_suite_parallel.py proves it.) Keep a group short (well under
+  a minute and a half on one worker): it cannot be split.
+- Where the tests themselves are long (each runs `make`, the CLI or a synthesis), do not group
+  them: build the expensive input once with `shared_directory` (session-scoped) and let each
+  test work on its own copy (`shutil.copytree(..., symlinks=True)`), so the tests spread over
+  the workers. Example: `pr_template` / `pr_repo` in tests/test_workflows.py.
+- Anything synthesized only to be read (templates, counts) is session-scoped and built through
+  `shared_directory`, never per test or per worker.
 - Tests that run a subprocess synthesis, make, the CDK CLI or a local server, or synthesize
   anything but the shared `example_assembly`, are marked `slow` (by hand, or below for the
   fixtures in `_SLOW_FIXTURES`); `make test-quick` runs the rest (`-m "not slow"`).
@@ -26,6 +34,7 @@ config, so `example_assembly` covers it at no extra synthesis.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -275,3 +284,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
     items.sort(key=rank)
+
+
+class _LoadGroupNodeIds:
+    """pytest-xdist 3.8's `--dist loadgroup` tells the controller a test's group by appending
+    `@<group>` to its node id on the worker (`item._nodeid`). pytest 9.2 keeps node ids
+    structured (`item._id`), so that assignment no longer changes the id the controller gets:
+    every group was silently spread over all workers and its module fixtures built on each
+    (pytest-dev/pytest-xdist#1386). This puts the suffix where pytest 9.2 reads the id, the same
+    suffix xdist means, and nothing where xdist's own assignment still works."""
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist's worker hook
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not config.getvalue("loadgroup"):
+            return
+        for item in items:
+            groups = {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+            suffix = "@" + "_".join(sorted(groups))
+            node_id = getattr(item, "_id", None)
+            if not groups or item.nodeid.endswith(suffix) or node_id is None:
+                continue
+            grouped = dataclasses.replace(node_id)
+            object.__setattr__(grouped, "_str_cache", str(node_id) + suffix)
+            item._id = grouped  # type: ignore[attr-defined]
+            assert item.nodeid.endswith(suffix), "pytest's node ids changed again"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only on xdist workers (the controller collects nothing).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        config.pluginmanager.register(_LoadGroupNodeIds(), "chefs-kiss-loadgroup-node-ids")
