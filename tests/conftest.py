@@ -23,8 +23,9 @@ so "once per session" means once for all workers, not once per worker:
 - Tests that run a subprocess synthesis, make, the CDK CLI or a local server, or synthesize
   anything but the shared `example_assembly`, are marked `slow` (by hand, or below for the
   fixtures in `_SLOW_FIXTURES`); `make test-quick` runs the rest (`-m "not slow"`).
-- `project_clone` copies this checkout into a throwaway git repository for the tests that run
-  `make` there, without letting that make reinstall the shared .venv or node_modules.
+- `clone_project` copies this checkout into a throwaway git repository for the tests that run
+  `make` there, without letting that make reinstall the shared .venv or node_modules. A test
+  that runs `make` in this checkout itself passes `-o install` (test_workflows.NO_INSTALL).
 
 Writing tests: take a temporary directory (`tmp_path`) for anything you write, a free port
 (port 0) for anything you serve, and one of these fixtures for anything you synthesize more than

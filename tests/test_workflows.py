@@ -40,6 +40,11 @@ WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 PR = WORKFLOWS / "pr.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 
+# `make` run in this checkout does not remake `install`: `make test` installed already, and a
+# manifest newer than its stamp (a fresh worktree) must not make a test pip-install into a venv
+# or npm-ci a node_modules that other checkouts share.
+NO_INSTALL = ("-o", "install")
+
 # Programs a `run:` step may call that are not files of this repository, each with where it
 # comes from. Anything else must be a repository script (scripts/..., ./...).
 EXTERNAL_PROGRAMS = {
@@ -342,7 +347,7 @@ def test_make_deploy_runs_the_documented_order() -> None:
 
 def test_make_environments_lists_the_config_for_the_deploy_jobs() -> None:
     result = subprocess.run(
-        ["make", "-s", "--no-print-directory", "environments"],
+        ["make", "-s", "--no-print-directory", *NO_INSTALL, "environments"],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -740,7 +745,7 @@ def test_make_smoke_checks_the_load_balancer_and_probes_every_restaurant(
 
     def make_smoke() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
+            ["make", "--no-print-directory", *NO_INSTALL, "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
             capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300, env=environment,
         )  # fmt: skip
 
