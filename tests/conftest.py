@@ -259,7 +259,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Then the modules with an xdist group (the long units one worker must run whole) go first,
     the other modules with slow tests next, the rest last (details below); each module's tests
     stay together and in order, so module fixtures are built once. pytest-xdist hands out work
-    in this order: the long runs start first and the quick tests fill the gaps at the end,
+    in this order (its default --loadscope-reorder first moves the groups ahead, the group of
+    most tests first): the long runs start first and the quick tests fill the gaps at the end,
     instead of one worker finishing a long group alone."""
     grouped_modules: set[str] = set()
     slow_modules: set[str] = set()
