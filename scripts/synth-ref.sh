@@ -23,13 +23,25 @@ if [[ $ref != "." ]] && ! git -C "$root" rev-parse --verify --quiet "$ref^{commi
 fi
 
 # A commit synthesizes the same way every time: an OUTDIR made from this very commit is reused
-# (re-running `make pr-check` locally). Its stamp also tells a reader where the assembly came from.
+# (re-running `make pr-check` locally, or after adding a label). Its stamp also tells a reader
+# where the assembly came from. The working tree counts as HEAD's commit only while it is clean
+# (`git status` lists no change and no untracked file); with any edit it is synthesized afresh.
+clean_tree() {
+  [[ -z "$(git -C "$root" status --porcelain 2>/dev/null)" ]]
+}
+commit=""
 if [[ $ref != "." ]]; then
   commit=$(git -C "$root" rev-parse "$ref^{commit}")
-  if [[ -f "$outdir/manifest.json" && "$(cat "$outdir/.source-commit" 2>/dev/null)" == "$commit" ]]; then
+elif clean_tree; then
+  commit=$(git -C "$root" rev-parse --verify --quiet "HEAD^{commit}" || true)
+fi
+if [[ -n $commit && -f "$outdir/manifest.json" && "$(cat "$outdir/.source-commit" 2>/dev/null)" == "$commit" ]]; then
+  if [[ $ref == "." ]]; then
+    echo "$outdir: already synthesized from the working tree (clean at $commit)"
+  else
     echo "$outdir: already synthesized from $ref ($commit)"
-    exit 0
   fi
+  exit 0
 fi
 
 work=$(mktemp -d)
@@ -56,7 +68,12 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 # (make synth); ops plan ignores that metadata, so this base compares like with like.
 # Synthesize into a scratch directory first, so a failed synth leaves OUTDIR untouched.
 (cd "$src" && CDK_OUTDIR="$work/out" "$python" app.py)
-[[ $ref != "." ]] && echo "$commit" >"$work/out/.source-commit"
+# The working tree is stamped only if it stayed clean, at the same commit, while synthesizing.
+if [[ $ref == "." && -n $commit ]] \
+  && ! { clean_tree && [[ "$(git -C "$root" rev-parse HEAD)" == "$commit" ]]; }; then
+  commit=""
+fi
+[[ -n $commit ]] && echo "$commit" >"$work/out/.source-commit"
 rm -rf "$outdir"
 mv "$work/out" "$outdir"
 label=$ref

@@ -11,12 +11,21 @@ so "once per session" means once for all workers, not once per worker:
 - `example_app` is the in-memory app (for `validate_scope`): built per worker that needs it.
 - A module whose fixtures are expensive and module-scoped (its own synthesis, a git repository)
   puts its tests in one xdist group (`pytestmark = pytest.mark.xdist_group("name")`), so that
-  one worker runs them all and builds the fixture once.
+  one worker runs them all and builds the fixture once. (`_LoadGroupNodeIds` below keeps that
+  true with pytest 9.2; tests/test_suite_parallel.py proves it.) Keep a group short (well under
+  a minute and a half on one worker): it cannot be split.
+- Where the tests themselves are long (each runs `make`, the CLI or a synthesis), do not group
+  them: build the expensive input once with `shared_directory` (session-scoped) and let each
+  test work on its own copy (`shutil.copytree(..., symlinks=True)`), so the tests spread over
+  the workers. Example: `pr_template` / `pr_repo` in tests/test_workflows.py.
+- Anything synthesized only to be read (templates, counts) is session-scoped and built through
+  `shared_directory`, never per test or per worker.
 - Tests that run a subprocess synthesis, make, the CDK CLI or a local server, or synthesize
   anything but the shared `example_assembly`, are marked `slow` (by hand, or below for the
   fixtures in `_SLOW_FIXTURES`); `make test-quick` runs the rest (`-m "not slow"`).
-- `project_clone` copies this checkout into a throwaway git repository for the tests that run
-  `make` there, without letting that make reinstall the shared .venv or node_modules.
+- `clone_project` copies this checkout into a throwaway git repository for the tests that run
+  `make` there, without letting that make reinstall the shared .venv or node_modules. A test
+  that runs `make` in this checkout itself passes `-o install` (test_workflows.NO_INSTALL).
 
 Writing tests: take a temporary directory (`tmp_path`) for anything you write, a free port
 (port 0) for anything you serve, and one of these fixtures for anything you synthesize more than
@@ -26,6 +35,7 @@ config, so `example_assembly` covers it at no extra synthesis.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -57,15 +67,25 @@ def synth_app(
     *,
     outdir: Path | None = None,
     nag_packs: tuple[str, ...] = (),
+    cfn_validation: bool = True,
 ) -> tuple[cdk.App, cx_api.CloudAssembly]:
-    """Build and synthesize; nag packs off by default (nag tests use validate_scope)."""
+    """Build and synthesize; nag packs off by default (nag tests use validate_scope).
+
+    cfn_validation=False skips aws-cdk-lib's built-in CloudFormation validation, about half of
+    synthesis time at 100 restaurants: it changes no template, so tests that only read the
+    templates of their own generated environments may skip it (the example assemblies, cfn-lint
+    and `make synth` keep it)."""
     # aws_cdk starts the jsii kernel (a Node.js process) on import: imported when first needed,
     # so that pytest-xdist's controller, which loads this file but runs no test, never starts one.
     import aws_cdk as cdk
 
     from app import build_app, project_context
 
-    app = cdk.App(context=project_context(), outdir=str(outdir) if outdir else None)
+    app = cdk.App(
+        context=project_context(),
+        outdir=str(outdir) if outdir else None,
+        builtin_cloud_formation_validation=cfn_validation,
+    )
     build_app(environments=environments, nag_packs=nag_packs, app=app)
     return app, app.synth()
 
@@ -187,11 +207,13 @@ def clone_project(
     for stamp, inputs in _INSTALL_INPUTS.items():
         installed = PROJECT_DIR / stamp
         assert installed.exists(), f"{stamp} missing: run `make install` first"
-        stamp_time = installed.stat().st_mtime
+        # In nanoseconds: a float mtime rounds, and a copy a few ns newer than the stamp would
+        # make `make` run `npm ci` through the link (emptying this checkout's node_modules).
+        stamp_time = installed.stat().st_mtime_ns
         for name in inputs:
             copy = target / name
-            if copy.exists() and copy.stat().st_mtime > stamp_time:
-                os.utime(copy, (stamp_time, stamp_time))
+            if copy.exists() and copy.stat().st_mtime_ns > stamp_time:
+                os.utime(copy, ns=(stamp_time, stamp_time))
     git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run([*git, *command], cwd=target, capture_output=True, check=True)
@@ -243,7 +265,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Then the modules with an xdist group (the long units one worker must run whole) go first,
     the other modules with slow tests next, the rest last (details below); each module's tests
     stay together and in order, so module fixtures are built once. pytest-xdist hands out work
-    in this order: the long runs start first and the quick tests fill the gaps at the end,
+    in this order (its default --loadscope-reorder first moves the groups ahead, the group of
+    most tests first): the long runs start first and the quick tests fill the gaps at the end,
     instead of one worker finishing a long group alone."""
     grouped_modules: set[str] = set()
     slow_modules: set[str] = set()
@@ -279,3 +302,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
     items.sort(key=rank)
+
+
+class _LoadGroupNodeIds:
+    """pytest-xdist 3.8's `--dist loadgroup` tells the controller a test's group by appending
+    `@<group>` to its node id on the worker (`item._nodeid`). pytest 9.2 keeps node ids
+    structured (`item._id`), so that assignment no longer changes the id the controller gets:
+    every group was silently spread over all workers and its module fixtures built on each
+    (pytest-dev/pytest-xdist#1386). This puts the suffix where pytest 9.2 reads the id, the same
+    suffix xdist means, and nothing where xdist's own assignment still works."""
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist's worker hook
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not config.getvalue("loadgroup"):
+            return
+        for item in items:
+            groups = {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+            suffix = "@" + "_".join(sorted(groups))
+            node_id = getattr(item, "_id", None)
+            if not groups or item.nodeid.endswith(suffix) or node_id is None:
+                continue
+            grouped = dataclasses.replace(node_id)
+            object.__setattr__(grouped, "_str_cache", str(node_id) + suffix)
+            item._id = grouped  # type: ignore[attr-defined]
+            assert item.nodeid.endswith(suffix), "pytest's node ids changed again"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only on xdist workers (the controller collects nothing).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        config.pluginmanager.register(_LoadGroupNodeIds(), "chefs-kiss-loadgroup-node-ids")

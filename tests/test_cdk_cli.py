@@ -70,9 +70,16 @@ def test_cdk_ls_lists_exactly_the_contract_names(example_cdk_out: Path) -> None:
 def test_cdk_synth_of_one_named_stack(tmp_path: Path) -> None:
     out = tmp_path / "out"
     name = "chefs-kiss-dev-tenant-taco-loco"
-    # Only its environment is built (`-c environments=dev`): the smallest app with that stack.
+    # The smallest app with that stack (`-c config_dir`: a dev environment of that one
+    # restaurant beside its platform stack), every nag pack on as in `make synth`.
+    config = tmp_path / "environments"
+    config.mkdir()
+    (config / "dev.yaml").write_text(
+        "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: taco-loco\n    tier: poc\n",
+        encoding="utf-8",
+    )
     result = cdk(
-        "synth", name, "--exclusively", "--quiet", "-c", "environments=dev", "-o", str(out)
+        "synth", name, "--exclusively", "--quiet", "-c", f"config_dir={config}", "-o", str(out)
     )
     assert result.returncode == 0, result.stderr
     template = json.loads((out / f"{name}.template.json").read_text())

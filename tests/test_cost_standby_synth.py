@@ -13,6 +13,9 @@ from ops.costing import whatif
 from ops.costing.report import CostReport
 from tests.test_cost_standby import STANDBY_LINES
 
+# A module fixture builds the what-if app: once, on one worker (not in test-quick).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cost-standby-synth")]
+
 TENANTS = 2
 
 

@@ -29,6 +29,9 @@ from ops.planning.planner import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT, pla
 from ops.planning.schemas import resource_schema
 from stacks import naming
 
+# A module fixture builds three recovery-region apps: once, on one worker (not in test-quick).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dr-stacks")]
+
 TemplateFn = Callable[[str], assertions.Template]
 DR_PLATFORM = "chefs-kiss-prod-dr-platform"
 STANDBY = "chefs-kiss-prod-dr-tenant-golden-wok"

@@ -37,6 +37,9 @@ from replication import (
 
 from ops.disaster_recovery.database import RPO_SECONDS, check_ready, fail_over_databases
 
+# A module fixture runs a real PostgreSQL primary and standby: once, on one worker (slow).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("failover-drill")]
+
 T = TypeVar("T")
 
 

@@ -21,6 +21,9 @@ from ops.disaster_recovery import failover
 from ops.lifecycle import config_change as cc
 from ops.planning.planner import REPLACEMENT, plan_assemblies
 
+# A module fixture builds the apps before and after failover: once, on one worker (slow).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("failover-plan")]
+
 TEXT = """\
 # The environment before the failover.
 profile: production

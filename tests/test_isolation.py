@@ -14,6 +14,9 @@ from ops.assembly import read_assembly
 from stacks import naming
 from tests.conftest import synth_app
 
+# A module fixture builds the example and a small app: once, on one worker (not in test-quick).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("isolation")]
+
 
 def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = []

@@ -24,6 +24,9 @@ from tests.conftest import synth_app
 from tests.test_access_evaluation import ACCOUNT, PARTITION, Exports, Resolver
 from tests.test_config_rules import env, refused
 
+# A module fixture builds its environments' app: once, on one worker (not in test-quick).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("log-archive")]
+
 PROD = "arcp"
 POC = "arcq"
 

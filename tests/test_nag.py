@@ -30,6 +30,8 @@ def violations(app: cdk.App, pack: str) -> list[str]:
     ]
 
 
+# The in-memory example app is built per worker: one worker runs the four packs over one build.
+@pytest.mark.xdist_group("example-app")
 @pytest.mark.parametrize("pack", sorted(NAG_PACKS))
 def test_example_app_has_no_findings(example_app: cdk.App, pack: str) -> None:
     assert violations(example_app, pack) == []

@@ -423,7 +423,7 @@ def test_deleting_a_protected_tenant_stack_is_blocked_even_when_allowed(
 
 
 def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
-    example_cdk_out: Path, monkeypatch: pytest.MonkeyPatch
+    example_cdk_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worktree machinery, with the (slow) synthesis replaced by a copy of the example."""
     import ops.planning.plan as plan_module
@@ -436,6 +436,7 @@ def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
         return copy_assembly(example_cdk_out, outdir)
 
     monkeypatch.setattr(plan_module, "synthesize", fake_synthesize)
+    monkeypatch.setattr(plan_module, "BASE_CACHE", tmp_path / "cdk.out.base")
     with plan_module.assembly_for("HEAD") as (directory, label):
         assert (directory / "manifest.json").is_file()
         assert label.startswith("HEAD (")
@@ -444,6 +445,54 @@ def test_a_git_ref_is_synthesized_in_a_temporary_worktree_that_is_removed(
         ["git", "worktree", "list"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout
     assert str(seen[0]) not in worktrees
+    assert not (tmp_path / "cdk.out.base").exists()  # only the plan's base is kept (keep=True)
+
+
+def test_a_base_ref_is_kept_and_the_same_commit_is_not_synthesized_again(
+    example_cdk_out: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The cache of `ops plan --base REF` (cdk.out.base, as make pr-check leaves it): a full
+    synthesis is kept stamped with its commit and reused for that commit, also for one
+    environment; a synthesis of some environments is not kept; another commit's is not used."""
+    import ops.planning.plan as plan_module
+
+    synthesized: list[tuple[str, ...]] = []
+
+    def fake_synthesize(source: Path, outdir: Path, environments: Any = ()) -> Path:
+        synthesized.append(tuple(environments))
+        return copy_assembly(example_cdk_out, outdir)
+
+    cache = tmp_path / "cdk.out.base"
+    monkeypatch.setattr(plan_module, "synthesize", fake_synthesize)
+    monkeypatch.setattr(plan_module, "BASE_CACHE", cache)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    with plan_module.assembly_for("HEAD", ["dev"], keep=True) as (directory, _):
+        assert directory != cache
+    assert not cache.exists() and synthesized == [("dev",)]
+
+    with plan_module.assembly_for("HEAD", keep=True) as (directory, label):
+        assert directory == cache and label == f"HEAD ({head[:10]})"
+    assert (cache / ".source-commit").read_text() == head + "\n"
+    assert read_assembly(cache).keys() == read_assembly(example_cdk_out).keys()
+    assert not list(tmp_path.glob("cdk.out.base.partial-*"))
+
+    capsys.readouterr()
+    for environments in ((), ("dev",)):
+        with plan_module.assembly_for("HEAD", environments, keep=True) as (directory, label):
+            assert directory == cache and label == f"HEAD ({head[:10]})"
+        assert f"reusing cdk.out.base (synthesized from {head})" in capsys.readouterr().err
+    assert synthesized == [("dev",), ()]
+
+    (cache / ".source-commit").write_text("0" * 40 + "\n")
+    with plan_module.assembly_for("HEAD") as (directory, _):
+        assert directory != cache
+    assert synthesized == [("dev",), (), ()]
 
 
 def test_cdk_diff_and_the_plan_on_the_cases_the_schemas_do_not_decide(

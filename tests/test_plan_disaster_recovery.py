@@ -26,6 +26,9 @@ from ops.planning.update_rules import INTERRUPTION, REPLACEMENT
 from stacks import naming
 from tests.conftest import synth_app
 
+# A module fixture builds the base and head apps: once, on one worker (not in test-quick).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plan-disaster-recovery")]
+
 ENV = "drplan"
 PRIMARY_REGION, RECOVERY_REGION = "us-east-1", "us-west-2"
 COVERED, UNCOVERED = "r0001", "r0002"

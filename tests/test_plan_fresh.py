@@ -4,7 +4,7 @@ The end-to-end case runs the real thing in a throwaway git repository holding th
 files (the dev environment only, to keep each synthesis short): `make synth` (the CDK CLI), then
 `python -m ops plan --base HEAD` (the base synthesized with `python app.py` in a temporary
 worktree) must print "No changes" and exit 0; after a config change, the stale cdk.out is
-re-synthesized rather than used.
+re-synthesized rather than used, and the base of the same commit (kept in cdk.out.base) is reused.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def test_make_synth_then_plan_against_head_is_empty_and_a_change_is_seen(tmp_pat
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "No changes" in plan.stdout, plan.stdout
     assert "stale" not in plan.stderr
+    assert (repo / "cdk.out.base" / ".source-commit").is_file()  # the base, kept for next time
 
     # Promote a PoC restaurant in config, do not re-run make synth: the plan must show it.
     config = repo / "config" / "environments" / "dev.yaml"
@@ -145,5 +146,7 @@ def test_make_synth_then_plan_against_head_is_empty_and_a_change_is_seen(tmp_pat
         [*command, "--env", "dev"], cwd=repo, env=env, capture_output=True, text=True, timeout=900
     )
     assert "cdk.out is stale" in changed.stderr, changed.stderr
+    # HEAD is the commit the first plan synthesized: its base is reused, not synthesized again.
+    assert "HEAD: reusing cdk.out.base (synthesized from " in changed.stderr, changed.stderr
     assert "chefs-kiss-dev-tenant-" in changed.stdout and "No changes" not in changed.stdout
     assert changed.returncode in (0, 1), changed.stdout + changed.stderr

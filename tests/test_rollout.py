@@ -50,7 +50,9 @@ NEW_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27-alpine"
 
 
 def synth(environment: EnvironmentConfig, outdir: Path) -> Path:
-    synth_app([environment], outdir=outdir, nag_packs=())
+    # The wave planner reads templates: without the built-in CloudFormation validation (the
+    # same templates, about half the synthesis time at 100 restaurants; see synth_app).
+    synth_app([environment], outdir=outdir, nag_packs=(), cfn_validation=False)
     return outdir
 
 

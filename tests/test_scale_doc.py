@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from conftest import shared_directory
 
 from ops.__main__ import main
 from ops.assembly import read_assembly
@@ -15,16 +16,20 @@ from ops.limits.preflight import IMPLIED_RESOURCES
 from ops.limits.scale_model import Counts, ModelError, Row
 from stacks import naming
 
+# One worker runs the module (the samples are built once, and no other worker waits for them).
+pytestmark = pytest.mark.xdist_group("scale-doc")
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="session")
 def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("scale-samples")
+    """The four samples and the 100-restaurant check, synthesized once per session for every
+    xdist worker (`shared_directory`; about fifteen seconds)."""
+    return shared_directory(tmp_path_factory, "scale-samples", scale_model.synthesize)
 
 
 @pytest.fixture(scope="module")
 def results(outdir: Path) -> dict[str, Counts]:
-    """The four samples and the 100-restaurant check, synthesized once (about half a minute)."""
-    return scale_model.synthesize(outdir)
+    return scale_model.measure(outdir)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +41,7 @@ def by_id(rows: list[Row]) -> dict[str, Row]:
     return {row.check.id: row for row in rows}
 
 
+@pytest.mark.slow  # synthesizes the samples
 def test_docs_scale_md_holds_the_generated_table(rows: list[Row]) -> None:
     """Fails when a change adds or removes something per restaurant and the table was not
     regenerated (`python -m ops preflight --scale-doc`)."""
@@ -43,6 +49,7 @@ def test_docs_scale_md_holds_the_generated_table(rows: list[Row]) -> None:
     assert scale_model.splice(document, scale_model.render_markdown(rows)) == document
 
 
+@pytest.mark.slow  # synthesizes the samples
 def test_the_fit_predicts_100_restaurants_exactly(
     rows: list[Row], results: dict[str, Counts]
 ) -> None:
@@ -51,6 +58,7 @@ def test_the_fit_predicts_100_restaurants_exactly(
     assert {"iam-roles", "lambda-vpc-enis", "rds-instances", "app-subnet-addresses"} <= growing
 
 
+@pytest.mark.slow  # synthesizes the samples
 def test_per_restaurant_roles_and_interfaces_are_what_a_tenant_template_holds(
     rows: list[Row], outdir: Path
 ) -> None:
@@ -80,6 +88,7 @@ def test_per_restaurant_roles_and_interfaces_are_what_a_tenant_template_holds(
     assert (enis.per_production, enis.per_poc) == (expected["production"][1], expected["poc"][1])
 
 
+@pytest.mark.slow  # synthesizes the samples
 def test_the_first_hard_ceiling_is_the_first_restaurant_past_it(rows: list[Row]) -> None:
     row, at = scale_model.first_ceiling(rows)
     assert row.ceiling is not None
@@ -117,6 +126,7 @@ def test_a_count_that_is_not_linear_is_refused() -> None:
     assert roles.per_restaurant == Fraction(5) and roles.reached_at(1000) == 201
 
 
+@pytest.mark.slow  # synthesizes the samples
 def test_check_reports_a_stale_table_and_write_fixes_it(
     rows: list[Row],
     tmp_path: Path,

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,7 +28,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import clone_project
+from conftest import clone_project, shared_directory
 
 from config.loader import load_environments
 from ops.__main__ import build_parser
@@ -38,6 +39,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 PR = WORKFLOWS / "pr.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
+
+# `make` run in this checkout does not remake `install`: `make test` installed already, and a
+# manifest newer than its stamp (a fresh worktree) must not make a test pip-install into a venv
+# or npm-ci a node_modules that other checkouts share.
+NO_INSTALL = ("-o", "install")
 
 # Programs a `run:` step may call that are not files of this repository, each with where it
 # comes from. Anything else must be a repository script (scripts/..., ./...).
@@ -341,7 +347,7 @@ def test_make_deploy_runs_the_documented_order() -> None:
 
 def test_make_environments_lists_the_config_for_the_deploy_jobs() -> None:
     result = subprocess.run(
-        ["make", "-s", "--no-print-directory", "environments"],
+        ["make", "-s", "--no-print-directory", *NO_INSTALL, "environments"],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -516,11 +522,6 @@ def test_pre_commit_hooks_call_the_project_tools() -> None:
 # `make pr-check` end to end ---------------------------------------------------------------------
 
 
-# One worker runs them all (pytest-xdist --dist loadgroup): the repository and its synthesized
-# base are built once.
-PR_CHECK = pytest.mark.xdist_group("pr-check")
-
-
 def _git(repo: Path, *args: str) -> str:
     result = subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
@@ -530,68 +531,102 @@ def _git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def pr_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session")
+def pr_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository of this project with one commit `base` (the dev environment only, to keep
-    each synthesis short), sharing this checkout's .venv and node_modules. The tests below run in
-    one xdist group, so `base` is synthesized once for all of them (synth-ref.sh reuses it)."""
-    repo = clone_project(
-        tmp_path_factory.mktemp("pr-repo"),
-        environments=["dev"],
-        skip=["tests/__snapshots__/", "docs/"],
-    )
-    _git(repo, "tag", "base")
+    each synthesis short), sharing this checkout's .venv and node_modules, and `base` already
+    synthesized into cdk.out.base by the real scripts/synth-ref.sh (stamped with its commit).
+    Built once for every xdist worker (`shared_directory`); tests work on copies (`pr_repo`)."""
+
+    def build(directory: Path) -> None:
+        repo = clone_project(
+            directory / "repo", environments=["dev"], skip=["tests/__snapshots__/", "docs/"]
+        )
+        _git(repo, "tag", "base")
+        synth = subprocess.run(
+            ["scripts/synth-ref.sh", "base", "cdk.out.base"],
+            cwd=repo, capture_output=True, text=True, env=_make_env(), timeout=900,
+        )  # fmt: skip
+        assert synth.returncode == 0, synth.stdout + synth.stderr
+
+    return shared_directory(tmp_path_factory, "pr-repo", build) / "repo"
+
+
+@pytest.fixture
+def pr_repo(pr_template: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the repository (git history, links and file times kept), so the
+    pr-check tests need not share a worker: `make pr-check BASE=base` finds cdk.out.base made from
+    the commit `base` is and reuses it, as a second local run would."""
+    repo = tmp_path / "repo"
+    shutil.copytree(pr_template, repo, symlinks=True)
     return repo
 
 
-def _change(repo: Path, branch: str, old: str, new: str) -> None:
-    _git(repo, "checkout", "-q", "-B", branch, "base")
+def _seed_head(repo: Path) -> None:
+    """As if `make pr-check` had run before on the clean `base` checkout: cdk.out.head holds that
+    synthesis, stamped with base's commit. A change since must not reuse it."""
+    shutil.copytree(repo / "cdk.out.base", repo / "cdk.out.head")
+
+
+def _change(repo: Path, branch: str | None, old: str, new: str) -> None:
+    """Edit dev.yaml on top of `base`: committed on `branch`, or left uncommitted (None)."""
+    _git(repo, "checkout", "-q", "-B", branch or "work", "base")
     config = repo / "config" / "environments" / "dev.yaml"
     text = config.read_text(encoding="utf-8")
     assert old in text
     config.write_text(text.replace(old, new, 1), encoding="utf-8")
-    _git(repo, "commit", "-q", "-am", branch)
+    if branch is not None:
+        _git(repo, "commit", "-q", "-am", branch)
+
+
+def _make_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
 
 
 def _pr_check(repo: Path, *assignments: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
     result = subprocess.run(
         ["make", "--no-print-directory", "pr-check", "BASE=base", "COMMENT=comment.md",
          *assignments],
-        cwd=repo, capture_output=True, text=True, env=env, timeout=900,
+        cwd=repo, capture_output=True, text=True, env=_make_env(), timeout=900,
     )  # fmt: skip
     comment = (repo / "comment.md").read_text(encoding="utf-8")
     return result.returncode, comment, result.stdout + result.stderr
 
 
+REUSED_BASE = "cdk.out.base: already synthesized from base"
+REUSED_HEAD = "cdk.out.head: already synthesized from the working tree (clean at "
+SYNTHESIZED_HEAD = "synthesized the working tree into cdk.out.head"
+
+
 @pytest.mark.slow
-@PR_CHECK
 def test_pr_check_no_change_says_no_changes(pr_repo: Path) -> None:
     _git(pr_repo, "checkout", "-q", "-B", "no-change", "base")
     code, comment, output = _pr_check(pr_repo)
     assert code == 0, output
+    assert REUSED_BASE in output and SYNTHESIZED_HEAD in output
     assert comment.startswith("<!-- chefs-kiss-plan -->\n# Plan and monthly cost against `base`")
     assert "`dev`: no changes" in comment
     assert "No changes." in comment
     assert "**$0.00**" in comment
     assert "pip install" not in output, "the shared .venv was judged out of date"
+    assert "npm ci" not in output, "the shared node_modules was judged out of date"
     assert "<sub>pr-check exit 0 " in comment
-    # The base commit is synthesized once; the next run reuses it (stamped with its commit).
-    code, _, output = _pr_check(pr_repo)
-    assert code == 0 and "cdk.out.base: already synthesized from base" in output
+    # Both sides are reused on the next run: the base by its commit, the clean working tree by
+    # HEAD's commit (stamped when it was synthesized).
+    code, again, output = _pr_check(pr_repo)
+    assert code == 0 and REUSED_BASE in output and REUSED_HEAD in output, output
+    assert again == comment
 
 
 @pytest.mark.slow
-@PR_CHECK
 def test_pr_check_promotion_shows_the_change_and_its_cost(pr_repo: Path) -> None:
-    _change(
-        pr_repo,
-        "promote-taco-loco",
-        "tier: poc\n    size: small",
-        "tier: production\n    size: small",
-    )
+    # An uncommitted edit on the checkout that pr-check ran on before: HEAD is still the commit
+    # cdk.out.head is stamped with, but the tree is not clean, so it is synthesized afresh.
+    _seed_head(pr_repo)
+    _change(pr_repo, None, "tier: poc\n    size: small", "tier: production\n    size: small")
     code, comment, output = _pr_check(pr_repo)
     assert code == 0, output
+    assert SYNTHESIZED_HEAD in output
     assert "`dev`: changes, none blocking" in comment
     assert "chefs-kiss-dev-tenant-taco-loco" in comment
     assert "MultiAZ" in comment
@@ -600,8 +635,9 @@ def test_pr_check_promotion_shows_the_change_and_its_cost(pr_repo: Path) -> None
 
 
 @pytest.mark.slow
-@PR_CHECK
 def test_pr_check_blocks_a_database_replacement_unless_allowed(pr_repo: Path) -> None:
+    # A new commit: cdk.out.head stamped with `base` is not reused.
+    _seed_head(pr_repo)
     _change(
         pr_repo,
         "restore-bella-napoli",
@@ -610,13 +646,16 @@ def test_pr_check_blocks_a_database_replacement_unless_allowed(pr_repo: Path) ->
     )
     code, comment, output = _pr_check(pr_repo)
     assert code == 2, output  # make reports any failed recipe as 2; the script's code is below
+    assert SYNTHESIZED_HEAD in output
     assert "pr-check: wrote comment.md (exit 1)" in output
     assert "<sub>pr-check exit 1 " in comment
     assert "`dev`: **blocked**" in comment
     assert "chefs-kiss-dev-tenant-bella-napoli" in comment
     assert "needs the `allow-stateful-changes` label" in comment
+    # Adding the label re-runs pr-check on the same commit: nothing is synthesized again.
     code, comment, output = _pr_check(pr_repo, "ALLOW_STATEFUL=true")
     assert code == 0, output
+    assert REUSED_BASE in output and REUSED_HEAD in output, output
     assert "Allowed by the `allow-stateful-changes` label" in comment
 
 
@@ -706,7 +745,7 @@ def test_make_smoke_checks_the_load_balancer_and_probes_every_restaurant(
 
     def make_smoke() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["make", "--no-print-directory", "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
+            ["make", "--no-print-directory", *NO_INSTALL, "smoke", "ENV=dev", f"OUTPUTS={outputs}"],
             capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300, env=environment,
         )  # fmt: skip
 

@@ -110,8 +110,13 @@ def synthesize(outdir: Path) -> dict[str, Counts]:
     environments = sample_environments()
     build_app(environments=environments, nag_packs=(), app=app)
     app.synth()
+    return measure(outdir)
+
+
+def measure(outdir: Path) -> dict[str, Counts]:
+    """Preflight's measurements for every sample environment of an assembly `synthesize` wrote."""
     stacks = read_assembly(outdir)
-    return {e.name: counts(stacks, e.name) for e in environments}
+    return {e.name: counts(stacks, e.name) for e in sample_environments()}
 
 
 def counts(stacks: Mapping[str, StackArtifact], environment: str) -> Counts:

@@ -1,7 +1,10 @@
 """`python -m ops plan --base REF`: an offline, judged diff of two assemblies for pull requests.
 
 REF is a directory holding a synthesized assembly (manifest.json) or a git ref, synthesized in a
-temporary `git worktree` with this project's Python (`python app.py`, CDK_OUTDIR=<tmp>). Head is
+temporary `git worktree` with this project's Python (`python app.py`, CDK_OUTDIR=<tmp>). A commit
+synthesizes the same way every time: a ref's synthesis of every environment is kept in
+`cdk.out.base`, stamped with its commit (`.source-commit`, as `scripts/synth-ref.sh` and so
+`make pr-check` leave it), and the next plan against that commit reuses it. Head is
 `--head DIR|REF` (or `--assembly DIR`), by default the working tree as it is now: `cdk.out` when
 nothing changed since it was synthesized, else the working tree synthesized afresh into a
 temporary directory (`--no-resynth`: refuse a stale cdk.out instead). Both sides are compared as
@@ -40,6 +43,9 @@ from ops.planning.waves import RolloutError, deploy_order
 from ops.wording import plural
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# A ref's assembly, kept for the next plan against the same commit (and shared with make pr-check).
+BASE_CACHE = PROJECT_DIR / "cdk.out.base"
+SOURCE_STAMP = ".source-commit"
 EXIT_OK, EXIT_BLOCKED, EXIT_INPUT = 0, 1, 2
 SYMBOL = {"add": "+", "remove": "-", "modify": "~", "replace": "!"}
 
@@ -94,9 +100,42 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _cached_base(commit: str) -> Path | None:
+    """BASE_CACHE when it holds a synthesis of every environment of `commit`, else None."""
+    try:
+        stamp = (BASE_CACHE / SOURCE_STAMP).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return BASE_CACHE if stamp == commit and (BASE_CACHE / "manifest.json").is_file() else None
+
+
+def _keep_base(out: Path, commit: str) -> Path:
+    """Move a finished synthesis of `commit` to BASE_CACHE, stamped; `out` if it cannot be kept
+    (the plan goes on either way). Copied beside the cache first, so a reader of BASE_CACHE never
+    sees half an assembly under a stamp."""
+    staging = BASE_CACHE.with_name(f"{BASE_CACHE.name}.partial-{os.getpid()}")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(out, staging)
+        (staging / SOURCE_STAMP).write_text(commit + "\n", encoding="utf-8")
+        shutil.rmtree(BASE_CACHE, ignore_errors=True)
+        staging.rename(BASE_CACHE)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"ops plan: note: could not keep {BASE_CACHE.name}: {error}", file=sys.stderr)
+        return out
+    return BASE_CACHE
+
+
 @contextlib.contextmanager
-def assembly_for(ref: str, environments: Sequence[str] = ()) -> Iterator[tuple[Path, str]]:
-    """Yield (assembly dir, label) for a directory or a git ref; temporary files are removed."""
+def assembly_for(
+    ref: str, environments: Sequence[str] = (), *, keep: bool = False
+) -> Iterator[tuple[Path, str]]:
+    """Yield (assembly dir, label) for a directory or a git ref; temporary files are removed.
+
+    A ref whose commit BASE_CACHE holds is not synthesized again. keep=True (the plan's base
+    only, so that the head never overwrites the base it is compared with) keeps a ref's
+    synthesis of every environment there."""
     path = Path(ref)
     if path.is_dir():
         if not (path / "manifest.json").is_file():
@@ -113,6 +152,13 @@ def assembly_for(ref: str, environments: Sequence[str] = ()) -> Iterator[tuple[P
             "(allowed: a cdk.out-like directory, a branch, tag or commit)"
         )
     commit = rev.stdout.strip()
+    label = f"{ref} ({commit[:10]})"
+    cached = _cached_base(commit)
+    if cached is not None:
+        note = f"ops plan: {ref}: reusing {cached.name} (synthesized from {commit})"
+        print(note, file=sys.stderr)
+        yield cached, label
+        return
     tmp = Path(tempfile.mkdtemp(prefix="ops-plan-"))
     worktree = tmp / "src"
     try:
@@ -120,7 +166,9 @@ def assembly_for(ref: str, environments: Sequence[str] = ()) -> Iterator[tuple[P
         if added.returncode != 0:
             raise PlanInputError(f"{ref}: git worktree add failed: {added.stderr.strip()}")
         out = synthesize(worktree, tmp / "cdk.out", environments)
-        yield out, f"{ref} ({commit[:10]})"
+        if keep and not environments:  # every environment: worth keeping for the next plan
+            out = _keep_base(out, commit)
+        yield out, label
     finally:
         if worktree.exists():
             _git("worktree", "remove", "--force", str(worktree))
@@ -441,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
     patterns += [f"chefs-kiss-{env}-*" for env in environments]
     try:
         with (
-            assembly_for(args.base, environments) as (base_dir, base_label),
+            assembly_for(args.base, environments, keep=True) as (base_dir, base_label),
             head_assembly(args.head, environments, resynth=not args.no_resynth) as (
                 head_dir,
                 head_label,
