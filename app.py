@@ -198,10 +198,11 @@ def build_app(
     """
     import aws_cdk as cdk
 
-    from constructs.compliance import DEFAULT_NAG_PACKS, register_nag_packs
+    from constructs.compliance import DEFAULT_NAG_PACKS, check_nag_packs, register_nag_packs
 
     if nag_packs is None:
         nag_packs = DEFAULT_NAG_PACKS
+    check_nag_packs(nag_packs)  # before building anything
     # The CLI passes cdk.json's context too, and its -c values win over these.
     app = app or cdk.App(context=project_context())
     if environments is None:

@@ -262,15 +262,20 @@ def scan_templates(
     return sorted(findings)
 
 
+def check_nag_packs(packs: Sequence[str]) -> None:
+    """ValueError naming the packs that are not NAG_PACKS' (build_app checks before building)."""
+    unknown = [p for p in packs if p not in NAG_PACKS]
+    if unknown:
+        raise ValueError(f"unknown nag pack(s) {unknown}; allowed: {sorted(NAG_PACKS)}")
+
+
 def register_nag_packs(app: cdk.App, packs: Sequence[str] = DEFAULT_NAG_PACKS) -> None:
     """Register the packs on the whole app: synth fails on any unacknowledged finding.
 
     Also acknowledges the findings on CDK's own providers (`acknowledge_cdk_providers`), so a
     scan of the templates agrees with synth.
     """
-    unknown = [p for p in packs if p not in NAG_PACKS]
-    if unknown:
-        raise ValueError(f"unknown nag pack(s) {unknown}; allowed: {sorted(NAG_PACKS)}")
+    check_nag_packs(packs)
     acknowledge_cdk_providers(app)
     plugins = [NAG_PACKS[name](app, write_suppressions_to_cloud_formation=True) for name in packs]
     if plugins:

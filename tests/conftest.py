@@ -111,6 +111,30 @@ def shared_directory(
     return target
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _subprocesses_skip_builtin_cloudformation_validation() -> Iterator[None]:
+    """This worker's own kernel validates every template it synthesizes (aws-cdk-lib's built-in
+    CloudFormation validation, as `cdk synth` runs it); the syntheses it starts as subprocesses
+    (`python app.py`, make, the CDK CLI, the pr-check and plan scripts) skip it.
+
+    Those tests check what a tool does with an assembly, not the templates, and the validation
+    is a fixed ~2 s (a WASM engine loaded per process) plus a third of each synthesis: about a
+    tenth of the suite's time. The kernel copies the environment when it starts, so it starts
+    here first (if collection has not started it), then CDK_VALIDATION=false is set for what
+    starts after. Templates are validated still: every in-process synthesis (the example
+    assemblies included), cfn-lint over the example (tests/test_cfn_lint.py), and `make synth`
+    in tests/test_plan_fresh.py, which clears CDK_* variables for that reason."""
+    import aws_cdk  # noqa: F401  (starts this process's kernel with validation on)
+
+    before = os.environ.get("CDK_VALIDATION")
+    os.environ["CDK_VALIDATION"] = "false"
+    yield
+    if before is None:
+        os.environ.pop("CDK_VALIDATION", None)
+    else:
+        os.environ["CDK_VALIDATION"] = before
+
+
 @pytest.fixture(scope="session")
 def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, cx_api.CloudAssembly]:
     """The example configuration (config/environments) built and synthesized in this process:

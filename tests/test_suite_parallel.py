@@ -74,6 +74,7 @@ def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_pat
     with (suite / "conftest.py").open("a") as conftest:
         conftest.write("\n\nfrom recorder import record  # noqa: E402,F401\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # the copy imports synthesis/
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
          "--dist", "loadgroup", "--rootdir", str(suite), "-c", os.devnull,
