@@ -10,6 +10,36 @@ from __future__ import annotations
 import difflib
 import re
 
+# ------------------------------------------------------------------------ CloudWatch Logs retention
+# CloudWatch Logs API Reference, PutRetentionPolicy retentionInDays: only these periods, in days.
+# Each maps to its aws_cdk.aws_logs.RetentionDays member name (stacks/log_retention.py turns it into
+# the member; the schema refuses any other number when a file loads).
+LOG_RETENTION_PERIODS: dict[int, str] = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+LOG_RETENTION_DAYS = tuple(LOG_RETENTION_PERIODS)
+
 # --------------------------------------------------------------------------- regions, partitions
 # AWS General Reference, "AWS Regions and Availability Zones"
 # (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html): the
