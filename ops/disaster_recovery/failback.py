@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +46,7 @@ from config.schema import EnvironmentConfig
 from ops.disaster_recovery import database
 from ops.disaster_recovery import failover as fo
 from ops.lifecycle import config_change as cc
+from ops.output import print_result
 from stacks import naming
 
 STEPS = (
@@ -153,22 +153,9 @@ class Failback(fo.Failover):
         ready = self._step("ready", self._ready)
         if not ready.ok:  # a switchover moves every restaurant or none
             return self.outcome
-        if not self._step("fence", self._fence).ok:
+        if not self._fenced_and_caught_up():
             return self.outcome
-        if not self._step("caught_up", self._caught_up).ok:
-            return self.outcome
-        promoted = self._step("promote", lambda: self._promote(self.slugs))
-        started = [i["slug"] for i in promoted.items if i["ok"]]
-        if not started:
-            return self.outcome
-        writable = self._step("writable", lambda: self._writable(started))
-        self.outcome.failed_over = [i["slug"] for i in writable.items if i["ok"]]
-        if not self.outcome.failed_over:
-            return self.outcome
-        self._step("scale", self._scale_primary)
-        self._step("dns", lambda: self._restore_dns(self.outcome.failed_over))
-        self._step("probe", lambda: self._probe(self.outcome.failed_over))
-        return self.outcome
+        return self._promote_and_serve(self.slugs, scale=self._scale_primary, dns=self._restore_dns)
 
     def _scale_primary(self) -> tuple[bool, str, list[dict[str, Any]]]:
         primary = self.world.app_service(standby=False)
@@ -264,18 +251,14 @@ def run(
     except (fo.FailoverInputError, cc.ChangeError) as exc:
         print(f"ops failback: {exc}", file=sys.stderr)
         return fo.EXIT_INPUT
-    rerun = " ".join(
-        ["python -m ops failback", f"--env {args.env}"]
-        + (["--all"] if args.all else [f"--restaurant {s}" for s in args.restaurant or []])
-        + ["--execute"]
-        + (["--write"] if args.write else [])
-    )
+    rerun = fo._rerun(args, execute=True, command="failback")
     if not args.execute:
         data = plan(environment, slugs, parallel=args.parallel)
-        if args.json:
-            print(json.dumps({"executed": False, "plan": data}, indent=2))
-        else:
-            print(render_plan(data, rerun=rerun))
+        print_result(
+            args.json,
+            lambda: {"executed": False, "plan": data},
+            lambda: render_plan(data, rerun=rerun),
+        )
         return fo.EXIT_OK
 
     from ops.disaster_recovery.aws import AwsClients, AwsWorld
@@ -304,12 +287,13 @@ def run(
             )
         except cc.ChangeError as exc:
             outcome.write_error = f"{exc} Re-run `{rerun}` once it can be."
-    if args.json:
+
+    def report() -> dict[str, Any]:
         report = {"executed": True, **outcome.to_dict()}
         report["failed_back"] = report.pop("failed_over")
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(fo.render_outcome(outcome))
+        return report
+
+    print_result(args.json, report, lambda: fo.render_outcome(outcome))
     return fo.EXIT_OK if outcome.ok and not outcome.write_error else fo.EXIT_FAILED
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from config.rules import partition_of
 from config.schema import EnvironmentConfig
 from ops.disaster_recovery import database
 from ops.lifecycle import config_change as cc
+from ops.output import print_result
 from stacks import naming
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -381,14 +381,29 @@ class Failover:
                 f"{i['slug']}: {i['detail']}" for i in primary.items if not i["ok"]
             ] or [primary.detail]
             return self.outcome
-        if self.planned and self.whole_environment:
-            # A switchover loses nothing: stop the primary's writes, wait for the replicas to
-            # replay them, then promote (with a subset the primary keeps serving the others).
-            if len(ready_slugs) < len(self.slugs) or not self._step("fence", self._fence).ok:
-                return self.outcome
-            if not self._step("caught_up", self._caught_up).ok:
-                return self.outcome
-        promoted = self._step("promote", lambda: self._promote(ready_slugs))
+        # A switchover loses nothing: stop the primary's writes, wait for the replicas to replay
+        # them, then promote (with a subset the primary keeps serving the others).
+        if (self.planned and self.whole_environment) and (
+            len(ready_slugs) < len(self.slugs) or not self._fenced_and_caught_up()
+        ):
+            return self.outcome
+        return self._promote_and_serve(ready_slugs, scale=self._scale, dns=self._dns)
+
+    def _fenced_and_caught_up(self) -> bool:
+        """A switchover's middle (both directions): the writer fenced, the replicas caught up."""
+        return self._step("fence", self._fence).ok and self._step("caught_up", self._caught_up).ok
+
+    def _promote_and_serve(
+        self,
+        slugs: list[str],
+        *,
+        scale: Callable[[], tuple[bool, str, list[dict[str, Any]]]],
+        dns: Callable[[Sequence[str]], tuple[bool, str, list[dict[str, Any]]]],
+    ) -> Outcome:
+        """The tail both directions share: promote, wait until writable, then scale the side
+        that now writes, point DNS at it and probe. Each step runs only on what the one before
+        it got through; a step that moves nothing ends the run."""
+        promoted = self._step("promote", lambda: self._promote(slugs))
         started = [i["slug"] for i in promoted.items if i["ok"]]
         if not started:
             return self.outcome
@@ -396,8 +411,8 @@ class Failover:
         self.outcome.failed_over = [i["slug"] for i in writable.items if i["ok"]]
         if not self.outcome.failed_over:
             return self.outcome
-        self._step("scale", self._scale)
-        self._step("dns", lambda: self._dns(self.outcome.failed_over))
+        self._step("scale", scale)
+        self._step("dns", lambda: dns(self.outcome.failed_over))
         self._step("probe", lambda: self._probe(self.outcome.failed_over))
         return self.outcome
 
@@ -775,10 +790,11 @@ def load_environment(env: str, config_dir: Path | None) -> tuple[Path, Environme
         raise FailoverInputError(str(exc)) from None
 
 
-def _rerun(args: argparse.Namespace, *, execute: bool) -> str:
-    parts = ["python -m ops failover", f"--env {args.env}"]
+def _rerun(args: argparse.Namespace, *, execute: bool, command: str = "failover") -> str:
+    """The command line that runs it again (failback has no --planned)."""
+    parts = [f"python -m ops {command}", f"--env {args.env}"]
     parts += ["--all"] if args.all else [f"--restaurant {s}" for s in args.restaurant or []]
-    if args.planned:
+    if getattr(args, "planned", False):
         parts.append("--planned")
     if execute:
         parts.append("--execute")
@@ -811,10 +827,11 @@ def run(
         return EXIT_INPUT
     if not args.execute:
         data = plan(environment, slugs, planned=args.planned, parallel=args.parallel)
-        if args.json:
-            print(json.dumps({"executed": False, "plan": data}, indent=2))
-        else:
-            print(render_plan(data, rerun=_rerun(args, execute=True)))
+        print_result(
+            args.json,
+            lambda: {"executed": False, "plan": data},
+            lambda: render_plan(data, rerun=_rerun(args, execute=True)),
+        )
         return EXIT_OK
 
     from ops.disaster_recovery.aws import AwsClients, AwsWorld
@@ -844,10 +861,9 @@ def run(
             )
         except cc.ChangeError as exc:
             outcome.write_error = f"{exc} Re-run `{_rerun(args, execute=True)}` once it can be."
-    if args.json:
-        print(json.dumps({"executed": True, **outcome.to_dict()}, indent=2, default=str))
-    else:
-        print(render_outcome(outcome))
+    print_result(
+        args.json, lambda: {"executed": True, **outcome.to_dict()}, lambda: render_outcome(outcome)
+    )
     return EXIT_OK if outcome.ok and not outcome.write_error else EXIT_FAILED
 
 
