@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterable
 def print_result(
     as_json: bool, data: Callable[[], object], text: Callable[[], str | Iterable[str]]
 ) -> None:
-    """Print `data()` as indented JSON (values JSON does not know as their text) or `text()`.
-
-    Both are callables so a command builds only the form it prints."""
+    """Print `data()` as indented JSON (values JSON does not know as their text) or `text()`,
+    a string or lines (none: nothing printed). Both are callables: a command builds only the
+    form it prints."""
     if as_json:
         print(json.dumps(data(), indent=2, default=str))
         return
     rendered = text()
-    print(rendered if isinstance(rendered, str) else "\n".join(rendered))
+    for line in [rendered] if isinstance(rendered, str) else rendered:
+        print(line)

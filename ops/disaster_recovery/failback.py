@@ -43,7 +43,6 @@ from typing import Any
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
-from ops.disaster_recovery import database
 from ops.disaster_recovery import failover as fo
 from ops.lifecycle import config_change as cc
 from ops.output import print_result
@@ -315,16 +314,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="with --execute: remove the restaurants from failed_over in the environment file",
     )
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        default=database.DEFAULT_PARALLEL_PROMOTIONS,
-        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
-    )
-    parser.add_argument(
-        "--wait-seconds", type=float, default=fo.DEFAULT_WAIT_SECONDS, help=argparse.SUPPRESS
-    )
-    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
+    fo.add_promotion_options(parser, wait_help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

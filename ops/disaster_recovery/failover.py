@@ -903,22 +903,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="with --execute: record the failed-over restaurants in the environment file",
     )
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        default=database.DEFAULT_PARALLEL_PROMOTIONS,
-        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
+    add_promotion_options(
+        parser,
+        wait_help=f"how long to wait for writable databases (default: {DEFAULT_WAIT_SECONDS:.0f})",
     )
-    parser.add_argument(
-        "--wait-seconds",
-        type=float,
-        default=DEFAULT_WAIT_SECONDS,
-        help=f"how long to wait for writable databases (default: {DEFAULT_WAIT_SECONDS:.0f})",
-    )
-    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--rds-ca-bundle", metavar="FILE", help="RDS CA bundle (PEM) for the standby probe"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
+
+
+def add_promotion_options(parser: argparse.ArgumentParser, *, wait_help: str) -> None:
+    """How a switch promotes, in both directions (failover, failback): promotions at a time,
+    how long to wait for writable databases and how often to look."""
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=database.DEFAULT_PARALLEL_PROMOTIONS,
+        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
+    )
+    parser.add_argument("--wait-seconds", type=float, default=DEFAULT_WAIT_SECONDS, help=wait_help)
+    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)

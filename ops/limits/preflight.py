@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ops.assembly import AssemblyError, StackArtifact, read_assembly
+from ops.output import print_result
 
 NEAR_FRACTION = 0.8
 DEFAULT_ASSEMBLY = Path("cdk.out")
@@ -1198,23 +1199,21 @@ def run(args: argparse.Namespace) -> int:
     )
     counted = {name: len(environment_stacks(stacks, name)) for name in names}
     counted[COMBINED] = sum(counted.values())
-    if args.json:
-        payload = {
+    print_result(
+        args.json,
+        lambda: {
             name: {
                 "stacks": counted[name],
                 "results": [asdict(r) for r in results],
                 "summary": dict(Counter(r.status for r in results)),
             }
             for name, results in reports.items()
-        }
-        print(json.dumps(payload, indent=2))
-    else:
-        print(
-            "\n\n".join(
-                format_table(name, counted[name], results, verbose=args.verbose)
-                for name, results in reports.items()
-            )
-        )
+        },
+        lambda: "\n\n".join(
+            format_table(name, counted[name], results, verbose=args.verbose)
+            for name, results in reports.items()
+        ),
+    )
     return 1 if failed else 0
 
 
