@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, read_assembly
+from ops.output import write_or_check
 from ops.wording import plural
 from stacks import naming
 
@@ -403,19 +404,18 @@ def run(args: argparse.Namespace) -> int:
         f"{len(architecture.exports)} exports, {len(architecture.groups)} importing groups, "
         f"{len(architecture.conventions)} naming conventions"
     )
-    if args.check:
-        if updated != current:
-            print(
-                f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
-                "python -m ops architecture` and commit the result",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{output}: up to date ({summary})")
-        return 0
-    output.write_text(updated, encoding="utf-8")
-    print(f"updated {output}: {summary}")
-    return 0
+    return write_or_check(
+        output,
+        updated,
+        current,
+        check=args.check,
+        stale=(
+            f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
+            "python -m ops architecture` and commit the result"
+        ),
+        fresh=f"{output}: up to date ({summary})",
+        written=f"updated {output}: {summary}",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
