@@ -233,7 +233,6 @@ class TenantDatabase(Construct):
         self, settings: DatabaseSettings, vpc: ec2.IVpc, subnet_group: rds.ISubnetGroup
     ) -> None:
         """The RDS instance (id `Instance`, fixed), new or restored from a snapshot; its secret."""
-        monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         # Restore: same construct id, so the logical id never depends on the field; ops plan
         # blocks adding/changing/removing the snapshot on an existing instance (a replacement).
         origin: dict[str, object] = {
@@ -258,39 +257,52 @@ class TenantDatabase(Construct):
             self,
             "Instance",
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
-            instance_identifier=settings.instance_identifier,
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            port=DB_PORT,
-            vpc=vpc,
-            subnet_group=subnet_group,
-            security_groups=[self.security_group],
-            publicly_accessible=False,
-            multi_az=settings.multi_az,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=settings.allocated_storage_gb,
-            max_allocated_storage=settings.max_allocated_storage_gb,
-            parameter_group=self.parameter_group,
             backup_retention=cdk.Duration.days(settings.backup_retention_days),
             delete_automated_backups=False,
-            copy_tags_to_snapshot=True,
-            deletion_protection=settings.deletion_protection,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT,
-            auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            monitoring_interval=monitoring_interval,
-            enable_performance_insights=settings.performance_insights,
-            performance_insight_encryption_key=self.key if settings.performance_insights else None,
-            performance_insight_retention=(
-                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
-            ),
-            iam_authentication=True,
+            **self._instance_props(settings, vpc, subnet_group),  # type: ignore[arg-type]
             **origin,  # type: ignore[arg-type]
         )
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
         assert self.instance.secret is not None
         self.secret = self.instance.secret
+
+    def _instance_props(
+        self, settings: DatabaseSettings, vpc: ec2.IVpc, subnet_group: rds.ISubnetGroup
+    ) -> dict[str, object]:
+        """What the primary and its cross-region replica set alike: identity, size, network,
+        parameters, logs, monitoring and IAM authentication (a replica needs its own)."""
+        return {
+            "instance_identifier": settings.instance_identifier,
+            "instance_type": ec2.InstanceType(settings.instance_class.removeprefix("db.")),
+            "port": DB_PORT,
+            "vpc": vpc,
+            "subnet_group": subnet_group,
+            "security_groups": [self.security_group],
+            "publicly_accessible": False,
+            "multi_az": settings.multi_az,
+            "storage_type": rds.StorageType.GP3,
+            "allocated_storage": settings.allocated_storage_gb,
+            "max_allocated_storage": settings.max_allocated_storage_gb,
+            "parameter_group": self.parameter_group,
+            "copy_tags_to_snapshot": True,
+            "deletion_protection": settings.deletion_protection,
+            "auto_minor_version_upgrade": True,
+            "cloudwatch_logs_exports": ["postgresql", "upgrade"],
+            "monitoring_interval": (
+                cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
+            ),
+            "enable_performance_insights": settings.performance_insights,
+            "performance_insight_encryption_key": (
+                self.key if settings.performance_insights else None
+            ),
+            "performance_insight_retention": (
+                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
+            ),
+            "iam_authentication": True,
+        }
 
     def _replica_instance(
         self,
@@ -301,9 +313,8 @@ class TenantDatabase(Construct):
     ) -> None:
         """The cross-region read replica (id `Instance`, fixed), encrypted with this region's key.
 
-        Stays long: one instance's properties, then the L1 properties CDK cannot express.
+        Stays long: the L1 properties CDK cannot express follow the instance.
         """
-        monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         source = rds.DatabaseInstance.from_database_instance_attributes(
             self,
             "Source",
@@ -316,34 +327,12 @@ class TenantDatabase(Construct):
             self,
             "Instance",
             source_database_instance=source,
-            instance_identifier=settings.instance_identifier,
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            port=DB_PORT,
-            vpc=vpc,
-            subnet_group=subnet_group,
-            security_groups=[self.security_group],
-            publicly_accessible=False,
-            multi_az=settings.multi_az,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=settings.allocated_storage_gb,
-            max_allocated_storage=settings.max_allocated_storage_gb,
-            parameter_group=self.parameter_group,
             storage_encrypted=True,
             storage_encryption_key=self.key,
-            copy_tags_to_snapshot=True,
-            deletion_protection=settings.deletion_protection,
             # The replica holds the only copy in this region (and, once promoted, the live data):
             # CloudFormation never deletes it; turning disaster recovery off is a runbook step.
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            auto_minor_version_upgrade=True,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            monitoring_interval=monitoring_interval,
-            enable_performance_insights=settings.performance_insights,
-            performance_insight_encryption_key=self.key if settings.performance_insights else None,
-            performance_insight_retention=(
-                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
-            ),
-            iam_authentication=True,
+            **self._instance_props(settings, vpc, subnet_group),  # type: ignore[arg-type]
         )
         cfn_instance = replica_instance.node.default_child
         assert isinstance(cfn_instance, rds.CfnDBInstance)
