@@ -18,7 +18,7 @@ from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all, acknowledge_each, in_packs
 from constructs.key_policies import allow_log_groups
 from constructs.monitoring import max_connections
-from constructs.network import DB_PORT
+from constructs.network import DB_PORT, closed_security_group
 from constructs.tenant_database_bootstrap import DatabaseBootstrap
 from runtime.db_bootstrap import Target
 
@@ -204,12 +204,8 @@ class TenantDatabase(Construct):
         self, settings: DatabaseSettings, vpc: ec2.IVpc, app_security_group: ec2.ISecurityGroup
     ) -> None:
         """The database's security group: its port from the app tasks only."""
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"{settings.instance_identifier} - database port from the app only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, vpc, f"{settings.instance_identifier} - database port from the app only"
         )
         self.security_group.add_ingress_rule(
             app_security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL from the app tasks"
@@ -417,12 +413,11 @@ class TenantDatabase(Construct):
         # the database admits.
         if settings.rds_proxy:
             assert self.secret is not None
-            proxy_security_group = ec2.SecurityGroup(
+            proxy_security_group = closed_security_group(
                 self,
+                vpc,
+                f"{settings.instance_identifier} proxy - PostgreSQL from the app only",
                 "ProxySecurityGroup",
-                vpc=vpc,
-                description=f"{settings.instance_identifier} proxy - PostgreSQL from the app only",
-                allow_all_outbound=False,
             )
             proxy_security_group.add_ingress_rule(
                 app_security_group, ec2.Port.tcp(PROXY_PORT), "PostgreSQL from the app tasks"
@@ -528,16 +523,20 @@ class TenantDatabase(Construct):
             "duplicate the same snapshots at extra storage cost.",
         )
         if settings.enhanced_monitoring:
-            role = self.instance.node.try_find_child("MonitoringRole")
-            if role is not None:
-                acknowledge(
-                    role,
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AmazonRDSEnhancedMonitoringRole]",
-                    "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
-                    "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
-                    "the monitoring.rds.amazonaws.com service alone.",
-                )
+            self._acknowledge_monitoring_role()
+
+    def _acknowledge_monitoring_role(self) -> None:
+        """The role CDK makes for enhanced monitoring (primary and replica alike)."""
+        role = self.instance.node.try_find_child("MonitoringRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
+                "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
+                "the monitoring.rds.amazonaws.com service alone.",
+            )
 
     def _acknowledge(self, settings: DatabaseSettings) -> None:
         # The instance's acknowledgments, in this order, recorded in one call (acknowledge_each).
@@ -598,13 +597,4 @@ class TenantDatabase(Construct):
             )
         acknowledge_each(self.instance, on_instance)
         if settings.enhanced_monitoring:
-            role = self.instance.node.try_find_child("MonitoringRole")
-            if role is not None:
-                acknowledge(
-                    role,
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AmazonRDSEnhancedMonitoringRole]",
-                    "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
-                    "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
-                    "the monitoring.rds.amazonaws.com service alone.",
-                )
+            self._acknowledge_monitoring_role()
