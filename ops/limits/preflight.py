@@ -1036,8 +1036,11 @@ def environment_stacks(
     """The stacks of one environment, by this project's naming convention."""
     from stacks import naming  # the single source of stack names
 
-    prefix = f"{naming.name_prefix(environment)}-"
-    return {name: artifact for name, artifact in stacks.items() if name.startswith(prefix)}
+    return {
+        name: artifact
+        for name, artifact in stacks.items()
+        if (parsed := naming.parse_stack_name(name)) and parsed.environment == environment
+    }
 
 
 def preflight(
@@ -1148,13 +1151,10 @@ def _unknown_environment(stacks: dict[str, StackArtifact], name: str, assembly: 
         configured = sorted(e.name for e in load_environments())
     except ConfigError:
         configured = []
-    held = sorted(
-        {
-            stack.removeprefix("chefs-kiss-").removesuffix("-platform")
-            for stack in stacks
-            if stack.startswith("chefs-kiss-") and stack.endswith("-platform")
-        }
-    )
+    from stacks import naming
+
+    parsed = (naming.parse_stack_name(stack) for stack in stacks)
+    held = sorted({p.environment for p in parsed if p and p.kind == naming.PLATFORM})
     if name not in configured:
         return (
             f"--env {name}: no config/environments/{name}.yaml "
