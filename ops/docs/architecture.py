@@ -404,17 +404,13 @@ def run(args: argparse.Namespace) -> int:
         f"{len(architecture.exports)} exports, {len(architecture.groups)} importing groups, "
         f"{len(architecture.conventions)} naming conventions"
     )
+    stale = (
+        f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
+        "python -m ops architecture` and commit the result"
+    )
+    fresh, written = f"{output}: up to date ({summary})", f"updated {output}: {summary}"
     return write_or_check(
-        output,
-        updated,
-        current,
-        check=args.check,
-        stale=(
-            f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
-            "python -m ops architecture` and commit the result"
-        ),
-        fresh=f"{output}: up to date ({summary})",
-        written=f"updated {output}: {summary}",
+        output, updated, current, check=args.check, stale=stale, fresh=fresh, written=written
     )
 
 

@@ -303,15 +303,16 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, OSError) as exc:
         print(f"preflight --scale-doc: {exc}", file=sys.stderr)
         return 2
+    stale = (
+        f"{output}: the quota table is out of date; run `python -m ops preflight --scale-doc` "
+        "and commit the result"
+    )
     return write_or_check(
         output,
         updated,
         current,
         check=args.check,
-        stale=(
-            f"{output}: the quota table is out of date; run `python -m ops preflight "
-            "--scale-doc` and commit the result"
-        ),
+        stale=stale,
         fresh=f"{output}: the quota table is up to date",
         written=f"updated {output}",
         unchanged=f"{output}: unchanged",
