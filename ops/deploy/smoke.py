@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_env
 from ops.output import print_result
 from stacks import naming
 
@@ -387,13 +388,13 @@ def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "smoke",
-        help="after a deploy: check the load balancer and every restaurant's DNS name answer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "after a deploy: check the load balancer and every restaurant's DNS name answer",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument("--outputs-file", help="JSON written by `cdk deploy --outputs-file`")
     parser.add_argument("--alb-dns", help="the load balancer's DNS name (instead of outputs)")
     parser.add_argument(

@@ -43,6 +43,7 @@ from typing import Any
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_env
 from ops.disaster_recovery import failover as fo
 from ops.lifecycle import config_change as cc
 from ops.output import print_result
@@ -297,13 +298,13 @@ def run(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "failback",
-        help="switch failed-over restaurants back to the primary region (plan by default)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "switch failed-over restaurants back to the primary region (plan by default)",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument(
         "--restaurant", action="append", metavar="SLUG", help="a restaurant to fail back (repeat)"
     )

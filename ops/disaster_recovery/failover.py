@@ -47,6 +47,7 @@ from typing import Any
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_env
 from ops.disaster_recovery import database
 from ops.lifecycle import config_change as cc
 from ops.output import print_result
@@ -879,13 +880,13 @@ def _ca_bundle(path: str | None) -> str | None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "failover",
-        help="fail restaurants over to the recovery region (plan by default, --execute runs it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "fail restaurants over to the recovery region (plan by default, --execute runs it)",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument(
         "--restaurant", action="append", metavar="SLUG", help="a restaurant to fail over (repeat)"
     )

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, read_assembly
+from ops.cli import add_command
 from ops.output import write_or_check
 from ops.wording import plural
 from stacks import naming
@@ -497,11 +498,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "architecture",
-        help="regenerate the stack diagram in docs/architecture.md from cdk.out (or --check it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "regenerate the stack diagram in docs/architecture.md from cdk.out (or --check it)",
+        __doc__,
     )
     parser.add_argument(
         "--assembly", default=str(DEFAULT_ASSEMBLY), help="synthesized app (default: cdk.out)"

@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from config.schema import EnvironmentConfig
+from ops.cli import add_command
 from ops.output import write_or_check
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -320,11 +321,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "config-reference",
-        help="generate docs/configuration.md from config/schema.py (or --check it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "generate docs/configuration.md from config/schema.py (or --check it)",
+        __doc__,
     )
     parser.add_argument(
         "--output", default=str(DEFAULT_OUTPUT), help="Markdown file (default: %(default)s)"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, StackArtifact, read_assembly, staleness
+from ops.cli import add_command
 from ops.planning.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
 from ops.planning.schemas import schema_source
 from ops.planning.update_rules import NO_CHANGE
@@ -449,11 +450,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "plan",
-        help="offline plan of two assemblies: in place, interruption or replacement",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "offline plan of two assemblies: in place, interruption or replacement",
+        __doc__,
     )
     parser.add_argument(
         "--base", required=True, help="assembly directory or git ref (the 'before')"
