@@ -277,16 +277,13 @@ def run(
     )
     outcome = failback.run()
     if args.write and outcome.ok:
-        try:
-            diff = write_failed_back(path, outcome.failed_over)
-            outcome.written = (
-                f"{cc.shown(path)}: disaster_recovery.failed_over -= {outcome.failed_over}; now "
-                "deploy each tenant stack and rebuild each standby stack (cdk destroy, cdk deploy)"
-                if diff
-                else f"{cc.shown(path)}: failed_over already without {outcome.failed_over}"
-            )
-        except cc.ChangeError as exc:
-            outcome.write_error = f"{exc} Re-run `{rerun}` once it can be."
+        outcome.record(
+            lambda: write_failed_back(path, outcome.failed_over),
+            changed=f"{cc.shown(path)}: disaster_recovery.failed_over -= {outcome.failed_over}; "
+            "now deploy each tenant stack and rebuild each standby stack (cdk destroy, cdk deploy)",
+            unchanged=f"{cc.shown(path)}: failed_over already without {outcome.failed_over}",
+            rerun=rerun,
+        )
 
     def report() -> dict[str, Any]:
         report = {"executed": True, **outcome.to_dict()}
@@ -294,7 +291,7 @@ def run(
         return report
 
     print_result(args.json, report, lambda: fo.render_outcome(outcome))
-    return fo.EXIT_OK if outcome.ok and not outcome.write_error else fo.EXIT_FAILED
+    return outcome.exit_code
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -268,6 +268,19 @@ class Outcome:
         return not self.refused and bool(self.steps) and all(s.ok for s in self.steps)
 
     @property
+    def exit_code(self) -> int:
+        """0 when every step passed and a --write was written, else 1."""
+        return EXIT_OK if self.ok and not self.write_error else EXIT_FAILED
+
+    def record(self, write: Callable[[], str], *, changed: str, unchanged: str, rerun: str) -> None:
+        """--write after a run: `write()` edits the environment file and returns its diff (empty:
+        it already said so); an edit that fails is reported with the command that finishes it."""
+        try:
+            self.written = changed if write() else unchanged
+        except cc.ChangeError as exc:
+            self.write_error = f"{exc} Re-run `{rerun}` once it can be."
+
+    @property
     def total_seconds(self) -> float:
         return sum(s.seconds for s in self.steps)
 
@@ -853,19 +866,16 @@ def run(
     )
     outcome = failover.run()
     if args.write and outcome.failed_over:
-        try:
-            diff = write_failed_over(path, outcome.failed_over)
-            outcome.written = (
-                f"{cc.shown(path)}: disaster_recovery.failed_over += {outcome.failed_over}"
-                if diff
-                else f"{cc.shown(path)}: already lists {outcome.failed_over}"
-            )
-        except cc.ChangeError as exc:
-            outcome.write_error = f"{exc} Re-run `{_rerun(args, execute=True)}` once it can be."
+        outcome.record(
+            lambda: write_failed_over(path, outcome.failed_over),
+            changed=f"{cc.shown(path)}: disaster_recovery.failed_over += {outcome.failed_over}",
+            unchanged=f"{cc.shown(path)}: already lists {outcome.failed_over}",
+            rerun=_rerun(args, execute=True),
+        )
     print_result(
         args.json, lambda: {"executed": True, **outcome.to_dict()}, lambda: render_outcome(outcome)
     )
-    return EXIT_OK if outcome.ok and not outcome.write_error else EXIT_FAILED
+    return outcome.exit_code
 
 
 def _ca_bundle(path: str | None) -> str | None:
