@@ -151,14 +151,7 @@ def check_snapshot_reference(value: str) -> tuple[str | None, str | None, str | 
         match = ARN_PATTERN.fullmatch(value)
         if not match or match["service"] != "rds" or not match["resource"].startswith("snapshot:"):
             raise ValueError(f"not an RDS DB snapshot ARN; {allowed}")
-        partition, region, account = match["partition"], match["region"], match["account"]
-        if region not in REGION_PARTITIONS or not account:
-            raise ValueError(f"the ARN names no known Region and account; {allowed}")
-        if REGION_PARTITIONS[region] != partition:
-            raise ValueError(
-                f"the ARN's partition {partition!r} is not the partition of its Region "
-                f"{region!r} ({REGION_PARTITIONS[region]!r}); {allowed}"
-            )
+        partition, region, account = _arn_place(match, allowed)
         identifier = match["resource"].removeprefix("snapshot:")
     identifier = identifier.removeprefix("rds:")
     reason = check_rds_identifier(identifier, SNAPSHOT_ID_MAX)
@@ -184,6 +177,12 @@ def check_kms_key_arn(value: str) -> tuple[str, str, str]:
     match = ARN_PATTERN.fullmatch(value)
     if not match or match["service"] != "kms" or not KMS_KEY_RESOURCE.fullmatch(match["resource"]):
         raise ValueError(allowed)
+    return _arn_place(match, allowed)
+
+
+def _arn_place(match: re.Match[str], allowed: str) -> tuple[str, str, str]:
+    """(partition, region, account) of a parsed ARN: a known Region of its partition, and an
+    account; raises with what is `allowed`."""
     partition, region, account = match["partition"], match["region"], match["account"]
     if region not in REGION_PARTITIONS or not account:
         raise ValueError(f"the ARN names no known Region and account; {allowed}")

@@ -24,12 +24,12 @@ import inspect
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.assembly import AssemblyError, read_assembly
+from ops.assembly import AssemblyError, imported_names, read_assembly
 from ops.cli import add_command
 from ops.output import write_or_check
 from ops.wording import plural
@@ -93,25 +93,6 @@ class Architecture:
     # (stack, region) as the manifest says; a stack without an environment is left out.
     regions: tuple[tuple[str, str], ...] = ()
     replicas: tuple[Replica, ...] = ()
-
-
-def _walk(value: Any) -> Iterator[Any]:
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
-
-
-def imported_names(template: dict[str, Any]) -> set[str]:
-    """Export names a template imports with a literal `Fn::ImportValue`."""
-    return {
-        node["Fn::ImportValue"]
-        for node in _walk(template)
-        if isinstance(node, dict) and isinstance(node.get("Fn::ImportValue"), str)
-    }
 
 
 def construct_paths(directory: Path) -> dict[str, dict[str, str]]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ops.assembly import StackArtifact
+from ops.assembly import StackArtifact, imported_names
 from ops.planning.intrinsics import resolve_template
 from ops.planning.schemas import DEFAULT_REGION, resource_schema
 from ops.planning.update_rules import (
@@ -219,20 +219,9 @@ def _referenced(key: str, inner: Any) -> tuple[Iterable[str], bool]:
     return (), True
 
 
-def _imported(key: str, inner: Any) -> tuple[Iterable[str], bool]:
-    if key == "Fn::ImportValue" and isinstance(inner, str):
-        return (inner,), False
-    return (), True
-
-
 def references(value: Any) -> set[str]:
     """Logical ids a value depends on (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
     return {name for name in _find(value, _referenced) if not name.startswith("AWS::")}
-
-
-def imports(value: Any) -> set[str]:
-    """Export names a value imports with a literal Fn::ImportValue."""
-    return _find(value, _imported)
 
 
 def _at(value: Any, path: Sequence[str]) -> Any:
@@ -371,7 +360,9 @@ def _compare_resource(
     changes: list[PropertyChange] = []
     for key in sorted(set(base_props) | set(head_props)):
         before, after = base_props.get(key), head_props.get(key)
-        moved = sorted(references(after) & replaced) + sorted(imports(after) & changed_exports)
+        moved = sorted(references(after) & replaced) + sorted(
+            imported_names(after) & changed_exports
+        )
         if _canon(before) == _canon(after) and not moved:
             continue
         if _canon(before) == _canon(after):
@@ -698,7 +689,7 @@ def plan_assemblies(
         if stack.action in ("remove", "unchanged") or stack.name not in head_resolved:
             continue
         body = head_resolved[stack.name]
-        missing = imports(body.get("Resources")) | imports(body.get("Outputs"))
+        missing = imported_names(body.get("Resources")) | imported_names(body.get("Outputs"))
         for export in sorted(missing - exported):
             message = f"imports {export}, which no stack of the head assembly exports"
             stack.notes.append(message)
@@ -848,7 +839,7 @@ def _importers(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]
     """Export name -> the stacks (of every stack in the assembly) that import it."""
     result: dict[str, set[str]] = {}
     for name, body in templates.items():
-        for export in imports(body.get("Resources")) | imports(body.get("Outputs")):
+        for export in imported_names(body.get("Resources")) | imported_names(body.get("Outputs")):
             result.setdefault(export, set()).add(name)
     return result
 
