@@ -25,3 +25,14 @@ def add_command(
 def add_env(parser: argparse.ArgumentParser) -> None:
     """`--env NAME`, required: the environment file `config/environments/NAME.yaml`."""
     parser.add_argument("--env", required=True, help="environment name (config/environments)")
+
+
+def add_page_options(parser: argparse.ArgumentParser, default_output: str, json_help: str) -> None:
+    """A command that generates a page: `--output FILE`, and either `--check` (exit 1 when the
+    page is out of date) or `--json` (the facts instead of the page)."""
+    parser.add_argument(
+        "--output", default=default_output, help="Markdown file (default: %(default)s)"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    mode.add_argument("--json", action="store_true", help=json_help)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, imported_names, read_assembly
-from ops.cli import add_command
+from ops.cli import add_command, add_page_options
 from ops.output import write_or_check
 from ops.wording import plural
 from stacks import naming
@@ -488,10 +488,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--assembly", default=str(DEFAULT_ASSEMBLY), help="synthesized app (default: cdk.out)"
     )
-    parser.add_argument(
-        "--output", default=str(DEFAULT_OUTPUT), help="Markdown file (default: %(default)s)"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    mode.add_argument("--json", action="store_true", help="print the facts as JSON")
+    add_page_options(parser, str(DEFAULT_OUTPUT), "print the facts as JSON")
     parser.set_defaults(func=run)

@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from config.schema import EnvironmentConfig
-from ops.cli import add_command
+from ops.cli import add_command, add_page_options
 from ops.output import write_or_check
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -327,10 +327,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "generate docs/configuration.md from config/schema.py (or --check it)",
         __doc__,
     )
-    parser.add_argument(
-        "--output", default=str(DEFAULT_OUTPUT), help="Markdown file (default: %(default)s)"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    mode.add_argument("--json", action="store_true", help="print the field rows as JSON")
+    add_page_options(parser, str(DEFAULT_OUTPUT), "print the field rows as JSON")
     parser.set_defaults(func=run)
