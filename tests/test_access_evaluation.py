@@ -620,37 +620,49 @@ def test_every_restaurant_gets_its_data_path_and_nothing_else(
     assert all(per_tenant[t.slug] >= 25 for t in tenants), per_tenant
 
 
+# A grant no role should ever hold: GetSecretValue on every secret (the defence-in-depth tests).
+OVERBROAD = {
+    "name": "mistake",
+    "policy": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+        ],
+    },
+}
+
+
+def acting_for(platform: Platform, tenant: Tenant) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(name, session, identity policies) of each role of `platform` that acts for `tenant`."""
+    return [
+        ("access", tenant.session, tenant.policies),
+        ("task", platform.session(platform.task_role_name, "t"), platform.task_policies),
+        ("probe", platform.session(platform.probe_role_name, "p"), platform.probe_policies),
+    ]
+
+
+def overbroad_read(
+    target: Tenant, principal: str, identity: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`principal` reads `target`'s master secret with OVERBROAD added to its policies."""
+    return request(
+        principal=principal, action="secretsmanager:GetSecretValue", resource=target.secret_arn,
+        identity=[*identity, OVERBROAD], resource_policy=target.secret_policy,
+    )  # fmt: skip
+
+
 def test_the_master_secret_policy_holds_against_an_overbroad_grant(
     world: tuple[Platform, list[Tenant]],
 ) -> None:
     """Defence in depth: were the app's role ever given GetSecretValue on everything, each master
     secret's resource policy still denies it, explicitly; an administrator is not locked out."""
     platform, tenants = world
-    overbroad = {
-        "name": "mistake",
-        "policy": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
-            ],
-        },
-    }
     admin = f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/Administrator/someone"
-    cases = {}
-    for tenant in tenants:
-        for name, principal, identity in (
-            ("access", tenant.session, tenant.policies),
-            ("task", platform.session(platform.task_role_name, "t"), platform.task_policies),
-            ("probe", platform.session(platform.probe_role_name, "p"), platform.probe_policies),
-            ("admin", admin, []),
-        ):
-            cases[f"{tenant.slug}/{name}"] = request(
-                principal=principal,
-                action="secretsmanager:GetSecretValue",
-                resource=tenant.secret_arn,
-                identity=[*identity, overbroad],
-                resource_policy=tenant.secret_policy,
-            )
+    cases = {
+        f"{tenant.slug}/{name}": overbroad_read(tenant, principal, identity)
+        for tenant in tenants
+        for name, principal, identity in [*acting_for(platform, tenant), ("admin", admin, [])]
+    }
     results = simulate(cases)
     for case, result in results.items():
         expected = "Allowed" if case.endswith("/admin") else "ExplicitlyDenied"
@@ -732,36 +744,13 @@ def refused_in_recovery(
     )  # fmt: skip
     # Across regions: the standby role reaches nothing of the primary, even its own restaurant's.
     mine = primary.tenants[slug]
-    yield "standby role connects to the primary database", request(
-        principal=me, action="rds-db:connect", resource=mine.dbuser(APP_USERNAME),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "standby role reads the primary region's parameter", request(
-        principal=me, action="ssm:GetParameter", resource=mine.parameter_arn(),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "standby role writes the primary bucket", request(
-        principal=me, action="s3:PutObject", resource=primary.platform.object_arn(slug),
-        identity=me_tenant.policies, resource_policy=primary.platform.bucket_policy,
-    )  # fmt: skip
+    yield from across_regions(me_tenant, mine, primary.platform, "standby role", "primary")
     yield "standby role assumes the primary access role", request(
         principal=me, action="sts:AssumeRole", resource=mine.role_arn,
         identity=me_tenant.policies, resource_policy=mine.trust,
     )  # fmt: skip
     # The primary access role reaches nothing of the recovery region.
-    p = mine.session
-    yield "primary role connects to the replica", request(
-        principal=p, action="rds-db:connect", resource=me_tenant.dbuser(APP_USERNAME),
-        identity=mine.policies,
-    )  # fmt: skip
-    yield "primary role reads the recovery region's parameter", request(
-        principal=p, action="ssm:GetParameter", resource=me_tenant.parameter_arn(),
-        identity=mine.policies,
-    )  # fmt: skip
-    yield "primary role writes the standby bucket", request(
-        principal=p, action="s3:PutObject", resource=platform.object_arn(slug),
-        identity=mine.policies, resource_policy=platform.bucket_policy,
-    )  # fmt: skip
+    yield from across_regions(mine, me_tenant, platform, "primary role", "recovery region's")
     # Each region's task role assumes only its own region's access roles.
     primary_app = primary.platform.session(primary.platform.task_role_name, "task-1")
     yield "primary task role assumes the standby access role", request(
@@ -774,6 +763,23 @@ def refused_in_recovery(
         identity=platform.task_policies, resource_policy=mine.trust,
     )  # fmt: skip
     yield from without_access_role(platform, me_tenant, "standby ")
+
+
+def across_regions(
+    tenant: Tenant, target: Tenant, platform: Platform, who: str, there: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`tenant`'s access role on the same restaurant's copy in the other region (`target`, on
+    `platform`): its database, its connection parameter, its prefix in that region's bucket."""
+    me = tenant.session
+    yield f"{who} connects to the {there} database", connect(tenant, target, APP_USERNAME)
+    yield f"{who} reads the {there} parameter", request(
+        principal=me, action="ssm:GetParameter", resource=target.parameter_arn(),
+        identity=tenant.policies,
+    )  # fmt: skip
+    yield f"{who} writes the {there} bucket", request(
+        principal=me, action="s3:PutObject", resource=platform.object_arn(target.slug),
+        identity=tenant.policies, resource_policy=platform.bucket_policy,
+    )  # fmt: skip
 
 
 def test_the_recovery_region_gives_each_restaurant_its_path_and_nothing_else(
@@ -834,38 +840,10 @@ def test_the_master_secret_also_denies_the_recovery_region_roles(
     """IAM is global: were a standby role ever given GetSecretValue on everything, the primary
     master secret's resource policy still denies it, explicitly (defence in depth)."""
     primary, recovery = dr_world
-    overbroad = {
-        "name": "mistake",
-        "policy": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
-            ],
-        },
+    cases = {
+        f"{slug}/standby {name}": overbroad_read(primary.tenants[slug], principal, identity)
+        for slug, standby in recovery.tenants.items()
+        for name, principal, identity in acting_for(recovery.platform, standby)
     }
-    platform = recovery.platform
-    cases = {}
-    for slug, standby in recovery.tenants.items():
-        target = primary.tenants[slug]
-        for name, principal, identity in (
-            ("standby access", standby.session, standby.policies),
-            (
-                "standby task",
-                platform.session(platform.task_role_name, "t"),
-                platform.task_policies,
-            ),
-            (
-                "standby probe",
-                platform.session(platform.probe_role_name, "p"),
-                platform.probe_policies,
-            ),
-        ):
-            cases[f"{slug}/{name}"] = request(
-                principal=principal,
-                action="secretsmanager:GetSecretValue",
-                resource=target.secret_arn,
-                identity=[*identity, overbroad],
-                resource_policy=target.secret_policy,
-            )
     results = simulate(cases)
     assert results and set(results.values()) == {"ExplicitlyDenied"}, results
