@@ -429,6 +429,15 @@ def run_failover(
     return run_command("failover", config_dir, world, recorder, *extra)
 
 
+# The steps of a switchover that completes, in order (failover adds "primary" after "ready").
+SWITCHOVER = ["ready", "fence", "caught_up", "promote", "writable", "scale", "dns", "probe"]
+
+
+def restaurants(*slugs: str) -> list[str]:
+    """`--restaurant SLUG` for each slug."""
+    return [arg for slug in slugs for arg in ("--restaurant", slug)]
+
+
 def run_command(
     command: str, config_dir: Path, world: dict[str, Any], recorder: Recorder, *extra: str
 ) -> tuple[int, dict[str, Any]]:
@@ -666,14 +675,7 @@ def test_a_standby_of_another_source_or_none_at_all_is_not_promoted(
     del databases[identifier("le-bistro")]
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     code, report = run_failover(
-        config_dir,
-        world,
-        recorder,
-        "--restaurant",
-        "golden-wok",
-        "--restaurant",
-        "le-bistro",
-        "--execute",
+        config_dir, world, recorder, *restaurants("golden-wok", "le-bistro"), "--execute"
     )
     assert code == 1
     (ready,) = report["timeline"]
@@ -710,17 +712,7 @@ def test_a_planned_switchover_of_everything_stops_the_primary_writes_first(
     code, report = run_failover(config_dir, world, recorder, "--all", "--execute", "--planned")
     timeline = steps(report)
     assert code == 0, [(s["step"], s["detail"], s["items"]) for s in report["timeline"]]
-    assert list(timeline) == [
-        "ready",
-        "primary",
-        "fence",
-        "caught_up",
-        "promote",
-        "writable",
-        "scale",
-        "dns",
-        "probe",
-    ]
+    assert list(timeline) == ["ready", "primary", *SWITCHOVER[1:]]
     assert primary_service(clients)["desiredCount"] == 0  # fenced: no write after the promotion
     assert "desired 4 -> 0" in timeline["fence"]["detail"]
     assert all(i["detail"] == "ReplicaLag 0 after fence" for i in timeline["caught_up"]["items"])
@@ -736,15 +728,7 @@ def test_write_records_the_failed_over_restaurants(world: dict[str, Any], config
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok", "sushi-zen"]])
     code, report = run_failover(
-        config_dir,
-        world,
-        recorder,
-        "--restaurant",
-        "golden-wok",
-        "--restaurant",
-        "sushi-zen",
-        "--execute",
-        "--write",
+        config_dir, world, recorder, *restaurants("golden-wok", "sushi-zen"), "--execute", "--write"
     )
     assert code == 0, report
     assert "failed_over += ['golden-wok', 'sushi-zen']" in report["written"]
@@ -901,16 +885,7 @@ def test_failback_after_a_failover_switches_every_restaurant_back(
     timeline = steps(report)
     assert code == 0, report
     assert report["direction"] == "failback"
-    assert list(timeline) == [
-        "ready",
-        "fence",
-        "caught_up",
-        "promote",
-        "writable",
-        "scale",
-        "dns",
-        "probe",
-    ]
+    assert list(timeline) == SWITCHOVER  # failback has no primary to judge: it is the standby
     assert standby_service(clients)["desiredCount"] == 0  # the fence
     (target,) = clients("application-autoscaling", RECOVERY).describe_scalable_targets(
         ServiceNamespace="ecs"
