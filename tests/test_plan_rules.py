@@ -22,6 +22,7 @@ from lifecycle_helpers import (
     edit_template,
     only_id,
     resources_of_type,
+    set_db,
 )
 
 from config.loader import load_environments
@@ -93,18 +94,6 @@ def judge(
         return Judged(plan, code, capsys.readouterr().out)
 
     return run
-
-
-def set_db(**values: Any) -> Edit:
-    def edit(template: dict[str, Any]) -> None:
-        props = db_props(template)
-        for key, value in values.items():
-            if value is None:
-                props.pop(key, None)
-            else:
-                props[key] = value
-
-    return edit
 
 
 def set_key(**values: Any) -> Edit:
