@@ -162,12 +162,7 @@ class Failback(fo.Failover):
         target, source = self._writer_count, "the count the standby ran before the fence"
         if target < 1:
             target, source = self.world.config_task_count(whole_environment=True)
-        desired, _ = self.world.desired_count(primary)
-        if desired >= target:
-            action = f"already at {desired} desired (target {target}): no change"
-        else:
-            note = self.world.scale(primary, target)
-            action = f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+        action = self._raise_to(primary, target)
         return True, f"{primary.name} in {primary.region}: {action}; target from {source}", []
 
     def _restore_dns(self, slugs: Sequence[str]) -> tuple[bool, str, list[dict[str, Any]]]:

@@ -559,6 +559,14 @@ class Failover:
             )
         return good == len(items), detail, list(items.values())
 
+    def _raise_to(self, service: Any, target: int) -> str:
+        """The service's desired count raised to `target`, never lowered: what was done."""
+        desired, _ = self.world.desired_count(service)
+        if desired >= target:
+            return f"already at {desired} desired (target {target}): no change"
+        note = self.world.scale(service, target)
+        return f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+
     def _scale(self) -> tuple[bool, str, list[dict[str, Any]]]:
         standby = self.world.app_service(standby=True)
         source = ""
@@ -577,12 +585,7 @@ class Failover:
             source += f" (primary unreadable: {describe_error(exc)})"
         if target < 1:  # a primary scaled to 0 (a quiesced switchover) is no measure of load
             target, source = self.world.config_task_count(whole_environment=True)
-        desired, running = self.world.desired_count(standby)
-        if desired >= target:
-            action = f"already at {desired} desired (target {target}): no change"
-        else:
-            note = self.world.scale(standby, target)
-            action = f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+        action = self._raise_to(standby, target)
         deadline = self.clock.monotonic() + self.scale_wait_seconds
         while True:
             desired_now, running = self.world.desired_count(standby)
