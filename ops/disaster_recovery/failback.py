@@ -218,15 +218,8 @@ def removed_text(text: str, slugs: Sequence[str], path: Path) -> str:
 
 
 def write_failed_back(path: Path, slugs: Sequence[str]) -> str:
-    original = cc.read_original(path)
-    text = cc.decode_text(path, original)
-    cc.validate_text(path, text)
-    new_text = removed_text(text, slugs, path)
-    if new_text == text:
-        return ""
-    cc.validate_text(path, new_text)
-    cc.write_atomically(path, new_text, original)
-    return cc.unified_diff(path, text, new_text)
+    """Remove `slugs` from the file's failed_over, as failover writes it; returns the diff."""
+    return fo.write_edit(path, lambda text: removed_text(text, slugs, path))
 
 
 def run(

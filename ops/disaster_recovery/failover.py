@@ -779,10 +779,16 @@ def check_writable(path: Path) -> None:
 
 def write_failed_over(path: Path, slugs: Sequence[str]) -> str:
     """Add `slugs` to the file's failed_over, validated before and after; returns the diff."""
+    return write_edit(path, lambda text: failed_over_text(text, slugs, path))
+
+
+def write_edit(path: Path, transform: Callable[[str], str]) -> str:
+    """The environment file rewritten by `transform`, validated before and after and read back;
+    returns the diff ("" when `transform` changes nothing, and nothing is written)."""
     original = cc.read_original(path)
     text = cc.decode_text(path, original)
     cc.validate_text(path, text)
-    new_text = failed_over_text(text, slugs, path)
+    new_text = transform(text)
     if new_text == text:
         return ""
     after = cc.validate_text(path, new_text)
