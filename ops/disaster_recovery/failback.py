@@ -253,15 +253,8 @@ def run(
 
     clock = clock or fo.Clock()
     world = AwsWorld(environment, clients or AwsClients(), now=clock.now, failback=True)
-    failback = Failback(
-        environment,
-        slugs,
-        world,
-        parallel=args.parallel,
-        wait_seconds=args.wait_seconds,
-        poll_seconds=args.poll_seconds,
-        probe_invoker=probe_invoker,
-        clock=clock,
+    failback = Failback.from_args(
+        args, environment, slugs, world, probe_invoker=probe_invoker, clock=clock
     )
     outcome = failback.run()
     if args.write and outcome.ok:

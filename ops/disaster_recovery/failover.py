@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
@@ -382,6 +382,27 @@ class Failover:
         )
         self.outcome.steps.append(record)
         return record
+
+    @classmethod
+    def from_args(
+        cls,
+        args: argparse.Namespace,
+        environment: EnvironmentConfig,
+        slugs: Sequence[str],
+        world: Any,
+        **options: Any,
+    ) -> Self:
+        """The run a command asked for: the promotion options of `add_promotion_options`
+        from `args`, the rest (`options`) as the command has them."""
+        return cls(
+            environment,
+            slugs,
+            world,
+            parallel=args.parallel,
+            wait_seconds=args.wait_seconds,
+            poll_seconds=args.poll_seconds,
+            **options,
+        )
 
     def run(self) -> Outcome:
         self._start = self.clock.monotonic()
@@ -861,14 +882,12 @@ def run(
 
     clock = clock or Clock()
     world = AwsWorld(environment, clients or AwsClients(), now=clock.now)
-    failover = Failover(
+    failover = Failover.from_args(
+        args,
         environment,
         slugs,
         world,
         planned=args.planned,
-        parallel=args.parallel,
-        wait_seconds=args.wait_seconds,
-        poll_seconds=args.poll_seconds,
         probe_invoker=probe_invoker,
         ca_bundle=_ca_bundle(args.rds_ca_bundle),
         clock=clock,
