@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from config.checks import checked
 from config.schema import EnvironmentConfig, Restaurant
 
 EXAMPLE_DOMAIN = {"name": "app.chefskiss.example", "hosted_zone_id": "Z0EXAMPLE00000000000"}
@@ -63,4 +64,4 @@ def generated_environment(
     }
     if profile == "production":
         data["alerts"] = EXAMPLE_ALERTS
-    return EnvironmentConfig.model_validate({**data, **settings})
+    return checked(EnvironmentConfig.model_validate({**data, **settings}))

@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from config import rules
+from config.checks import checked
 from config.schema import MAX_RESTAURANTS, EnvironmentConfig, FieldError
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -141,10 +142,12 @@ def parse_environment(path: Path, data: Any) -> EnvironmentConfig:
             f"{MAX_RESTAURANTS} per environment (docs/scale.md)"
         )
     try:
-        return EnvironmentConfig.model_validate(data)
+        return checked(EnvironmentConfig.model_validate(data))
     except ValidationError as exc:
         problems = [_describe(shown, err, data) for err in exc.errors()]
         raise ConfigError(_join(problems)) from None
+    except FieldError as exc:  # a check of the whole environment (config/checks.py)
+        raise ConfigError(_describe(shown, {"ctx": {"error": exc}}, data)) from None
     except RecursionError:  # pragma: no cover - MAX_DEPTH stops this before validation
         raise ConfigError(f"{shown}: nested too deeply") from None
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from config import rules
+from config.schema import EnvironmentConfig
 from stacks import naming
-
-if TYPE_CHECKING:
-    from config.schema import EnvironmentConfig
 
 # (namespace, documented rule, max length, pattern). Namespaces are where names must be unique
 # in one account and Region.

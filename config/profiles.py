@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from config.schema import EnvironmentConfig
+from config.schema import EnvironmentConfig, FieldError
 
 # Seed sections 3.2 to 3.7: (tenants, minimum tasks, maximum tasks) of the production profile.
 SEED_TASK_TABLE: tuple[tuple[int, int, int], ...] = (
@@ -99,6 +99,28 @@ def default_task_bounds(environment: EnvironmentConfig) -> tuple[int, int]:
         return 1, 1
     band = environment.app.capacity_tenants or capacity_band(len(environment.restaurants))
     return task_bounds(band)
+
+
+def task_bounds_problem(environment: EnvironmentConfig) -> FieldError | None:
+    """max_tasks is kept as written or refused: never raised to the profile's minimum."""
+    app = environment.app
+    low, _ = default_task_bounds(environment)
+    minimum = app.min_tasks or low
+    if app.max_tasks is None or app.max_tasks >= minimum:
+        return None
+    source = (
+        "app.min_tasks"
+        if app.min_tasks
+        else (
+            f"the {environment.profile} profile's minimum for "
+            f"{app.capacity_tenants or len(environment.restaurants)} restaurant(s)"
+        )
+    )
+    return FieldError(
+        "app.max_tasks",
+        f"is below {source} ({minimum}); allowed: {minimum} or more, or set app.min_tasks as well",
+        app.max_tasks,
+    )
 
 
 def service_capacity(environment: EnvironmentConfig) -> ServiceCapacity:

@@ -10,6 +10,36 @@ from __future__ import annotations
 import difflib
 import re
 
+# ------------------------------------------------------------------------ CloudWatch Logs retention
+# CloudWatch Logs API Reference, PutRetentionPolicy retentionInDays: only these periods, in days.
+# Each maps to its aws_cdk.aws_logs.RetentionDays member name (stacks/log_retention.py turns it into
+# the member; the schema refuses any other number when a file loads).
+LOG_RETENTION_PERIODS: dict[int, str] = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+LOG_RETENTION_DAYS = tuple(LOG_RETENTION_PERIODS)
+
 # --------------------------------------------------------------------------- regions, partitions
 # AWS General Reference, "AWS Regions and Availability Zones"
 # (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html): the
@@ -121,14 +151,7 @@ def check_snapshot_reference(value: str) -> tuple[str | None, str | None, str | 
         match = ARN_PATTERN.fullmatch(value)
         if not match or match["service"] != "rds" or not match["resource"].startswith("snapshot:"):
             raise ValueError(f"not an RDS DB snapshot ARN; {allowed}")
-        partition, region, account = match["partition"], match["region"], match["account"]
-        if region not in REGION_PARTITIONS or not account:
-            raise ValueError(f"the ARN names no known Region and account; {allowed}")
-        if REGION_PARTITIONS[region] != partition:
-            raise ValueError(
-                f"the ARN's partition {partition!r} is not the partition of its Region "
-                f"{region!r} ({REGION_PARTITIONS[region]!r}); {allowed}"
-            )
+        partition, region, account = _arn_place(match, allowed)
         identifier = match["resource"].removeprefix("snapshot:")
     identifier = identifier.removeprefix("rds:")
     reason = check_rds_identifier(identifier, SNAPSHOT_ID_MAX)
@@ -154,6 +177,12 @@ def check_kms_key_arn(value: str) -> tuple[str, str, str]:
     match = ARN_PATTERN.fullmatch(value)
     if not match or match["service"] != "kms" or not KMS_KEY_RESOURCE.fullmatch(match["resource"]):
         raise ValueError(allowed)
+    return _arn_place(match, allowed)
+
+
+def _arn_place(match: re.Match[str], allowed: str) -> tuple[str, str, str]:
+    """(partition, region, account) of a parsed ARN: a known Region of its partition, and an
+    account; raises with what is `allowed`."""
     partition, region, account = match["partition"], match["region"], match["account"]
     if region not in REGION_PARTITIONS or not account:
         raise ValueError(f"the ARN names no known Region and account; {allowed}")

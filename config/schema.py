@@ -271,33 +271,6 @@ class AlertsConfig(_Strict):
         return values
 
 
-# CloudWatch Logs accepts only these retention periods, in days.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-
-
 # The log kinds of seed 4.4; each has a CloudWatch retention and an archive retention.
 LOG_KINDS = ("app", "access", "audit")
 ArchiveStorageClass = Literal["glacier-instant-retrieval", "deep-archive"]
@@ -360,8 +333,8 @@ class LogRetentionConfig(_Strict):
     @field_validator("app_days", "access_days", "audit_days")
     @classmethod
     def _cloudwatch_period(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"allowed: one of CloudWatch's periods {LOG_RETENTION_DAYS}")
+        if value not in rules.LOG_RETENTION_DAYS:
+            raise ValueError(f"allowed: one of CloudWatch's periods {rules.LOG_RETENTION_DAYS}")
         return value
 
     @model_validator(mode="after")
@@ -932,39 +905,6 @@ class EnvironmentConfig(_Strict):
                 "someone must hear that a database is down)",
                 [],
             )
-        return self
-
-    @model_validator(mode="after")
-    def _task_bounds_kept(self) -> EnvironmentConfig:
-        """max_tasks is kept as written or refused: never raised to the profile's minimum."""
-        from config.profiles import default_task_bounds
-
-        low, _ = default_task_bounds(self)
-        minimum = self.app.min_tasks or low
-        if self.app.max_tasks is not None and self.app.max_tasks < minimum:
-            source = (
-                "app.min_tasks"
-                if self.app.min_tasks
-                else (
-                    f"the {self.profile} profile's minimum for "
-                    f"{self.app.capacity_tenants or len(self.restaurants)} restaurant(s)"
-                )
-            )
-            raise FieldError(
-                "app.max_tasks",
-                f"is below {source} ({minimum}); allowed: {minimum} or more, or set "
-                "app.min_tasks as well",
-                self.app.max_tasks,
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _derived_names(self) -> EnvironmentConfig:
-        """Every name built from the environment and the slugs passes the service's rules."""
-        from config.names import derived_name_problems
-
-        for field, message, value in derived_name_problems(self):
-            raise FieldError(field, message, value)
         return self
 
     def platform_record_labels(self) -> dict[str, str]:

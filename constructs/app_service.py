@@ -29,6 +29,7 @@ from constructs.compliance import (
     in_packs,
     nag_reference,
 )
+from constructs.network import closed_security_group
 
 # The session-signing key is replaced this often; the replaced value stays valid as
 # `previous_session_secret` for one more period, so a session survives at least 30 days.
@@ -334,12 +335,11 @@ class AppService(Construct):
 
     def _security_groups(self, vpc: ec2.IVpc, task: TaskSettings, *, public_https: bool) -> None:
         """The load balancer's group (the only public entry) and the app tasks' group."""
-        self.load_balancer_security_group = ec2.SecurityGroup(
+        self.load_balancer_security_group = closed_security_group(
             self,
+            vpc,
+            "Internet-facing load balancer - the only public entry point",
             "LoadBalancerSecurityGroup",
-            vpc=vpc,
-            description="Internet-facing load balancer - the only public entry point",
-            allow_all_outbound=False,
         )
         public_ports = [443, 80] if public_https else [80]
         for port in public_ports:

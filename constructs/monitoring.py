@@ -217,6 +217,42 @@ def _alarm_actions(
     return {severity: cloudwatch_actions.SnsAction(topics[severity]) for severity in severities}
 
 
+def _threshold_alarms(
+    scope: Construct,
+    plans: Sequence[tuple[str, str, cloudwatch.IMetric, cloudwatch.TreatMissingData]],
+    severity: str,
+    *,
+    subject: str,
+    action: cloudwatch.IAlarmAction,
+    described: str = "",
+) -> list[cloudwatch.Alarm]:
+    """One alarm per plan (THRESHOLDS key, construct id label, metric, missing data) at one
+    severity: named `<subject>-<key>-<severity>`, described by its seed 9.2 row (after
+    `described`, what it watches)."""
+    alarms = []
+    for key, label, metric, missing in plans:
+        threshold = THRESHOLDS[key]
+        level = getattr(threshold, severity)
+        alarms.append(
+            _alarm(
+                scope,
+                f"{label}{severity.title()}",
+                name=f"{subject}-{key.replace('_', '-')}-{severity}",
+                description=f"{described}{threshold.metric} {threshold.comparison} {level}"
+                f"{threshold.unit} for {threshold.minutes} min (seed 9.2). "
+                f"Action: {threshold.action}.",
+                metric=metric,
+                threshold=level,
+                minutes=threshold.minutes,
+                period_minutes=1,
+                below=threshold.comparison == "<",
+                missing=missing,
+                action=action,
+            )
+        )
+    return alarms
+
+
 @dataclass(frozen=True)
 class _AppMetrics:
     """The shared app's one-minute metrics that the alarms and the dashboard both use."""
@@ -327,25 +363,9 @@ class PlatformMonitoring(Construct):
             ("p95_latency", "P95Latency", metrics.p95, not_breaching),
         ]
         for severity in severities:
-            for key, label, metric, missing in plans:
-                threshold = THRESHOLDS[key]
-                self.alarms.append(
-                    _alarm(
-                        self,
-                        f"{label}{severity.title()}",
-                        name=f"{name_prefix}-{key.replace('_', '-')}-{severity}",
-                        description=f"{threshold.metric} {threshold.comparison} "
-                        f"{getattr(threshold, severity)}{threshold.unit} for {threshold.minutes} "
-                        f"min (seed 9.2). Action: {threshold.action}.",
-                        metric=metric,
-                        threshold=getattr(threshold, severity),
-                        minutes=threshold.minutes,
-                        period_minutes=1,
-                        below=False,
-                        missing=missing,
-                        action=actions[severity],
-                    )
-                )
+            self.alarms += _threshold_alarms(
+                self, plans, severity, subject=name_prefix, action=actions[severity]
+            )
             health = THRESHOLDS["unhealthy_targets"]
             self.alarms.append(
                 _alarm(
@@ -488,98 +508,87 @@ class TenantMonitoring(Construct):
         replica_lag_rpo_seconds: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._threshold_alarms(
-            instance,
-            instance_identifier=instance_identifier,
-            instance_class=instance_class,
-            allocated_storage_gb=allocated_storage_gb,
-            topics=topics,
-            severities=severities,
-        )
+        self.max_connections = max_connections(instance_class)
+        metrics = _database_metrics(instance, self.max_connections, allocated_storage_gb)
+        self.alarms: list[cloudwatch.Alarm] = []
+        actions = _alarm_actions(topics, severities)
+        for severity in severities:  # seed 9.2: CPU, connections, free storage
+            self.alarms += _threshold_alarms(
+                self,
+                metrics,
+                severity,
+                subject=instance_identifier,
+                described=f"{instance_identifier}: ",
+                action=actions[severity],
+            )
         self.replica_lag_alarm: cloudwatch.Alarm | None = None
         if replica_lag_rpo_seconds is not None:
-            self.replica_lag_alarm = _alarm(
-                self,
-                "ReplicaLagCritical",
-                name=f"{instance_identifier}-replica-lag-critical",
-                description=f"{instance_identifier} standby: ReplicaLag > "
-                f"{replica_lag_rpo_seconds} s, the recovery point objective (seed 7.1), or no "
-                "lag reported (replication stopped). Action: check the primary and the "
-                "replication; a failover now would lose more than the RPO.",
-                metric=instance.metric(
-                    "ReplicaLag", period=cdk.Duration.minutes(1), statistic="Maximum"
-                ),
-                threshold=replica_lag_rpo_seconds,
-                minutes=1,
-                period_minutes=1,
-                below=False,
-                # A replica that stopped replicating reports nothing: that is the worst lag.
-                missing=cloudwatch.TreatMissingData.BREACHING,
+            self.replica_lag_alarm = self._replica_lag_alarm(
+                instance,
+                instance_identifier=instance_identifier,
+                rpo_seconds=replica_lag_rpo_seconds,
                 topic=topics["critical"],
             )
             self.alarms.append(self.replica_lag_alarm)
 
-    def _threshold_alarms(
+    def _replica_lag_alarm(
         self,
         instance: rds.IDatabaseInstance,
         *,
         instance_identifier: str,
-        instance_class: str,
-        allocated_storage_gb: int,
-        topics: Mapping[str, sns.ITopic],
-        severities: Sequence[str],
-    ) -> None:
-        """The seed 9.2 database alarms (CPU, connections, free storage) per severity."""
-        minute = cdk.Duration.minutes(1)
-        limit = max_connections(instance_class)
-        self.max_connections = limit
-        self.alarms: list[cloudwatch.Alarm] = []
-        cpu = instance.metric_cpu_utilization(period=minute, statistic="Average")
-        connections = cloudwatch.MathExpression(
-            expression=f"100 * connections / {limit}",
-            using_metrics={
-                "connections": instance.metric_database_connections(
-                    period=minute, statistic="Maximum"
-                )
-            },
-            label=f"Connections (% of max_connections = {limit})",
-            period=minute,
+        rpo_seconds: int,
+        topic: sns.ITopic,
+    ) -> cloudwatch.Alarm:
+        """Critical when the standby's ReplicaLag passes the RPO or stops being reported."""
+        return _alarm(
+            self,
+            "ReplicaLagCritical",
+            name=f"{instance_identifier}-replica-lag-critical",
+            description=f"{instance_identifier} standby: ReplicaLag > "
+            f"{rpo_seconds} s, the recovery point objective (seed 7.1), or no "
+            "lag reported (replication stopped). Action: check the primary and the "
+            "replication; a failover now would lose more than the RPO.",
+            metric=instance.metric(
+                "ReplicaLag", period=cdk.Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=rpo_seconds,
+            minutes=1,
+            period_minutes=1,
+            below=False,
+            # A replica that stopped replicating reports nothing: that is the worst lag.
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            topic=topic,
         )
-        allocated_bytes = allocated_storage_gb * 1024**3
-        free_storage = cloudwatch.MathExpression(
-            expression=f"100 * storage / {allocated_bytes}",
-            using_metrics={
-                "storage": instance.metric_free_storage_space(period=minute, statistic="Minimum")
-            },
-            label="Free storage (% of allocated)",
-            period=minute,
-        )
-        plans: list[tuple[str, str, cloudwatch.IMetric]] = [
-            ("rds_cpu", "Cpu", cpu),
-            ("rds_connections", "Connections", connections),
-            ("rds_free_storage", "FreeStorage", free_storage),
-        ]
-        actions = _alarm_actions(topics, severities)
-        for severity in severities:
-            for key, label, metric in plans:
-                threshold = THRESHOLDS[key]
-                level = getattr(threshold, severity)
-                self.alarms.append(
-                    _alarm(
-                        self,
-                        f"{label}{severity.title()}",
-                        name=f"{instance_identifier}-{key.replace('_', '-')}-{severity}",
-                        description=f"{instance_identifier}: {threshold.metric} "
-                        f"{threshold.comparison} {level}{threshold.unit} for "
-                        f"{threshold.minutes} min (seed 9.2). Action: {threshold.action}.",
-                        metric=metric,
-                        threshold=level,
-                        minutes=threshold.minutes,
-                        period_minutes=1,
-                        below=threshold.comparison == "<",
-                        # A stopped or failing-over instance sends no data; keep the last state
-                        # rather than flapping to OK.
-                        missing=cloudwatch.TreatMissingData.MISSING,
-                        action=actions[severity],
-                    )
-                )
+
+
+def _database_metrics(
+    instance: rds.IDatabaseInstance, max_connections: int, allocated_storage_gb: int
+) -> list[tuple[str, str, cloudwatch.IMetric, cloudwatch.TreatMissingData]]:
+    """The plans of a tenant database's alarms (see `_threshold_alarms`): CPU, connections as a
+    share of max_connections, free storage as a share of allocated. A stopped or failing-over
+    instance sends no data: the alarms keep their last state rather than flap to OK."""
+    minute = cdk.Duration.minutes(1)
+    cpu = instance.metric_cpu_utilization(period=minute, statistic="Average")
+    connections = cloudwatch.MathExpression(
+        expression=f"100 * connections / {max_connections}",
+        using_metrics={
+            "connections": instance.metric_database_connections(period=minute, statistic="Maximum")
+        },
+        label=f"Connections (% of max_connections = {max_connections})",
+        period=minute,
+    )
+    allocated_bytes = allocated_storage_gb * 1024**3
+    free_storage = cloudwatch.MathExpression(
+        expression=f"100 * storage / {allocated_bytes}",
+        using_metrics={
+            "storage": instance.metric_free_storage_space(period=minute, statistic="Minimum")
+        },
+        label="Free storage (% of allocated)",
+        period=minute,
+    )
+    missing = cloudwatch.TreatMissingData.MISSING
+    return [
+        ("rds_cpu", "Cpu", cpu, missing),
+        ("rds_connections", "Connections", connections, missing),
+        ("rds_free_storage", "FreeStorage", free_storage, missing),
+    ]

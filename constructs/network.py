@@ -20,6 +20,16 @@ APP_SUBNETS = "app"
 DATA_SUBNETS = "data"
 
 
+def closed_security_group(
+    scope: Construct, vpc: ec2.IVpc, description: str, construct_id: str = "SecurityGroup"
+) -> ec2.SecurityGroup:
+    """A security group with no rule at all, not even the default egress to anywhere: its owner
+    adds each rule it needs (the database port from the app, the cache port, one egress)."""
+    return ec2.SecurityGroup(
+        scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False
+    )
+
+
 class PlatformNetwork(Construct):
     """VPC, flow logs, a NACL guarding the data subnets, and the one shared DB subnet group.
 

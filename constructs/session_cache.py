@@ -12,6 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.compliance import SECRET_ROTATION_RULES, acknowledge_all
+from constructs.network import closed_security_group
 
 CACHE_PORT = 6380  # not 6379: AwsSolutions-AEC5 asks for a non-default port
 
@@ -38,12 +39,8 @@ class SessionCache(Construct):
     ) -> None:
         """Stays long: security group, auth token, subnet group, replication group, in order."""
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"{name_prefix} session cache - from the app only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, vpc, f"{name_prefix} session cache - from the app only"
         )
         self.security_group.add_ingress_rule(
             app_security_group, ec2.Port.tcp(CACHE_PORT), "Valkey from the app tasks"

@@ -18,7 +18,7 @@ from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_all, acknowledge_each, in_packs
 from constructs.key_policies import allow_log_groups
 from constructs.monitoring import max_connections
-from constructs.network import DB_PORT
+from constructs.network import DB_PORT, closed_security_group
 from constructs.tenant_database_bootstrap import DatabaseBootstrap
 from runtime.db_bootstrap import Target
 
@@ -204,12 +204,8 @@ class TenantDatabase(Construct):
         self, settings: DatabaseSettings, vpc: ec2.IVpc, app_security_group: ec2.ISecurityGroup
     ) -> None:
         """The database's security group: its port from the app tasks only."""
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description=f"{settings.instance_identifier} - database port from the app only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, vpc, f"{settings.instance_identifier} - database port from the app only"
         )
         self.security_group.add_ingress_rule(
             app_security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL from the app tasks"
@@ -233,7 +229,6 @@ class TenantDatabase(Construct):
         self, settings: DatabaseSettings, vpc: ec2.IVpc, subnet_group: rds.ISubnetGroup
     ) -> None:
         """The RDS instance (id `Instance`, fixed), new or restored from a snapshot; its secret."""
-        monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         # Restore: same construct id, so the logical id never depends on the field; ops plan
         # blocks adding/changing/removing the snapshot on an existing instance (a replacement).
         origin: dict[str, object] = {
@@ -258,39 +253,52 @@ class TenantDatabase(Construct):
             self,
             "Instance",
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
-            instance_identifier=settings.instance_identifier,
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            port=DB_PORT,
-            vpc=vpc,
-            subnet_group=subnet_group,
-            security_groups=[self.security_group],
-            publicly_accessible=False,
-            multi_az=settings.multi_az,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=settings.allocated_storage_gb,
-            max_allocated_storage=settings.max_allocated_storage_gb,
-            parameter_group=self.parameter_group,
             backup_retention=cdk.Duration.days(settings.backup_retention_days),
             delete_automated_backups=False,
-            copy_tags_to_snapshot=True,
-            deletion_protection=settings.deletion_protection,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT,
-            auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            monitoring_interval=monitoring_interval,
-            enable_performance_insights=settings.performance_insights,
-            performance_insight_encryption_key=self.key if settings.performance_insights else None,
-            performance_insight_retention=(
-                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
-            ),
-            iam_authentication=True,
+            **self._instance_props(settings, vpc, subnet_group),  # type: ignore[arg-type]
             **origin,  # type: ignore[arg-type]
         )
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
         assert self.instance.secret is not None
         self.secret = self.instance.secret
+
+    def _instance_props(
+        self, settings: DatabaseSettings, vpc: ec2.IVpc, subnet_group: rds.ISubnetGroup
+    ) -> dict[str, object]:
+        """What the primary and its cross-region replica set alike: identity, size, network,
+        parameters, logs, monitoring and IAM authentication (a replica needs its own)."""
+        return {
+            "instance_identifier": settings.instance_identifier,
+            "instance_type": ec2.InstanceType(settings.instance_class.removeprefix("db.")),
+            "port": DB_PORT,
+            "vpc": vpc,
+            "subnet_group": subnet_group,
+            "security_groups": [self.security_group],
+            "publicly_accessible": False,
+            "multi_az": settings.multi_az,
+            "storage_type": rds.StorageType.GP3,
+            "allocated_storage": settings.allocated_storage_gb,
+            "max_allocated_storage": settings.max_allocated_storage_gb,
+            "parameter_group": self.parameter_group,
+            "copy_tags_to_snapshot": True,
+            "deletion_protection": settings.deletion_protection,
+            "auto_minor_version_upgrade": True,
+            "cloudwatch_logs_exports": ["postgresql", "upgrade"],
+            "monitoring_interval": (
+                cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
+            ),
+            "enable_performance_insights": settings.performance_insights,
+            "performance_insight_encryption_key": (
+                self.key if settings.performance_insights else None
+            ),
+            "performance_insight_retention": (
+                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
+            ),
+            "iam_authentication": True,
+        }
 
     def _replica_instance(
         self,
@@ -301,9 +309,8 @@ class TenantDatabase(Construct):
     ) -> None:
         """The cross-region read replica (id `Instance`, fixed), encrypted with this region's key.
 
-        Stays long: one instance's properties, then the L1 properties CDK cannot express.
+        Stays long: the L1 properties CDK cannot express follow the instance.
         """
-        monitoring_interval = cdk.Duration.seconds(60) if settings.enhanced_monitoring else None
         source = rds.DatabaseInstance.from_database_instance_attributes(
             self,
             "Source",
@@ -316,34 +323,12 @@ class TenantDatabase(Construct):
             self,
             "Instance",
             source_database_instance=source,
-            instance_identifier=settings.instance_identifier,
-            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
-            port=DB_PORT,
-            vpc=vpc,
-            subnet_group=subnet_group,
-            security_groups=[self.security_group],
-            publicly_accessible=False,
-            multi_az=settings.multi_az,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=settings.allocated_storage_gb,
-            max_allocated_storage=settings.max_allocated_storage_gb,
-            parameter_group=self.parameter_group,
             storage_encrypted=True,
             storage_encryption_key=self.key,
-            copy_tags_to_snapshot=True,
-            deletion_protection=settings.deletion_protection,
             # The replica holds the only copy in this region (and, once promoted, the live data):
             # CloudFormation never deletes it; turning disaster recovery off is a runbook step.
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            auto_minor_version_upgrade=True,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            monitoring_interval=monitoring_interval,
-            enable_performance_insights=settings.performance_insights,
-            performance_insight_encryption_key=self.key if settings.performance_insights else None,
-            performance_insight_retention=(
-                rds.PerformanceInsightRetention.DEFAULT if settings.performance_insights else None
-            ),
-            iam_authentication=True,
+            **self._instance_props(settings, vpc, subnet_group),  # type: ignore[arg-type]
         )
         cfn_instance = replica_instance.node.default_child
         assert isinstance(cfn_instance, rds.CfnDBInstance)
@@ -428,12 +413,11 @@ class TenantDatabase(Construct):
         # the database admits.
         if settings.rds_proxy:
             assert self.secret is not None
-            proxy_security_group = ec2.SecurityGroup(
+            proxy_security_group = closed_security_group(
                 self,
+                vpc,
+                f"{settings.instance_identifier} proxy - PostgreSQL from the app only",
                 "ProxySecurityGroup",
-                vpc=vpc,
-                description=f"{settings.instance_identifier} proxy - PostgreSQL from the app only",
-                allow_all_outbound=False,
             )
             proxy_security_group.add_ingress_rule(
                 app_security_group, ec2.Port.tcp(PROXY_PORT), "PostgreSQL from the app tasks"
@@ -539,16 +523,20 @@ class TenantDatabase(Construct):
             "duplicate the same snapshots at extra storage cost.",
         )
         if settings.enhanced_monitoring:
-            role = self.instance.node.try_find_child("MonitoringRole")
-            if role is not None:
-                acknowledge(
-                    role,
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AmazonRDSEnhancedMonitoringRole]",
-                    "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
-                    "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
-                    "the monitoring.rds.amazonaws.com service alone.",
-                )
+            self._acknowledge_monitoring_role()
+
+    def _acknowledge_monitoring_role(self) -> None:
+        """The role CDK makes for enhanced monitoring (primary and replica alike)."""
+        role = self.instance.node.try_find_child("MonitoringRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
+                "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
+                "the monitoring.rds.amazonaws.com service alone.",
+            )
 
     def _acknowledge(self, settings: DatabaseSettings) -> None:
         # The instance's acknowledgments, in this order, recorded in one call (acknowledge_each).
@@ -609,13 +597,4 @@ class TenantDatabase(Construct):
             )
         acknowledge_each(self.instance, on_instance)
         if settings.enhanced_monitoring:
-            role = self.instance.node.try_find_child("MonitoringRole")
-            if role is not None:
-                acknowledge(
-                    role,
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AmazonRDSEnhancedMonitoringRole]",
-                    "RDS enhanced monitoring requires this AWS-managed service-role policy; it "
-                    "grants only the rds-monitoring-role CloudWatch Logs writes and is assumed by "
-                    "the monitoring.rds.amazonaws.com service alone.",
-                )
+            self._acknowledge_monitoring_role()

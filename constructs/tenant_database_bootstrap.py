@@ -26,7 +26,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct, rds_ca_bundle
 from constructs.compliance import acknowledge, acknowledge_each, in_packs
-from constructs.network import DB_PORT
+from constructs.network import DB_PORT, closed_security_group
 from constructs.python_lambda import bundled_code
 from runtime.db_bootstrap import Target, sql_version
 
@@ -59,12 +59,8 @@ class DatabaseBootstrap(Construct):
         """Stays long: security group, log group, role, function, custom resource, in order."""
         super().__init__(scope, construct_id)
 
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description="Database bootstrap function - to its database and AWS APIs only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, vpc, "Database bootstrap function - to its database and AWS APIs only"
         )
         self.security_group.add_egress_rule(
             database_security_group, ec2.Port.tcp(DB_PORT), "To the tenant database"

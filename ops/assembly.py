@@ -102,3 +102,18 @@ def staleness(directory: Path, project_dir: Path) -> str | None:
     shown = newest.relative_to(project_dir) if newest.is_relative_to(project_dir) else newest
     more = f" (and {len(newer) - 1} more)" if len(newer) > 1 else ""
     return f"{shown}{more} changed after {directory} was synthesized"
+
+
+def imported_names(value: Any) -> set[str]:
+    """Export names a template, or any part of one, imports with a literal `Fn::ImportValue`."""
+    found: set[str] = set()
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(name := node.get("Fn::ImportValue"), str):
+                found.add(name)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found

@@ -12,33 +12,22 @@ from __future__ import annotations
 import dataclasses
 
 import aws_cdk as cdk
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_s3 as s3
 
 from config.schema import EnvironmentConfig, Restaurant
-from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.monitoring import REPLICA_LAG_RPO_SECONDS, TenantMonitoring
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import (
-    APP_USERNAME,
     ReplicaSource,
     TenantDatabase,
-    parameter_group_name,
 )
 from stacks import naming
+from stacks import restaurant_parts as parts
 from stacks.platform_stack import PlatformInterface
-from stacks.tenant_stack import (
-    FAILOVER_SET_IDENTIFIERS,
-    connection_parameter,
-    database_settings,
-    failover_target,
-    restaurant_monitoring,
-)
 
 
-class StandbyStack(cdk.Stack):
+class StandbyStack(parts.RestaurantStack):
     """`chefs-kiss-<env>-dr-tenant-<slug>`, in the recovery region, on the standby platform.
 
     With the restaurant in `disaster_recovery.failed_over`, the replica is rendered promoted
@@ -46,17 +35,9 @@ class StandbyStack(cdk.Stack):
     backups, and the replica-lag alarm is gone: it is the restaurant's database now.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        environment: EnvironmentConfig,
-        restaurant: Restaurant,
-        platform: PlatformInterface,
-        **kwargs: object,
+    def _build(
+        self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         recovery = environment.disaster_recovery
         if recovery is None or restaurant not in environment.standby_restaurants():
             raise ValueError(
@@ -69,7 +50,7 @@ class StandbyStack(cdk.Stack):
 
         self.database = self._database(environment, restaurant, platform)
         self.access = self._access(env, slug, platform)
-        self.connection_parameter = connection_parameter(
+        self.connection_parameter = parts.connection_parameter(
             self, env=env, slug=slug, database=self.database, access=self.access
         )
         self.monitoring = self._monitoring(env, restaurant)
@@ -85,7 +66,7 @@ class StandbyStack(cdk.Stack):
         env = environment.name
         identifier = naming.db_instance_identifier(env, restaurant.slug)
         settings = dataclasses.replace(
-            database_settings(environment, restaurant),
+            parts.database_settings(environment, restaurant),
             # A replica is the regional copy (single-AZ); promoted, it is the restaurant's
             # database and gets the tier's availability (MultiAZ changes in place).
             multi_az=restaurant.resolved_multi_az if self.promoted else False,
@@ -94,20 +75,11 @@ class StandbyStack(cdk.Stack):
             backup_replication=None,
         )
         # The standby platform's group for this class (same name in this region).
-        parameter_group = rds.ParameterGroup.from_parameter_group_name(
-            self,
-            "Parameters",
-            parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
-        )
-        return TenantDatabase(
-            self,
-            "Database",
-            settings=settings,
-            vpc=platform.vpc,
-            subnet_group=platform.db_subnet_group,
-            app_security_group=platform.app_security_group,
-            rotation_subnets=platform.app_subnets,
-            parameter_group=parameter_group,
+        return self._database_on(
+            environment,
+            restaurant,
+            platform,
+            settings,
             replica=ReplicaSource(
                 source_arn=naming.db_instance_arn(
                     partition=cdk.Aws.PARTITION,
@@ -123,27 +95,19 @@ class StandbyStack(cdk.Stack):
     def _access(self, env: str, slug: str, platform: PlatformInterface) -> TenantAccessRole:
         """The recovery region's access role: its own name (IAM is global), the replica's own
         `DbiResourceId`, the parameter of this region and the prefix in the standby bucket."""
-        return TenantAccessRole(
-            self,
-            "Access",
+        return self._access_role(
+            env,
+            slug,
+            platform,
             role_name=naming.tenant_role_name(env, slug, standby=True),
-            slug=slug,
-            app_task_role=platform.app_task_role,
             app_role_names=[],
-            database_instance=self.database.instance,
-            database_user=APP_USERNAME,
-            connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),
             master_secret=None,
-            uploads_bucket=s3.Bucket.from_bucket_name(
-                self, "UploadsBucket", platform.uploads_bucket_name
-            ),
-            uploads_key=platform.uploads_key,
         )
 
     def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
         """The tenant's alarms on the replica (the standby platform's topics: the same names in
         this region), plus the replica lag at the RPO while it is one."""
-        return restaurant_monitoring(
+        return parts.restaurant_monitoring(
             self,
             env,
             restaurant,
@@ -155,16 +119,7 @@ class StandbyStack(cdk.Stack):
         """The SECONDARY of `<slug>.<domain>`: the standby load balancer, answered when the
         PRIMARY's health check fails (or is held unhealthy for a failed-over restaurant)."""
         assert platform.hosted_zone is not None
-        record = route53.ARecord(
-            self,
-            "DnsName",
-            zone=platform.hosted_zone,
-            record_name=slug,
-            target=failover_target(platform.load_balancer),
-            failover=route53.Failover.SECONDARY,
-            set_identifier=FAILOVER_SET_IDENTIFIERS["SECONDARY"],
-        )
-        return record
+        return parts.failover_record(self, platform, slug, route53.Failover.SECONDARY)
 
     def _outputs(self, env: str, slug: str) -> None:
         cdk.CfnOutput(self, "ReplicaIdentifier", value=naming.db_instance_identifier(env, slug))

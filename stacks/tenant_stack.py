@@ -3,48 +3,32 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-import jsii
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 
 from config.schema import EnvironmentConfig, Restaurant
 from constructs import Construct
 from constructs.compliance import acknowledge_generated_policies
 from constructs.log_archive import subscribe_to_archive
-from constructs.monitoring import TenantMonitoring, imported_topics
-from constructs.network import DB_PORT
+from constructs.monitoring import TenantMonitoring
 from constructs.tenant_access import TenantAccessRole
 from constructs.tenant_database import (
-    APP_SCHEMA,
-    APP_USERNAME,
-    DATABASE_NAME,
-    DatabaseSettings,
     TenantDatabase,
-    parameter_group_name,
 )
 from stacks import naming
+from stacks import restaurant_parts as parts
 from stacks.archive import archive_target
-from stacks.log_retention import retention
 from stacks.platform_stack import PlatformInterface
 
 
-class TenantStack(cdk.Stack):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        environment: EnvironmentConfig,
-        restaurant: Restaurant,
-        platform: PlatformInterface,
-        **kwargs: object,
+class TenantStack(parts.RestaurantStack):
+    """`chefs-kiss-<env>-tenant-<slug>`: one restaurant in the environment's region."""
+
+    def _build(
+        self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
     ) -> None:
         """One restaurant: database, access role, connection parameter, alarms, DNS name."""
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         env = environment.name
         slug = restaurant.slug
 
@@ -65,24 +49,8 @@ class TenantStack(cdk.Stack):
     def _database(
         self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
     ) -> TenantDatabase:
-        env = environment.name
-        # The platform's group for this class, found by name: no export, and a resize
-        # switches groups in place (the class change reboots and applies max_connections).
-        parameter_group = rds.ParameterGroup.from_parameter_group_name(
-            self,
-            "Parameters",
-            parameter_group_name(naming.name_prefix(env), restaurant.instance_class),
-        )
-        return TenantDatabase(
-            self,
-            "Database",
-            settings=database_settings(environment, restaurant),
-            vpc=platform.vpc,
-            subnet_group=platform.db_subnet_group,
-            app_security_group=platform.app_security_group,
-            rotation_subnets=platform.app_subnets,
-            parameter_group=parameter_group,
-        )
+        settings = parts.database_settings(environment, restaurant)
+        return self._database_on(environment, restaurant, platform, settings)
 
     def _access(
         self,
@@ -100,21 +68,13 @@ class TenantStack(cdk.Stack):
             for name in (naming.app_task_role_name, naming.app_probe_role_name)
             for standby in sides
         ] + [naming.tenant_role_name(env, "*", standby=standby) for standby in sides]
-        return TenantAccessRole(
-            self,
-            "Access",
+        return self._access_role(
+            env,
+            slug,
+            platform,
             role_name=naming.tenant_role_name(env, slug),
-            slug=slug,
-            app_task_role=platform.app_task_role,
             app_role_names=app_role_names,
-            database_instance=self.database.instance,
-            database_user=APP_USERNAME,
-            connection_parameter_name=naming.tenant_connection_parameter_name(env, slug),
             master_secret=self.database.secret,
-            uploads_bucket=s3.Bucket.from_bucket_name(
-                self, "UploadsBucket", platform.uploads_bucket_name
-            ),
-            uploads_key=platform.uploads_key,
         )
 
     def _archive_logs(self, env: str, slug: str) -> None:
@@ -139,7 +99,7 @@ class TenantStack(cdk.Stack):
             )
 
     def _monitoring(self, env: str, restaurant: Restaurant) -> TenantMonitoring:
-        return restaurant_monitoring(self, env, restaurant, self.database.instance)
+        return parts.restaurant_monitoring(self, env, restaurant, self.database.instance)
 
     def _dns_record(
         self, environment: EnvironmentConfig, restaurant: Restaurant, platform: PlatformInterface
@@ -174,14 +134,11 @@ class TenantStack(cdk.Stack):
             child_health_checks=[platform.failover_health_check],
             health_threshold=2 if failed_over else 1,
         )
-        record = route53.ARecord(
+        record = parts.failover_record(
             self,
-            "DnsName",
-            zone=platform.hosted_zone,
-            record_name=slug,
-            target=failover_target(platform.load_balancer),
-            failover=route53.Failover.PRIMARY,
-            set_identifier=FAILOVER_SET_IDENTIFIERS["PRIMARY"],
+            platform,
+            slug,
+            route53.Failover.PRIMARY,
             health_check=self.failover_health_check,
         )
         cdk.CfnOutput(
@@ -202,122 +159,6 @@ class TenantStack(cdk.Stack):
 
     def _connection_parameter(self, env: str, slug: str) -> ssm.StringParameter:
         """The application contract for this restaurant (README): how the app connects."""
-        return connection_parameter(
+        return parts.connection_parameter(
             self, env=env, slug=slug, database=self.database, access=self.access
         )
-
-
-# Seed 7.1: the two records of `<slug>.<domain>` once the restaurant has a standby.
-FAILOVER_SET_IDENTIFIERS = {"PRIMARY": "primary", "SECONDARY": "standby"}
-
-
-@jsii.implements(route53_targets.IAliasRecordTargetProps)
-class _EvaluateTargetHealth:
-    @property
-    def evaluate_target_health(self) -> bool:
-        return True
-
-    @property
-    def hosted_zone_id(self) -> str | None:
-        return None  # the load balancer's own (canonical) zone
-
-
-def failover_target(load_balancer: elbv2.IApplicationLoadBalancer) -> route53.RecordTarget:
-    """A failover alias of `load_balancer`: Route 53 requires EvaluateTargetHealth on failover
-    alias records, so a load balancer without healthy targets counts as unhealthy."""
-    return route53.RecordTarget.from_alias(
-        route53_targets.LoadBalancerTarget(load_balancer, _EvaluateTargetHealth())
-    )
-
-
-def connection_parameter(
-    stack: cdk.Stack,
-    *,
-    env: str,
-    slug: str,
-    database: TenantDatabase,
-    access: TenantAccessRole,
-) -> ssm.StringParameter:
-    """The restaurant's connection parameter (the application contract) in `stack`'s region:
-    the tenant stack's for the primary database, the standby stack's for its replica."""
-    contract = {
-        "host": database.instance.db_instance_endpoint_address,
-        "port": DB_PORT,
-        "database": DATABASE_NAME,
-        "user": APP_USERNAME,
-        "auth": "iam",
-        "sslmode": "verify-full",
-        "role_arn": access.role.role_arn,
-        "region": stack.region,
-    }
-    return ssm.StringParameter(
-        stack,
-        "ConnectionParameter",
-        parameter_name=naming.tenant_connection_parameter_name(env, slug),
-        string_value=stack.to_json_string(contract),
-        description=(
-            f"How the app connects to {slug}'s database: assume role_arn, sign an IAM "
-            f"token for user {APP_USERNAME}, TLS verify-full (schema {APP_SCHEMA})"
-        ),
-        tier=ssm.ParameterTier.STANDARD,
-    )
-
-
-def restaurant_monitoring(
-    stack: cdk.Stack,
-    env: str,
-    restaurant: Restaurant,
-    instance: rds.DatabaseInstance,
-    *,
-    replica_lag_rpo_seconds: int | None = None,
-) -> TenantMonitoring:
-    """The restaurant's alarms on its database (id `Monitoring`), to the topics of the stack's
-    region by name; a standby's replica also alarms on its lag at the RPO."""
-    return TenantMonitoring(
-        stack,
-        "Monitoring",
-        name_prefix=naming.name_prefix(env),
-        instance=instance,
-        instance_identifier=naming.db_instance_identifier(env, restaurant.slug),
-        instance_class=restaurant.instance_class,
-        allocated_storage_gb=restaurant.allocated_storage_gb,
-        topics=imported_topics(stack, naming.name_prefix(env)),
-        # PoC restaurants: critical levels only (seed 2.1, free-tier monitoring).
-        severities=("warning", "critical") if restaurant.tier == "production" else ("critical",),
-        replica_lag_rpo_seconds=replica_lag_rpo_seconds,
-    )
-
-
-def database_settings(environment: EnvironmentConfig, restaurant: Restaurant) -> DatabaseSettings:
-    """The restaurant's database settings, resolved from its config and the environment's."""
-    env = environment.name
-    slug = restaurant.slug
-    production = restaurant.tier == "production"
-    replication = restaurant.backup_replication
-    return DatabaseSettings(
-        instance_identifier=naming.db_instance_identifier(env, slug),
-        bootstrap_log_group_name=naming.db_bootstrap_log_group_name(env, slug),
-        secret_name=naming.tenant_secret_name(env, slug),
-        key_alias=naming.tenant_key_alias(env, slug),
-        instance_class=restaurant.instance_class,
-        multi_az=restaurant.resolved_multi_az,
-        allocated_storage_gb=restaurant.allocated_storage_gb,
-        max_allocated_storage_gb=restaurant.max_allocated_storage_gb,
-        backup_retention_days=restaurant.resolved_backup_retention_days,
-        deletion_protection=restaurant.resolved_deletion_protection,
-        enhanced_monitoring=production,
-        performance_insights=production,
-        log_retention=retention(environment.logs.access_days),
-        tier=restaurant.tier,
-        restore_from_snapshot=restaurant.restore_from_snapshot,
-        rds_proxy=restaurant.rds_proxy,
-        backup_replication=(
-            (
-                replication.region,
-                replication.kms_key_arn,
-                replication.retention_days or restaurant.resolved_backup_retention_days,
-            )
-            if replication
-            else None
-        ),
-    )

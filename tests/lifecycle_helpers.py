@@ -43,6 +43,20 @@ def db_props(template: dict[str, Any]) -> dict[str, Any]:
     return template["Resources"][only_id(template, "AWS::RDS::DBInstance")]["Properties"]
 
 
+def set_db(**values: Any) -> Callable[[dict[str, Any]], None]:
+    """A template edit: the database's properties set to `values` (None: removed)."""
+
+    def edit(template: dict[str, Any]) -> None:
+        props = db_props(template)
+        for key, value in values.items():
+            if value is None:
+                props.pop(key, None)
+            else:
+                props[key] = value
+
+    return edit
+
+
 def rename_resource(template: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     """A changed construct id: the logical id changes, and every reference with it."""
     text = json.dumps(template).replace(f'"{old}"', f'"{new}"')

@@ -56,7 +56,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,7 +208,31 @@ class PostgresServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-class _TlsFront:
+class _LoopServer:
+    """An asyncio server on an event loop of its own, in a daemon thread; `close()` cancels
+    every client still connected, then stops the loop."""
+
+    def _serve(self, start: Coroutine[Any, Any, asyncio.Server], name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(timeout=10)
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            self._server.close()
+            clients = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in clients:
+                task.cancel()
+            await asyncio.gather(*clients, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+class _TlsFront(_LoopServer):
     """127.0.0.1:<port> -> the server's Unix socket, TLS required (see the module docstring)."""
 
     def __init__(
@@ -225,27 +249,7 @@ class _TlsFront:
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._context.load_cert_chain(str(certificate), str(key))
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="postgres-tls-front", daemon=True
-        )
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._client, HOST, port), self._loop
-        ).result(timeout=10)
-
-    def close(self) -> None:
-        async def shutdown() -> None:
-            self._server.close()
-            clients = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in clients:
-                task.cancel()
-            await asyncio.gather(*clients, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self._serve(asyncio.start_server(self._client, HOST, port), "postgres-tls-front")
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -279,7 +283,7 @@ class _TlsFront:
                 writer.close()
 
 
-class _DelayedLink:
+class _DelayedLink(_LoopServer):
     """A Unix socket that relays to `target` (another Unix socket), each byte delivered `delay`
     seconds after it was sent, both ways: the network between a primary and a standby in another
     region (about 0.03 s one way between us-east-1 and us-west-2). Bytes on the way when one side
@@ -289,28 +293,8 @@ class _DelayedLink:
 
     def __init__(self, *, path: Path, target: Path, delay: float, outage: threading.Event) -> None:
         self.path, self._target, self._delay, self._outage = path, str(target), delay, outage
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="postgres-delayed-link", daemon=True
-        )
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_unix_server(self._client, str(path)), self._loop
-        ).result(timeout=10)
+        self._serve(asyncio.start_unix_server(self._client, str(path)), "postgres-delayed-link")
         _give(path, 0o777)  # the standby's WAL receiver runs as the server's system user
-
-    def close(self) -> None:
-        async def shutdown() -> None:
-            self._server.close()
-            clients = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in clients:
-                task.cancel()
-            await asyncio.gather(*clients, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -528,13 +512,7 @@ def start_postgres(*, port: int = DEFAULT_PORT, replication: bool = False) -> Po
                 else ""
             )
         )
-        log_file = root / "server.log"
-        log_file.touch()
-        _give(log_file, 0o644)
-        _run_as_server_user(
-            [_bin("pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60", "start"],
-            timeout=90,
-        )
+        _pg_ctl_start(root, data)
         chosen_port = _free_port(port)
         server = PostgresServer(
             host=HOST,
@@ -544,28 +522,11 @@ def start_postgres(*, port: int = DEFAULT_PORT, replication: bool = False) -> Po
             superuser_password=superuser_password,
             root=root,
         )
-        server._front = _TlsFront(
-            port=chosen_port,
-            backend=socket_dir / ".s.PGSQL.5432",
-            certificate=server_cert,
-            key=server_key,
-            outage=server._outage,
-        )
+        _front(server, socket_dir, server_cert, server_key)
         _create_rds_roles(server)
         return server
     except BaseException:
-        log = root / "server.log"
-        if log.exists():
-            print(f"PostgreSQL server log:\n{log.read_text()}")
-        if server is not None:
-            server.stop()
-        else:
-            with contextlib.suppress(Exception):
-                _run_as_server_user(
-                    [_bin("pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
-                    timeout=30,
-                )
-            shutil.rmtree(root, ignore_errors=True)
+        _abandon(root, server, "server")
         raise
 
 
@@ -622,13 +583,7 @@ def start_standby(
         )  # fmt: skip
         # The copy's postgresql.conf names the primary's socket directory: the standby uses its own.
         _append_settings(data, {"unix_socket_directories": "'{socket_dir}'"}, socket_dir)
-        log_file = root / "server.log"
-        log_file.touch()
-        _give(log_file, 0o644)
-        _run_as_server_user(
-            [_bin("pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60", "start"],
-            timeout=90,
-        )
+        _pg_ctl_start(root, data)
         chosen_port = port or _free_port(0)
         server = PostgresServer(
             host=HOST,
@@ -641,30 +596,50 @@ def start_standby(
             _link=link,
         )
         link = None  # the server's now: stop() closes it
-        server._front = _TlsFront(
-            port=chosen_port,
-            backend=socket_dir / ".s.PGSQL.5432",
-            certificate=server_cert,
-            key=server_key,
-            outage=server._outage,
-        )
+        _front(server, socket_dir, server_cert, server_key)
         return server
     except BaseException:
-        log = root / "server.log"
-        if log.exists():
-            print(f"PostgreSQL standby log:\n{log.read_text()}")
         if link is not None:
             link.close()
-        if server is not None:
-            server.stop()
-        else:
-            with contextlib.suppress(Exception):
-                _run_as_server_user(
-                    [_bin("pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
-                    timeout=30,
-                )
-            shutil.rmtree(root, ignore_errors=True)
+        _abandon(root, server, "standby")
         raise
+
+
+def _pg_ctl_start(root: Path, data: Path) -> None:
+    """Start the server of `data` and wait for it, logging to `root`/server.log."""
+    log_file = root / "server.log"
+    log_file.touch()
+    _give(log_file, 0o644)
+    _run_as_server_user(
+        [_bin("pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "60", "start"],
+        timeout=90,
+    )
+
+
+def _front(server: PostgresServer, socket_dir: Path, certificate: Path, key: Path) -> None:
+    """The server's TLS front on its port, to its Unix socket in `socket_dir`."""
+    server._front = _TlsFront(
+        port=server.port,
+        backend=socket_dir / ".s.PGSQL.5432",
+        certificate=certificate,
+        key=key,
+        outage=server._outage,
+    )
+
+
+def _abandon(root: Path, server: PostgresServer | None, what: str) -> None:
+    """After a failed start: show the server's log, stop what runs and remove its files."""
+    log = root / "server.log"
+    if log.exists():
+        print(f"PostgreSQL {what} log:\n{log.read_text()}")
+    if server is not None:
+        server.stop()
+        return
+    with contextlib.suppress(Exception):
+        _run_as_server_user(
+            [_bin("pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"], timeout=30
+        )
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _create_rds_roles(server: PostgresServer) -> None:

@@ -291,6 +291,58 @@ class Platform:
         return f"arn:{PARTITION}:s3:::{self.bucket}/tenants/{slug}/{key}"
 
 
+def platform_of(p: Resolver) -> Platform:
+    task = one(p, "AWS::IAM::Role", "AppTaskRole")
+    probe = one(p, "AWS::IAM::Role", "ProbeRole")
+    bucket = one(p, "AWS::S3::Bucket", "UploadsBucket")
+    bucket_policy = next(
+        r for r in p.resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    )  # fmt: skip
+    key = one(p, "AWS::KMS::Key", "PlatformKey")
+    return Platform(
+        region=p.region,
+        task_role_name=p.ref(task),
+        task_role_arn=p.get_att(task, "Arn"),
+        task_trust=document(p.resolve(p.resources[task]["Properties"]["AssumeRolePolicyDocument"])),
+        task_policies=identity_policies(p, task),
+        probe_role_name=p.ref(probe),
+        probe_policies=identity_policies(p, probe),
+        bucket=p.ref(bucket),
+        bucket_policy=document(p.resolve(bucket_policy["Properties"]["PolicyDocument"])),
+        uploads_key_arn=p.get_att(key, "Arn"),
+        uploads_key_policy=document(p.resolve(p.resources[key]["Properties"]["KeyPolicy"])),
+    )
+
+
+def tenant_of(t: Resolver, slug: str, env: str) -> Tenant:
+    """A restaurant's access path in one stack; a standby has no master secret (the replica's
+    users and their passwords arrive by replication and the app never holds them)."""
+    role = one(t, "AWS::IAM::Role", "AccessRole")
+    key = one(t, "AWS::KMS::Key", "DatabaseKey")
+    secrets = [k for k, r in t.resources.items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    policies = [
+        r for r in t.resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+    ]
+    instance = one(t, "AWS::RDS::DBInstance", "DatabaseInstance")
+    return Tenant(
+        slug=slug,
+        role_name=t.ref(role),
+        role_arn=t.get_att(role, "Arn"),
+        trust=document(t.resolve(t.resources[role]["Properties"]["AssumeRolePolicyDocument"])),
+        policies=identity_policies(t, role),
+        key_arn=t.get_att(key, "Arn"),
+        key_policy=document(t.resolve(t.resources[key]["Properties"]["KeyPolicy"])),
+        secret_arn=t.ref(secrets[0]) if secrets else "",
+        secret_policy=(
+            document(t.resolve(policies[0]["Properties"]["ResourcePolicy"])) if policies else {}
+        ),
+        dbi_resource_id=t.get_att(instance, "DbiResourceId"),
+        region=t.region,
+        env=env,
+    )
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, list[Tenant]]:
     environment = generated_environment(
@@ -303,58 +355,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, list[Tena
         stack.stack_name: Resolver(stack.stack_name, stack.template, region, exports)
         for stack in assembly.stacks
     }
-    platform_name = naming.platform_stack_name(ENV)
-    p = resolvers[platform_name]
+    p = resolvers[naming.platform_stack_name(ENV)]
     exports.add(p)
-    task = one(p, "AWS::IAM::Role", "AppTaskRole")
-    probe = one(p, "AWS::IAM::Role", "ProbeRole")
-    bucket = one(p, "AWS::S3::Bucket", "UploadsBucket")
-    bucket_policy = next(
-        r for r in p.resources.values()
-        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
-    )  # fmt: skip
-    key = one(p, "AWS::KMS::Key", "PlatformKey")
-    platform = Platform(
-        region=region,
-        task_role_name=p.ref(task),
-        task_role_arn=p.get_att(task, "Arn"),
-        task_trust=document(p.resolve(p.resources[task]["Properties"]["AssumeRolePolicyDocument"])),
-        task_policies=identity_policies(p, task),
-        probe_role_name=p.ref(probe),
-        probe_policies=identity_policies(p, probe),
-        bucket=p.ref(bucket),
-        bucket_policy=document(p.resolve(bucket_policy["Properties"]["PolicyDocument"])),
-        uploads_key_arn=p.get_att(key, "Arn"),
-        uploads_key_policy=document(p.resolve(p.resources[key]["Properties"]["KeyPolicy"])),
-    )
-    tenants = []
-    for restaurant in environment.restaurants:
-        t = resolvers[naming.tenant_stack_name(ENV, restaurant.slug)]
-        role = one(t, "AWS::IAM::Role", "AccessRole")
-        tenant_key = one(t, "AWS::KMS::Key", "DatabaseKey")
-        secret = one(t, "AWS::SecretsManager::Secret", "")  # the master secret, the only one
-        secret_policy = next(
-            r for r in t.resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
-        )
-        instance = one(t, "AWS::RDS::DBInstance", "DatabaseInstance")
-        tenants.append(
-            Tenant(
-                slug=restaurant.slug,
-                role_name=t.ref(role),
-                role_arn=t.get_att(role, "Arn"),
-                trust=document(
-                    t.resolve(t.resources[role]["Properties"]["AssumeRolePolicyDocument"])
-                ),
-                policies=identity_policies(t, role),
-                key_arn=t.get_att(tenant_key, "Arn"),
-                key_policy=document(t.resolve(t.resources[tenant_key]["Properties"]["KeyPolicy"])),
-                secret_arn=t.ref(secret),
-                secret_policy=document(t.resolve(secret_policy["Properties"]["ResourcePolicy"])),
-                dbi_resource_id=t.get_att(instance, "DbiResourceId"),
-                region=region,
-            )
-        )
-    return platform, tenants
+    tenants = [
+        tenant_of(resolvers[naming.tenant_stack_name(ENV, r.slug)], r.slug, ENV)
+        for r in environment.restaurants
+    ]
+    assert all(t.secret_arn for t in tenants), "every primary database has its master secret"
+    return platform_of(p), tenants
 
 
 # Requests ------------------------------------------------------------------------------------
@@ -424,28 +432,43 @@ def intended(platform: Platform, tenant: Tenant) -> Iterator[tuple[str, dict[str
         principal=app, action="sts:TagSession", resource=tenant.role_arn,
         identity=platform.task_policies, resource_policy=tenant.trust,
     )  # fmt: skip
-    me = tenant.session
-    yield "rds-db:connect as the app user", request(
-        principal=me, action="rds-db:connect", resource=tenant.dbuser(APP_USERNAME),
+    yield "rds-db:connect as the app user", connect(tenant, tenant, APP_USERNAME)
+    yield from data_path(platform, tenant, tenant, listed=f"tenants/{tenant.slug}/menu/")
+
+
+def connect(tenant: Tenant, target: Tenant, user: str) -> dict[str, Any]:
+    """`tenant`'s session connects to `target`'s database as `user`."""
+    return request(
+        principal=tenant.session, action="rds-db:connect", resource=target.dbuser(user),
         identity=tenant.policies,
     )  # fmt: skip
-    yield "read own connection parameter", request(
-        principal=me, action="ssm:GetParameter", resource=tenant.parameter_arn(),
+
+
+def data_path(
+    platform: Platform, tenant: Tenant, target: Tenant, *, listed: str, where: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`tenant`'s session on `target`'s data: its connection parameter, its objects, a listing
+    of `listed`, the uploads key for its objects (`where`: which bucket, for the labels). The
+    same requests for its own restaurant (all allowed) and another's (all denied): only the
+    target differs."""
+    me, whose = tenant.session, "own" if target is tenant else "other's"
+    yield f"read {whose} connection parameter", request(
+        principal=me, action="ssm:GetParameter", resource=target.parameter_arn(),
         identity=tenant.policies,
     )  # fmt: skip
-    obj = platform.object_arn(tenant.slug)
+    obj = platform.object_arn(target.slug)
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-        yield f"{action} own prefix", request(
+        yield f"{action} {whose} prefix{where}", request(
             principal=me, action=action, resource=obj, identity=tenant.policies,
             resource_policy=platform.bucket_policy,
         )  # fmt: skip
-    yield "s3:ListBucket own prefix", request(
+    yield f"s3:ListBucket {whose} prefix{where}", request(
         principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
         identity=tenant.policies, resource_policy=platform.bucket_policy,
-        context={"s3:prefix": f"tenants/{tenant.slug}/menu/"},
+        context={"s3:prefix": listed},
     )  # fmt: skip
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-        yield f"{action} uploads key for own object", request(
+        yield f"{action} uploads key for {whose} object{where}", request(
             principal=me, action=action, resource=platform.uploads_key_arn,
             identity=tenant.policies, resource_policy=platform.uploads_key_policy,
             context=s3_context(platform, obj),
@@ -468,35 +491,9 @@ def refused(
             identity=tenant.policies, resource_policy=target.key_policy,
             context=secret_context(target),
         )  # fmt: skip
-    yield "rds-db:connect as own master user", request(
-        principal=me, action="rds-db:connect", resource=tenant.dbuser(MASTER_USERNAME),
-        identity=tenant.policies,
-    )  # fmt: skip
-    yield "rds-db:connect other's app user", request(
-        principal=me, action="rds-db:connect", resource=other.dbuser(APP_USERNAME),
-        identity=tenant.policies,
-    )  # fmt: skip
-    yield "read other's connection parameter", request(
-        principal=me, action="ssm:GetParameter", resource=other.parameter_arn(),
-        identity=tenant.policies,
-    )  # fmt: skip
-    obj = platform.object_arn(other.slug)
-    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-        yield f"{action} other's prefix", request(
-            principal=me, action=action, resource=obj, identity=tenant.policies,
-            resource_policy=platform.bucket_policy,
-        )  # fmt: skip
-    yield "s3:ListBucket other's prefix", request(
-        principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
-        identity=tenant.policies, resource_policy=platform.bucket_policy,
-        context={"s3:prefix": f"tenants/{other.slug}/"},
-    )  # fmt: skip
-    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-        yield f"{action} uploads key for other's object", request(
-            principal=me, action=action, resource=platform.uploads_key_arn,
-            identity=tenant.policies, resource_policy=platform.uploads_key_policy,
-            context=s3_context(platform, obj),
-        )  # fmt: skip
+    yield "rds-db:connect as own master user", connect(tenant, tenant, MASTER_USERNAME)
+    yield "rds-db:connect other's app user", connect(tenant, other, APP_USERNAME)
+    yield from data_path(platform, tenant, other, listed=f"tenants/{other.slug}/")
     yield "chain into other's access role", request(
         principal=me, action="sts:AssumeRole", resource=other.role_arn,
         identity=tenant.policies, resource_policy=other.trust,
@@ -507,16 +504,25 @@ def refused(
         principal=app, action="secretsmanager:GetSecretValue", resource=tenant.secret_arn,
         identity=platform.task_policies, resource_policy=tenant.secret_policy,
     )  # fmt: skip
-    yield "task role connects without the access role", request(
+    yield from without_access_role(platform, tenant)
+
+
+def without_access_role(
+    platform: Platform, tenant: Tenant, who: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The platform's task role (without `tenant`'s access role) reaches neither the database
+    nor the parameter, and the probe cannot skip the task role (`who`: which region's)."""
+    app = platform.session(platform.task_role_name, "task-1")
+    yield f"{who}task role connects without the access role", request(
         principal=app, action="rds-db:connect", resource=tenant.dbuser(APP_USERNAME),
         identity=platform.task_policies,
     )  # fmt: skip
-    yield "task role reads the parameter without the access role", request(
+    yield f"{who}task role reads the parameter without the access role", request(
         principal=app, action="ssm:GetParameter", resource=tenant.parameter_arn(),
         identity=platform.task_policies,
     )  # fmt: skip
     probe = platform.session(platform.probe_role_name, "probe")
-    yield "probe skips the task role", request(
+    yield f"{who}probe skips the task role", request(
         principal=probe, action="sts:AssumeRole", resource=tenant.role_arn,
         identity=platform.probe_policies, resource_policy=tenant.trust,
     )  # fmt: skip
@@ -614,37 +620,49 @@ def test_every_restaurant_gets_its_data_path_and_nothing_else(
     assert all(per_tenant[t.slug] >= 25 for t in tenants), per_tenant
 
 
+# A grant no role should ever hold: GetSecretValue on every secret (the defence-in-depth tests).
+OVERBROAD = {
+    "name": "mistake",
+    "policy": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+        ],
+    },
+}
+
+
+def acting_for(platform: Platform, tenant: Tenant) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(name, session, identity policies) of each role of `platform` that acts for `tenant`."""
+    return [
+        ("access", tenant.session, tenant.policies),
+        ("task", platform.session(platform.task_role_name, "t"), platform.task_policies),
+        ("probe", platform.session(platform.probe_role_name, "p"), platform.probe_policies),
+    ]
+
+
+def overbroad_read(
+    target: Tenant, principal: str, identity: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`principal` reads `target`'s master secret with OVERBROAD added to its policies."""
+    return request(
+        principal=principal, action="secretsmanager:GetSecretValue", resource=target.secret_arn,
+        identity=[*identity, OVERBROAD], resource_policy=target.secret_policy,
+    )  # fmt: skip
+
+
 def test_the_master_secret_policy_holds_against_an_overbroad_grant(
     world: tuple[Platform, list[Tenant]],
 ) -> None:
     """Defence in depth: were the app's role ever given GetSecretValue on everything, each master
     secret's resource policy still denies it, explicitly; an administrator is not locked out."""
     platform, tenants = world
-    overbroad = {
-        "name": "mistake",
-        "policy": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
-            ],
-        },
-    }
     admin = f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/Administrator/someone"
-    cases = {}
-    for tenant in tenants:
-        for name, principal, identity in (
-            ("access", tenant.session, tenant.policies),
-            ("task", platform.session(platform.task_role_name, "t"), platform.task_policies),
-            ("probe", platform.session(platform.probe_role_name, "p"), platform.probe_policies),
-            ("admin", admin, []),
-        ):
-            cases[f"{tenant.slug}/{name}"] = request(
-                principal=principal,
-                action="secretsmanager:GetSecretValue",
-                resource=tenant.secret_arn,
-                identity=[*identity, overbroad],
-                resource_policy=tenant.secret_policy,
-            )
+    cases = {
+        f"{tenant.slug}/{name}": overbroad_read(tenant, principal, identity)
+        for tenant in tenants
+        for name, principal, identity in [*acting_for(platform, tenant), ("admin", admin, [])]
+    }
     results = simulate(cases)
     for case, result in results.items():
         expected = "Allowed" if case.endswith("/admin") else "ExplicitlyDenied"
@@ -660,58 +678,6 @@ def test_the_master_secret_policy_holds_against_an_overbroad_grant(
 
 RECOVERY_REGION = "us-west-2"
 DR_ENV = "iamdr"
-
-
-def platform_of(p: Resolver) -> Platform:
-    task = one(p, "AWS::IAM::Role", "AppTaskRole")
-    probe = one(p, "AWS::IAM::Role", "ProbeRole")
-    bucket = one(p, "AWS::S3::Bucket", "UploadsBucket")
-    bucket_policy = next(
-        r for r in p.resources.values()
-        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
-    )  # fmt: skip
-    key = one(p, "AWS::KMS::Key", "PlatformKey")
-    return Platform(
-        region=p.region,
-        task_role_name=p.ref(task),
-        task_role_arn=p.get_att(task, "Arn"),
-        task_trust=document(p.resolve(p.resources[task]["Properties"]["AssumeRolePolicyDocument"])),
-        task_policies=identity_policies(p, task),
-        probe_role_name=p.ref(probe),
-        probe_policies=identity_policies(p, probe),
-        bucket=p.ref(bucket),
-        bucket_policy=document(p.resolve(bucket_policy["Properties"]["PolicyDocument"])),
-        uploads_key_arn=p.get_att(key, "Arn"),
-        uploads_key_policy=document(p.resolve(p.resources[key]["Properties"]["KeyPolicy"])),
-    )
-
-
-def tenant_of(t: Resolver, slug: str) -> Tenant:
-    """A restaurant's access path in one stack; a standby has no master secret (the replica's
-    users and their passwords arrive by replication and the app never holds them)."""
-    role = one(t, "AWS::IAM::Role", "AccessRole")
-    key = one(t, "AWS::KMS::Key", "DatabaseKey")
-    secrets = [k for k, r in t.resources.items() if r["Type"] == "AWS::SecretsManager::Secret"]
-    policies = [
-        r for r in t.resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
-    ]
-    instance = one(t, "AWS::RDS::DBInstance", "DatabaseInstance")
-    return Tenant(
-        slug=slug,
-        role_name=t.ref(role),
-        role_arn=t.get_att(role, "Arn"),
-        trust=document(t.resolve(t.resources[role]["Properties"]["AssumeRolePolicyDocument"])),
-        policies=identity_policies(t, role),
-        key_arn=t.get_att(key, "Arn"),
-        key_policy=document(t.resolve(t.resources[key]["Properties"]["KeyPolicy"])),
-        secret_arn=t.ref(secrets[0]) if secrets else "",
-        secret_policy=(
-            document(t.resolve(policies[0]["Properties"]["ResourcePolicy"])) if policies else {}
-        ),
-        dbi_resource_id=t.get_att(instance, "DbiResourceId"),
-        region=t.region,
-        env=DR_ENV,
-    )
 
 
 @dataclass
@@ -734,7 +700,9 @@ def dr_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Region]:
     exports = Exports()
     resolvers = {}
     for stack in assembly.stacks:
-        region = RECOVERY_REGION if "-dr-" in stack.stack_name else environment.region
+        parsed = naming.parse_stack_name(stack.stack_name)
+        standby = parsed is not None and parsed.kind in (naming.DR_PLATFORM, naming.STANDBY)
+        region = RECOVERY_REGION if standby else environment.region
         resolvers[stack.stack_name] = Resolver(stack.stack_name, stack.template, region, exports)
     for name in (naming.platform_stack_name(DR_ENV), naming.dr_platform_stack_name(DR_ENV)):
         exports.add(resolvers[name])
@@ -743,13 +711,13 @@ def dr_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Region]:
     primary = Region(
         platform_of(resolvers[naming.platform_stack_name(DR_ENV)]),
         {
-            r.slug: tenant_of(resolvers[naming.tenant_stack_name(DR_ENV, r.slug)], r.slug)
+            r.slug: tenant_of(resolvers[naming.tenant_stack_name(DR_ENV, r.slug)], r.slug, DR_ENV)
             for r in environment.restaurants
         },
     )
     recovery = Region(
         platform_of(resolvers[naming.dr_platform_stack_name(DR_ENV)]),
-        {s: tenant_of(resolvers[naming.standby_stack_name(DR_ENV, s)], s) for s in covered},
+        {s: tenant_of(resolvers[naming.standby_stack_name(DR_ENV, s)], s, DR_ENV) for s in covered},
     )
     return primary, recovery
 
@@ -762,71 +730,27 @@ def refused_in_recovery(
     platform, me_tenant = recovery.platform, recovery.tenants[slug]
     them = recovery.tenants[other]
     me = me_tenant.session
-    yield "rds-db:connect as own master user on the replica", request(
-        principal=me, action="rds-db:connect", resource=me_tenant.dbuser(MASTER_USERNAME),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "rds-db:connect other's replica", request(
-        principal=me, action="rds-db:connect", resource=them.dbuser(APP_USERNAME),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "read other's connection parameter", request(
-        principal=me, action="ssm:GetParameter", resource=them.parameter_arn(),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    obj = platform.object_arn(other)
-    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-        yield f"{action} other's prefix in the standby bucket", request(
-            principal=me, action=action, resource=obj, identity=me_tenant.policies,
-            resource_policy=platform.bucket_policy,
-        )  # fmt: skip
-    yield "s3:ListBucket other's prefix in the standby bucket", request(
-        principal=me, action="s3:ListBucket", resource=f"arn:{PARTITION}:s3:::{platform.bucket}",
-        identity=me_tenant.policies, resource_policy=platform.bucket_policy,
-        context={"s3:prefix": f"tenants/{other}/"},
-    )  # fmt: skip
-    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-        yield f"{action} standby uploads key for other's object", request(
-            principal=me, action=action, resource=platform.uploads_key_arn,
-            identity=me_tenant.policies, resource_policy=platform.uploads_key_policy,
-            context=s3_context(platform, obj),
-        )  # fmt: skip
+    yield (
+        "rds-db:connect as own master user on the replica",
+        connect(me_tenant, me_tenant, MASTER_USERNAME),
+    )
+    yield "rds-db:connect other's replica", connect(me_tenant, them, APP_USERNAME)
+    yield from data_path(
+        platform, me_tenant, them, listed=f"tenants/{other}/", where=" in the standby bucket"
+    )
     yield "chain into other's standby role", request(
         principal=me, action="sts:AssumeRole", resource=them.role_arn,
         identity=me_tenant.policies, resource_policy=them.trust,
     )  # fmt: skip
     # Across regions: the standby role reaches nothing of the primary, even its own restaurant's.
     mine = primary.tenants[slug]
-    yield "standby role connects to the primary database", request(
-        principal=me, action="rds-db:connect", resource=mine.dbuser(APP_USERNAME),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "standby role reads the primary region's parameter", request(
-        principal=me, action="ssm:GetParameter", resource=mine.parameter_arn(),
-        identity=me_tenant.policies,
-    )  # fmt: skip
-    yield "standby role writes the primary bucket", request(
-        principal=me, action="s3:PutObject", resource=primary.platform.object_arn(slug),
-        identity=me_tenant.policies, resource_policy=primary.platform.bucket_policy,
-    )  # fmt: skip
+    yield from across_regions(me_tenant, mine, primary.platform, "standby role", "primary")
     yield "standby role assumes the primary access role", request(
         principal=me, action="sts:AssumeRole", resource=mine.role_arn,
         identity=me_tenant.policies, resource_policy=mine.trust,
     )  # fmt: skip
     # The primary access role reaches nothing of the recovery region.
-    p = mine.session
-    yield "primary role connects to the replica", request(
-        principal=p, action="rds-db:connect", resource=me_tenant.dbuser(APP_USERNAME),
-        identity=mine.policies,
-    )  # fmt: skip
-    yield "primary role reads the recovery region's parameter", request(
-        principal=p, action="ssm:GetParameter", resource=me_tenant.parameter_arn(),
-        identity=mine.policies,
-    )  # fmt: skip
-    yield "primary role writes the standby bucket", request(
-        principal=p, action="s3:PutObject", resource=platform.object_arn(slug),
-        identity=mine.policies, resource_policy=platform.bucket_policy,
-    )  # fmt: skip
+    yield from across_regions(mine, me_tenant, platform, "primary role", "recovery region's")
     # Each region's task role assumes only its own region's access roles.
     primary_app = primary.platform.session(primary.platform.task_role_name, "task-1")
     yield "primary task role assumes the standby access role", request(
@@ -838,18 +762,23 @@ def refused_in_recovery(
         principal=standby_app, action="sts:AssumeRole", resource=mine.role_arn,
         identity=platform.task_policies, resource_policy=mine.trust,
     )  # fmt: skip
-    yield "standby task role connects without the access role", request(
-        principal=standby_app, action="rds-db:connect", resource=me_tenant.dbuser(APP_USERNAME),
-        identity=platform.task_policies,
+    yield from without_access_role(platform, me_tenant, "standby ")
+
+
+def across_regions(
+    tenant: Tenant, target: Tenant, platform: Platform, who: str, there: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`tenant`'s access role on the same restaurant's copy in the other region (`target`, on
+    `platform`): its database, its connection parameter, its prefix in that region's bucket."""
+    me = tenant.session
+    yield f"{who} connects to the {there} database", connect(tenant, target, APP_USERNAME)
+    yield f"{who} reads the {there} parameter", request(
+        principal=me, action="ssm:GetParameter", resource=target.parameter_arn(),
+        identity=tenant.policies,
     )  # fmt: skip
-    yield "standby task role reads the parameter without the access role", request(
-        principal=standby_app, action="ssm:GetParameter", resource=me_tenant.parameter_arn(),
-        identity=platform.task_policies,
-    )  # fmt: skip
-    probe = platform.session(platform.probe_role_name, "probe")
-    yield "standby probe skips the task role", request(
-        principal=probe, action="sts:AssumeRole", resource=me_tenant.role_arn,
-        identity=platform.probe_policies, resource_policy=me_tenant.trust,
+    yield f"{who} writes the {there} bucket", request(
+        principal=me, action="s3:PutObject", resource=platform.object_arn(target.slug),
+        identity=tenant.policies, resource_policy=platform.bucket_policy,
     )  # fmt: skip
 
 
@@ -911,38 +840,10 @@ def test_the_master_secret_also_denies_the_recovery_region_roles(
     """IAM is global: were a standby role ever given GetSecretValue on everything, the primary
     master secret's resource policy still denies it, explicitly (defence in depth)."""
     primary, recovery = dr_world
-    overbroad = {
-        "name": "mistake",
-        "policy": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
-            ],
-        },
+    cases = {
+        f"{slug}/standby {name}": overbroad_read(primary.tenants[slug], principal, identity)
+        for slug, standby in recovery.tenants.items()
+        for name, principal, identity in acting_for(recovery.platform, standby)
     }
-    platform = recovery.platform
-    cases = {}
-    for slug, standby in recovery.tenants.items():
-        target = primary.tenants[slug]
-        for name, principal, identity in (
-            ("standby access", standby.session, standby.policies),
-            (
-                "standby task",
-                platform.session(platform.task_role_name, "t"),
-                platform.task_policies,
-            ),
-            (
-                "standby probe",
-                platform.session(platform.probe_role_name, "p"),
-                platform.probe_policies,
-            ),
-        ):
-            cases[f"{slug}/{name}"] = request(
-                principal=principal,
-                action="secretsmanager:GetSecretValue",
-                resource=target.secret_arn,
-                identity=[*identity, overbroad],
-                resource_policy=target.secret_policy,
-            )
     results = simulate(cases)
     assert results and set(results.values()) == {"ExplicitlyDenied"}, results

@@ -11,7 +11,7 @@ import pytest
 from ops.__main__ import main as ops_main
 from ops.costing import whatif
 from ops.costing.report import CostReport
-from tests.test_cost_standby import STANDBY_LINES
+from tests.test_cost_standby import STANDBY_LINES, assert_standby_line_priced
 
 # A module fixture builds the what-if app: once, on one worker (not in test-quick).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cost-standby-synth")]
@@ -33,14 +33,7 @@ def _report(row: whatif.WhatIfRow) -> CostReport:
 def test_every_standby_line_comes_out_of_the_real_templates(
     row: whatif.WhatIfRow, name: str
 ) -> None:
-    kind, prefix = STANDBY_LINES[name]
-    report = _report(row)
-    found = [
-        ln for s in report.stacks for ln in s.lines
-        if f"-{kind}" in s.name and ln.price_key.startswith(prefix) and ln.resource != "(free tier)"
-    ]  # fmt: skip
-    assert found, f"{name}: no {prefix}* line on a *-{kind}* stack"
-    assert all(ln.monthly_usd > 0 for ln in found), [(ln.item, ln.monthly_usd) for ln in found]
+    assert_standby_line_priced(_report(row), name)
 
 
 def test_the_standby_is_its_own_kind_and_nothing_is_unpriced(row: whatif.WhatIfRow) -> None:

@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -356,52 +357,69 @@ def aws_stand_ins(
     return asked
 
 
-def test_handler_create_converges_and_answers_success(
+@dataclass
+class Handler:
+    """The custom resource's handler against the test server: its events, the responses it
+    sent to the pre-signed URL and the master secret stages it read."""
+
+    server: PostgresServer
+    url: str
+    received: list[dict[str, Any]]
+    asked: list[tuple[str, str]]
+
+    def event(self, request_type: str = "Create") -> dict[str, Any]:
+        return _event(self.url, self.server, request_type)
+
+    def run(self, event: dict[str, Any], seconds: float = 60) -> None:
+        db_bootstrap.handler(event, _Context(seconds))
+
+
+@pytest.fixture
+def handler(
     postgres_server: PostgresServer,
-    bootstrapped: dict[str, Any],
     response_url: tuple[str, list[dict[str, Any]]],
     aws_stand_ins: list[tuple[str, str]],
-) -> None:
+) -> Handler:
     url, received = response_url
+    return Handler(postgres_server, url, received, aws_stand_ins)
+
+
+def test_handler_create_converges_and_answers_success(
+    handler: Handler, bootstrapped: dict[str, Any]
+) -> None:
     for request_type in ("Create", "Update"):
-        db_bootstrap.handler(_event(url, postgres_server, request_type), _Context(60))
+        handler.run(handler.event(request_type))
+    received = handler.received
     assert [r["Status"] for r in received] == ["SUCCESS", "SUCCESS"], received
     assert {r["PhysicalResourceId"] for r in received} == {f"{DATABASE_NAME}/{APP_USERNAME}"}
     assert received[0]["Data"] == {"User": APP_USERNAME, "Schema": APP_SCHEMA}
-    state = _role_state(postgres_server)
+    state = _role_state(handler.server)
     assert state == bootstrapped["state_after_second"]
-    _restore_test_password(postgres_server)
+    _restore_test_password(handler.server)
 
 
 def test_handler_answers_failed_with_the_reason(
-    postgres_server: PostgresServer,
-    response_url: tuple[str, list[dict[str, Any]]],
-    aws_stand_ins: list[tuple[str, str]],
-    monkeypatch: pytest.MonkeyPatch,
+    handler: Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, received = response_url
     monkeypatch.setattr(db_bootstrap, "CONNECT_ATTEMPT_SECONDS", 1.0)
-    event = _event(url, postgres_server)
+    event = handler.event()
     event["ResourceProperties"]["User"] = "Robert'); DROP TABLE students;--"
-    db_bootstrap.handler(event, _Context(60))
+    handler.run(event)
+    received = handler.received
     assert len(received) == 1 and received[0]["Status"] == "FAILED"
     assert "is not allowed" in received[0]["Reason"]
 
 
 def test_handler_watchdog_answers_before_the_lambda_timeout(
-    postgres_server: PostgresServer,
-    response_url: tuple[str, list[dict[str, Any]]],
-    aws_stand_ins: list[tuple[str, str]],
-    monkeypatch: pytest.MonkeyPatch,
+    handler: Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A database that never answers: FAILED arrives from the watchdog, once, in time."""
-    url, received = response_url
+    received = handler.received
     release = threading.Event()
     monkeypatch.setattr(db_bootstrap, "_connect_as_master", lambda props, deadline: release.wait(5))
     started = time.monotonic()
     worker = threading.Thread(
-        target=db_bootstrap.handler,
-        args=(_event(url, postgres_server), _Context(db_bootstrap.WATCHDOG_MARGIN_SECONDS + 1)),
+        target=handler.run, args=(handler.event(), db_bootstrap.WATCHDOG_MARGIN_SECONDS + 1)
     )
     worker.start()
     while not received and time.monotonic() - started < 4:
@@ -413,20 +431,14 @@ def test_handler_watchdog_answers_before_the_lambda_timeout(
     assert time.monotonic() - started < 5
 
 
-def test_handler_delete_changes_nothing(
-    postgres_server: PostgresServer,
-    bootstrapped: dict[str, Any],
-    response_url: tuple[str, list[dict[str, Any]]],
-    aws_stand_ins: list[tuple[str, str]],
-) -> None:
-    url, received = response_url
-    before = _role_state(postgres_server)
-    event = _event(url, postgres_server, "Delete")
+def test_handler_delete_changes_nothing(handler: Handler, bootstrapped: dict[str, Any]) -> None:
+    before = _role_state(handler.server)
+    event = handler.event("Delete")
     event["PhysicalResourceId"] = f"{DATABASE_NAME}/{APP_USERNAME}"
-    db_bootstrap.handler(event, _Context(60))
-    assert [r["Status"] for r in received] == ["SUCCESS"]
-    assert aws_stand_ins == []  # never read the master secret
-    assert _role_state(postgres_server) == before
+    handler.run(event)
+    assert [r["Status"] for r in handler.received] == ["SUCCESS"]
+    assert handler.asked == []  # never read the master secret
+    assert _role_state(handler.server) == before
 
 
 def _restore_test_password(server: PostgresServer) -> None:

@@ -323,15 +323,23 @@ def dns_failover_pairs(clients: Any) -> dict[str, str]:
     return checks
 
 
-def set_lag(clients: Any, clock: FakeClock, lags: dict[str, float]) -> None:
-    clients("cloudwatch", RECOVERY).put_metric_data(
+def set_lag(
+    clients: Any,
+    clock: FakeClock,
+    lags: dict[str, float],
+    *,
+    region: str = RECOVERY,
+    after: dt.timedelta = dt.timedelta(0),
+) -> None:
+    """Each replica's ReplicaLag in `region`'s CloudWatch, `after` the clock's now."""
+    clients("cloudwatch", region).put_metric_data(
         Namespace="AWS/RDS",
         MetricData=[
             {
                 "MetricName": "ReplicaLag",
                 "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier(slug)}],
                 "Value": lag,
-                "Timestamp": clock.now(),
+                "Timestamp": clock.now() + after,
             }
             for slug, lag in lags.items()
         ],
@@ -418,13 +426,29 @@ def config_dir(tmp_path: Path) -> Path:
 def run_failover(
     config_dir: Path, world: dict[str, Any], recorder: Recorder, *extra: str
 ) -> tuple[int, dict[str, Any]]:
-    argv = ["failover", "--env", "drtest", "--config-dir", str(config_dir), "--json", *extra]
-    args = build_parser().parse_args(argv)
-    out = io.StringIO()
+    return run_command("failover", config_dir, world, recorder, *extra)
+
+
+# The steps of a switchover that completes, in order (failover adds "primary" after "ready").
+SWITCHOVER = ["ready", "fence", "caught_up", "promote", "writable", "scale", "dns", "probe"]
+
+
+def restaurants(*slugs: str) -> list[str]:
+    """`--restaurant SLUG` for each slug."""
+    return [arg for slug in slugs for arg in ("--restaurant", slug)]
+
+
+def run_command(
+    command: str, config_dir: Path, world: dict[str, Any], recorder: Recorder, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    """`python -m ops <command> --env drtest --json ...` against the stand-ins: (exit, report)."""
     import contextlib
 
+    argv = [command, "--env", "drtest", "--config-dir", str(config_dir), "--json", *extra]
+    args = build_parser().parse_args(argv)
+    out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = failover.run(args, clients=recorder, clock=world["clock"].clock())
+        code = args.func(args, clients=recorder, clock=world["clock"].clock())
     return code, json.loads(out.getvalue())
 
 
@@ -651,14 +675,7 @@ def test_a_standby_of_another_source_or_none_at_all_is_not_promoted(
     del databases[identifier("le-bistro")]
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     code, report = run_failover(
-        config_dir,
-        world,
-        recorder,
-        "--restaurant",
-        "golden-wok",
-        "--restaurant",
-        "le-bistro",
-        "--execute",
+        config_dir, world, recorder, *restaurants("golden-wok", "le-bistro"), "--execute"
     )
     assert code == 1
     (ready,) = report["timeline"]
@@ -688,36 +705,14 @@ def test_a_planned_switchover_of_everything_stops_the_primary_writes_first(
     world: dict[str, Any], config_dir: Path
 ) -> None:
     clients = world["clients"]
-    fence = world["clock"].now()
     # CloudWatch answers in one-minute buckets: the first bucket wholly after the fence says 0
-    clients("cloudwatch", RECOVERY).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier(slug)}],
-                "Value": 0.0,
-                "Timestamp": fence + dt.timedelta(seconds=90),
-            }
-            for slug in SLUGS
-        ],
-    )
+    set_lag(clients, world["clock"], dict.fromkeys(SLUGS, 0.0), after=dt.timedelta(seconds=90))
     recorder = Recorder(world["url"])
     recorder.lambda_client = probe_client([list(SLUGS)])
     code, report = run_failover(config_dir, world, recorder, "--all", "--execute", "--planned")
     timeline = steps(report)
     assert code == 0, [(s["step"], s["detail"], s["items"]) for s in report["timeline"]]
-    assert list(timeline) == [
-        "ready",
-        "primary",
-        "fence",
-        "caught_up",
-        "promote",
-        "writable",
-        "scale",
-        "dns",
-        "probe",
-    ]
+    assert list(timeline) == ["ready", "primary", *SWITCHOVER[1:]]
     assert primary_service(clients)["desiredCount"] == 0  # fenced: no write after the promotion
     assert "desired 4 -> 0" in timeline["fence"]["detail"]
     assert all(i["detail"] == "ReplicaLag 0 after fence" for i in timeline["caught_up"]["items"])
@@ -733,15 +728,7 @@ def test_write_records_the_failed_over_restaurants(world: dict[str, Any], config
     recorder = Recorder(world["url"], dead_regions={PRIMARY: DEAD})
     recorder.lambda_client = probe_client([["golden-wok", "sushi-zen"]])
     code, report = run_failover(
-        config_dir,
-        world,
-        recorder,
-        "--restaurant",
-        "golden-wok",
-        "--restaurant",
-        "sushi-zen",
-        "--execute",
-        "--write",
+        config_dir, world, recorder, *restaurants("golden-wok", "sushi-zen"), "--execute", "--write"
     )
     assert code == 0, report
     assert "failed_over += ['golden-wok', 'sushi-zen']" in report["written"]
@@ -865,16 +852,7 @@ def test_health_check_judgement(
 def run_failback(
     config_dir: Path, world: dict[str, Any], recorder: Recorder, *extra: str
 ) -> tuple[int, dict[str, Any]]:
-    from ops.disaster_recovery import failback
-
-    argv = ["failback", "--env", "drtest", "--config-dir", str(config_dir), "--json", *extra]
-    args = build_parser().parse_args(argv)
-    out = io.StringIO()
-    import contextlib
-
-    with contextlib.redirect_stdout(out):
-        code = failback.run(args, clients=recorder, clock=world["clock"].clock())
-    return code, json.loads(out.getvalue())
+    return run_command("failback", config_dir, world, recorder, *extra)
 
 
 def test_failback_after_a_failover_switches_every_restaurant_back(
@@ -894,19 +872,8 @@ def test_failback_after_a_failover_switches_every_restaurant_back(
         east[
             identifier(slug)
         ].source_db_instance_identifier = f"arn:aws:rds:{RECOVERY}:{ACCOUNT}:db:{identifier(slug)}"
-    fence = world["clock"].now()
-    clients("cloudwatch", PRIMARY).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier(slug)}],
-                "Value": 0.0,
-                "Timestamp": fence + dt.timedelta(seconds=30),
-            }
-            for slug in SLUGS
-        ],
-    )
+    lags = dict.fromkeys(SLUGS, 0.0)
+    set_lag(clients, world["clock"], lags, region=PRIMARY, after=dt.timedelta(seconds=30))
 
     # a subset is refused: the standby serves all three
     argv = ["failback", "--env", "drtest", "--config-dir", str(config_dir)]
@@ -918,16 +885,7 @@ def test_failback_after_a_failover_switches_every_restaurant_back(
     timeline = steps(report)
     assert code == 0, report
     assert report["direction"] == "failback"
-    assert list(timeline) == [
-        "ready",
-        "fence",
-        "caught_up",
-        "promote",
-        "writable",
-        "scale",
-        "dns",
-        "probe",
-    ]
+    assert list(timeline) == SWITCHOVER  # failback has no primary to judge: it is the standby
     assert standby_service(clients)["desiredCount"] == 0  # the fence
     (target,) = clients("application-autoscaling", RECOVERY).describe_scalable_targets(
         ServiceNamespace="ecs"
@@ -965,17 +923,10 @@ def test_failback_waits_for_the_last_write_and_promotes_nothing_before(
     ].source_db_instance_identifier = (
         f"arn:aws:rds:{RECOVERY}:{ACCOUNT}:db:{identifier('golden-wok')}"
     )
-    world["clients"]("cloudwatch", PRIMARY).put_metric_data(  # still 4 s behind after the fence
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "ReplicaLag",
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier("golden-wok")}],
-                "Value": 4.0,
-                "Timestamp": world["clock"].now() + dt.timedelta(seconds=30),
-            }
-        ],
-    )
+    set_lag(  # still 4 s behind after the fence
+        world["clients"], world["clock"], {"golden-wok": 4.0}, region=PRIMARY,
+        after=dt.timedelta(seconds=30),
+    )  # fmt: skip
     recorder = Recorder(world["url"])
     code, report = run_failback(config_dir, world, recorder, "--all", "--execute", "--write")
     timeline = steps(report)

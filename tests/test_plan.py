@@ -23,6 +23,7 @@ from lifecycle_helpers import (
     only_id,
     rename_resource,
     resources_of_type,
+    set_db,
     template_path,
 )
 
@@ -67,18 +68,6 @@ def _db(plan: Plan, stack: str = TENANT) -> list[ResourceChange]:
     return [r for r in plan.stack(stack).resources if r.type == DB]
 
 
-def _set_db(**values: Any) -> Callable[[dict[str, Any]], None]:
-    def edit(template: dict[str, Any]) -> None:
-        props = db_props(template)
-        for key, value in values.items():
-            if value is None:
-                props.pop(key, None)
-            else:
-                props[key] = value
-
-    return edit
-
-
 def _new_database(template: dict[str, Any]) -> None:
     """A deliberate replacement: another database name under a new instance identifier."""
     props = db_props(template)
@@ -115,11 +104,11 @@ def _rename_instance(template: dict[str, Any]) -> dict[str, Any]:
 REPLACING_EDITS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "another KMS key": (_other_key, "KmsKeyId"),
     "KMS key construct renamed": (_rename_key, "KmsKeyId"),
-    "subnet group": (_set_db(DBSubnetGroupName="another-db-subnet-group"), "DBSubnetGroupName"),
-    "master username": (_set_db(MasterUsername="postgres_admin"), "MasterUsername"),
-    "database name": (_set_db(DBName="restaurant"), "DBName"),
-    "engine": (_set_db(Engine="mysql"), "Engine"),
-    "snapshot added": (_set_db(DBSnapshotIdentifier="snap-1"), "DBSnapshotIdentifier"),
+    "subnet group": (set_db(DBSubnetGroupName="another-db-subnet-group"), "DBSubnetGroupName"),
+    "master username": (set_db(MasterUsername="postgres_admin"), "MasterUsername"),
+    "database name": (set_db(DBName="restaurant"), "DBName"),
+    "engine": (set_db(Engine="mysql"), "Engine"),
+    "snapshot added": (set_db(DBSnapshotIdentifier="snap-1"), "DBSnapshotIdentifier"),
 }
 
 
@@ -165,10 +154,10 @@ def test_snapshot_changed_on_a_restored_database_replaces_it_and_removed_does_no
     """The restore trap, as the RDS handler judges it (isDBSnapshotIdentifierMutable): another
     snapshot id restores a new instance; removing the id is an update (since PR #351, 2022)."""
     restored = copy_assembly(example_cdk_out, tmp_path / "restored")
-    edit_template(restored, TENANT, _set_db(DBSnapshotIdentifier="snap-1"))
+    edit_template(restored, TENANT, set_db(DBSnapshotIdentifier="snap-1"))
     for name, edit, action in (
-        ("removed", _set_db(DBSnapshotIdentifier=None), "modify"),
-        ("changed", _set_db(DBSnapshotIdentifier="snap-2"), "replace"),
+        ("removed", set_db(DBSnapshotIdentifier=None), "modify"),
+        ("changed", set_db(DBSnapshotIdentifier="snap-2"), "replace"),
     ):
         head = copy_assembly(restored, tmp_path / name)
         edit_template(head, TENANT, edit)
@@ -182,7 +171,7 @@ def test_snapshot_changed_on_a_restored_database_replaces_it_and_removed_does_no
 
 def test_documented_in_place_rds_changes_do_not_replace(pair: Callable[..., Plan]) -> None:
     plan = pair(
-        _set_db(
+        set_db(
             MultiAZ=True,
             DBInstanceClass="db.t4g.medium",
             AllocatedStorage="40",
@@ -205,7 +194,7 @@ def test_documented_in_place_rds_changes_do_not_replace(pair: Callable[..., Plan
 def test_backups_switched_off_interrupt_and_storage_shrink_blocks(
     pair: Callable[..., Plan],
 ) -> None:
-    plan = pair(_set_db(BackupRetentionPeriod=0, AllocatedStorage="10"))
+    plan = pair(set_db(BackupRetentionPeriod=0, AllocatedStorage="10"))
     (database,) = _db(plan)
     impacts = {c.path: c.impact for c in database.changes}
     assert impacts["BackupRetentionPeriod"] == INTERRUPTION
@@ -230,7 +219,7 @@ def test_a_replaced_platform_export_blocks_and_replaces_importing_databases(
 
 
 def test_text_json_and_markdown_outputs(pair: Callable[..., Plan]) -> None:
-    plan = pair(_set_db(DBName="restaurant", MultiAZ=True))
+    plan = pair(set_db(DBName="restaurant", MultiAZ=True))
     data = json.loads(render_json(plan))
     assert data["blocked"] is True and data["changed"] is True
     assert {s["name"] for s in data["stacks"] if s["action"] != "unchanged"} == {TENANT}
@@ -325,7 +314,7 @@ def test_verdicts_agree_with_cdk_diff_on_property_changes(
     edit_template(
         head,
         TENANT,
-        _set_db(
+        set_db(
             DBName="restaurant",
             MasterUsername="postgres_admin",
             DBSubnetGroupName="another-db-subnet-group",
@@ -393,7 +382,7 @@ def test_replacing_a_custom_named_resource_is_reported_as_a_failing_deploy(
     pair: Callable[..., Plan],
 ) -> None:
     """DBInstanceIdentifier is fixed: any replacement of the instance fails, even if allowed."""
-    plan = pair(_set_db(DBName="restaurant"), allow=[f"{TENANT}/*"])
+    plan = pair(set_db(DBName="restaurant"), allow=[f"{TENANT}/*"])
     (database,) = _db(plan)
     assert database.allowed
     assert any("cannot replace a custom-named resource" in f for f in database.failures)

@@ -22,11 +22,12 @@ from lifecycle_helpers import (
     edit_template,
     only_id,
     resources_of_type,
+    set_db,
 )
 
 from config.loader import load_environments
 from ops.__main__ import main
-from ops.assembly import read_assembly
+from ops.assembly import imported_names, read_assembly
 from ops.planning.planner import Plan, ResourceChange, plan_assemblies
 from ops.planning.schemas import resource_schema
 from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT
@@ -93,18 +94,6 @@ def judge(
         return Judged(plan, code, capsys.readouterr().out)
 
     return run
-
-
-def set_db(**values: Any) -> Edit:
-    def edit(template: dict[str, Any]) -> None:
-        props = db_props(template)
-        for key, value in values.items():
-            if value is None:
-                props.pop(key, None)
-            else:
-                props[key] = value
-
-    return edit
 
 
 def set_key(**values: Any) -> Edit:
@@ -475,11 +464,7 @@ def test_an_export_renamed_while_deployed_tenants_import_it_is_refused(
 ) -> None:
     """Head tenants already import the new name; the deployed (base) ones hold the old."""
     imported = json.loads((example_cdk_out / f"{TENANT}.template.json").read_text())
-    old = sorted(
-        v["Fn::ImportValue"]
-        for v in _walk(imported)
-        if isinstance(v, dict) and isinstance(v.get("Fn::ImportValue"), str)
-    )[0]
+    old = sorted(imported_names(imported))[0]
     new = old + "V2"
     tenants = [
         s for s in read_assembly(example_cdk_out) if s.startswith(f"chefs-kiss-{ENV}-tenant-")
@@ -537,16 +522,6 @@ def test_a_weakened_policy_on_the_key_needs_allow(judge: Callable[..., Judged]) 
 
     judged = judge({TENANT: edit})
     assert "Retain -> Delete" in judged.resource(KEY).outcome and judged.code == 1
-
-
-def _walk(node: Any) -> Any:
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
 
 
 def test_the_resolver_leaves_its_input_alone(example_cdk_out: Path) -> None:

@@ -819,18 +819,20 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
     ]
     months, retention_note = _retention_months(ctx, number(props.get("RetentionInDays")))
     compression = usage.get("log_storage_compression")
+
+    def storage(gb: float, note: str) -> Charge:
+        return Charge(
+            MONITORING,
+            f"log storage {name}",
+            gb * months * compression,
+            "GB-months",
+            "logs.storage_gb_month",
+            note,
+        )
+
     if flow_logs:
         gb = _flow_gb_each(ctx) * len(flow_logs)
-        return [
-            Charge(
-                MONITORING,
-                f"log storage {name}",
-                gb * months * compression,
-                "GB-months",
-                "logs.storage_gb_month",
-                f"{retention_note}; flow-log ingestion is priced on the flow log",
-            )
-        ]
+        return [storage(gb, f"{retention_note}; flow-log ingestion is priced on the flow log")]
     infrequent = props.get("LogGroupClass") == "INFREQUENT_ACCESS"
     gb, note = _log_gb(ctx, logical_id, name)
     return [
@@ -842,14 +844,7 @@ def log_group(ctx: Context, logical_id: str, resource: dict) -> list[Finding]:
             "logs.infrequent_ingest_gb" if infrequent else "logs.ingest_gb",
             note,
         ),
-        Charge(
-            MONITORING,
-            f"log storage {name}",
-            gb * months * compression,
-            "GB-months",
-            "logs.storage_gb_month",
-            retention_note,
-        ),
+        storage(gb, retention_note),
     ]
 
 
@@ -1706,6 +1701,21 @@ def _lambda_charges(env: Environment) -> list[Finding]:
     return found
 
 
+def _dns_queries(usage: Usage, key: str, to: str, *, fallback: bool = True) -> Charge:
+    """The month's DNS queries (usage.yaml `dns_queries`) at price `key`; `to`: which records
+    they reach, for the note. With `fallback`, the standard query price stands in for `key`."""
+    queries = usage.get("dns_queries")
+    return Charge(
+        DNS,
+        "DNS queries",
+        queries / 1e6,
+        "1M queries",
+        key,
+        f"{_fmt(queries)} queries{to}",
+        fallback_keys=("route53.query_per_million",) if fallback else (),
+    )
+
+
 def environment_findings(env: Environment) -> list[Finding]:
     """Environment-wide usage (egress, app metrics, API calls, DNS): on the anchor stack.
 
@@ -1777,31 +1787,10 @@ def environment_findings(env: Environment) -> list[Finding]:
             )
         )
         if index == 0 and not created:
-            queries = usage.get("dns_queries")
             key = "route53.alias_query_per_million" if alias_only else "route53.query_per_million"
-            found.append(
-                Charge(
-                    DNS,
-                    "DNS queries",
-                    queries / 1e6,
-                    "1M queries",
-                    key,
-                    f"{_fmt(queries)} queries" + (" to alias records" if alias_only else ""),
-                    fallback_keys=("route53.query_per_million",),
-                )
-            )
+            found.append(_dns_queries(usage, key, " to alias records" if alias_only else ""))
     if created and not env.zones:
-        queries = usage.get("dns_queries")
-        found.append(
-            Charge(
-                DNS,
-                "DNS queries",
-                queries / 1e6,
-                "1M queries",
-                "route53.query_per_million",
-                f"{_fmt(queries)} queries",
-            )
-        )
+        found.append(_dns_queries(usage, "route53.query_per_million", "", fallback=False))
     return [
         type(f)(**{**f.__dict__, "resource": f.resource or "(usage)", "resource_type": "usage"})
         for f in found

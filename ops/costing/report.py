@@ -14,16 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ops.assembly import AssemblyError, read_assembly
 from ops.costing import bill
 from ops.costing.tables import CostInputError, PriceTable, Usage, load_prices, load_usage
+from stacks import naming
 
 CENT = Decimal("0.01")
-STACK_PATTERN = re.compile(
-    r"^chefs-kiss-(?P<env>[a-z][a-z0-9]*)-(?P<kind>platform|tenant-.+|dr-platform|dr-tenant-.+)$"
-)
 PROFILE_PATTERN = re.compile(r"\((?P<profile>[a-z]+) profile\)")
 
 # Free tiers are per account: they are credited once, on the shared (platform) stack.
@@ -37,16 +35,34 @@ FREE_TIERS = (
 FREE_TIER_COMPONENT = {"route53.health_check_aws_month": bill.DNS}
 
 
+# The stacks the cost model prices, by kind (stacks/naming.py parses the names).
+PRICED_KINDS = (naming.PLATFORM, naming.TENANT, naming.DR_PLATFORM, naming.STANDBY)
+
+
+def _kind(name: str) -> str | None:
+    parsed = naming.parse_stack_name(name)
+    return parsed.kind if parsed else None
+
+
 def is_standby_stack(name: str) -> bool:
     """A stack of the recovery region (seed 7.1): chefs-kiss-<env>-dr-platform / -dr-tenant-*."""
-    match = STACK_PATTERN.match(name)
-    return bool(match and match.group("kind").startswith("dr-"))
+    return _kind(name) in (naming.DR_PLATFORM, naming.STANDBY)
 
 
 def is_tenant_stack(name: str) -> bool:
     """A restaurant's primary stack (its standby, if any, is not a second tenant)."""
-    match = STACK_PATTERN.match(name)
-    return bool(match and match.group("kind").startswith("tenant-"))
+    return _kind(name) == naming.TENANT
+
+
+def is_platform_stack(name: str) -> bool:
+    """The platform of either region (the recovery region's standby platform too)."""
+    return _kind(name) in (naming.PLATFORM, naming.DR_PLATFORM)
+
+
+def _environment(name: str) -> str | None:
+    """The environment of one of the priced stacks; None for any other stack."""
+    parsed = naming.parse_stack_name(name)
+    return parsed.environment if parsed and parsed.kind in PRICED_KINDS else None
 
 
 def money(value: Decimal) -> Decimal:
@@ -217,17 +233,13 @@ class CostReport:
 
 
 def environments_in(names: Iterable[str]) -> list[str]:
-    found = {m.group("env") for n in names if (m := STACK_PATTERN.match(n))}
+    found = {env for n in names if (env := _environment(n))}
     return sorted(found)
 
 
 def select_environment(templates: Mapping[str, Mapping[str, Any]], env: str) -> dict[str, Any]:
     """The stacks of `env`, platform first; an error names the environments that exist."""
-    selected = {
-        name: template
-        for name, template in templates.items()
-        if (m := STACK_PATTERN.match(name)) and m.group("env") == env
-    }
+    selected = {name: template for name, template in templates.items() if _environment(name) == env}
     if not selected:
         known = ", ".join(environments_in(templates)) or "none"
         raise CostInputError(f"environment {env!r}: no chefs-kiss-{env}-* stacks (found: {known})")
@@ -235,7 +247,7 @@ def select_environment(templates: Mapping[str, Mapping[str, Any]], env: str) -> 
     return dict(
         sorted(
             selected.items(),
-            key=lambda item: (is_standby_stack(item[0]), not item[0].endswith("-platform")),
+            key=lambda item: (is_standby_stack(item[0]), not is_platform_stack(item[0])),
         )
     )
 
@@ -243,7 +255,7 @@ def select_environment(templates: Mapping[str, Mapping[str, Any]], env: str) -> 
 def detect_profile(templates: Mapping[str, Mapping[str, Any]]) -> str:
     """The platform stack's description says "(production profile)"; production otherwise."""
     for name, template in templates.items():
-        if name.endswith("-platform"):
+        if is_platform_stack(name):
             match = PROFILE_PATTERN.search(str(template.get("Description", "")))
             if match:
                 return match.group("profile")
@@ -452,28 +464,24 @@ def read_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
         raise CostInputError(str(exc)) from None
 
 
+class EstimateOptions(TypedDict, total=False):
+    """estimate()'s keyword options: those of estimate_templates()."""
+
+    usage_path: Path | None
+    profile: str | None
+    commitments: Sequence[str]
+    arch: str | None
+    year: int | None
+
+
 def estimate(
     assembly_dir: Path | str,
     env: str,
     prices: str | Path | PriceTable = "current",
-    *,
-    usage_path: Path | None = None,
-    profile: str | None = None,
-    commitments: Sequence[str] = (),
-    arch: str | None = None,
-    year: int | None = None,
+    **options: Unpack[EstimateOptions],
 ) -> CostReport:
     """Monthly cost of environment `env` as synthesized in `assembly_dir` (e.g. cdk.out)."""
-    return estimate_templates(
-        read_templates(Path(assembly_dir)),
-        env,
-        prices=prices,
-        usage_path=usage_path,
-        profile=profile,
-        commitments=commitments,
-        arch=arch,
-        year=year,
-    )
+    return estimate_templates(read_templates(Path(assembly_dir)), env, prices=prices, **options)
 
 
 # --- diff --------------------------------------------------------------------------------------

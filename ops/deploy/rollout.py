@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ops.assembly import AssemblyError, read_assembly
+from ops.cli import add_command, add_env
 from ops.planning.waves import (
     DEFAULT_WAVES,
     Rollout,
@@ -467,13 +468,13 @@ def run(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "rollout",
-        help="deploy only what changed: platform, a canary restaurant, then waves, probed",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "deploy only what changed: platform, a canary restaurant, then waves, probed",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument(
         "--assembly",
         default="cdk.out",

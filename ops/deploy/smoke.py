@@ -49,6 +49,8 @@ from urllib.parse import urlsplit
 
 from config.loader import ENVIRONMENTS_DIR, ConfigError, load_environments
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_env
+from ops.output import print_result
 from stacks import naming
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -351,7 +353,8 @@ def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int
             probe_error = f"{type(exc).__name__}: {exc}"
     failed = [r for r in results if not r.passed]
     probe_passed = not args.probe or (probe is not None and bool(probe.get("passed")))
-    if args.json:
+
+    def report() -> dict[str, Any]:
         report: dict[str, Any] = {
             "environment": environment.name,
             "passed": not failed and probe_passed,
@@ -359,33 +362,39 @@ def run(args: argparse.Namespace, *, invoker: ProbeInvoker | None = None) -> int
         }
         if args.probe:
             report["probe"] = probe if probe is not None else {"error": probe_error}
-        print(json.dumps(report, indent=2))
-    else:
-        for r in results:
-            mark = "PASS" if r.passed else "FAIL"
-            print(f"{mark}  {r.name:<32} {r.url}  {r.detail}  (attempts: {r.attempts})")
+        return report
+
+    def text() -> list[str]:
+        text = [
+            f"{'PASS' if r.passed else 'FAIL'}  {r.name:<32} {r.url}  {r.detail}  "
+            f"(attempts: {r.attempts})"
+            for r in results
+        ]
         if results:
-            print(
+            text.append(
                 f"{len(results) - len(failed)}/{len(results)} checks passed in {environment.name}"
             )
         if probe is not None:
             lines = probe_lines(probe)
-            print("\n".join(lines))
             good = sum(line.startswith("PASS") for line in lines)
-            print(f"{good}/{len(lines)} restaurants passed the probe in {environment.name}")
+            summary = f"{good}/{len(lines)} restaurants passed the probe in {environment.name}"
+            text += ["\n".join(lines), summary]
         elif args.probe:
-            print(f"FAIL  probe: {probe_error}")
+            text.append(f"FAIL  probe: {probe_error}")
+        return text
+
+    print_result(args.json, report, text)
     return EXIT_FAILED if failed or not probe_passed else EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "smoke",
-        help="after a deploy: check the load balancer and every restaurant's DNS name answer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "after a deploy: check the load balancer and every restaurant's DNS name answer",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument("--outputs-file", help="JSON written by `cdk deploy --outputs-file`")
     parser.add_argument("--alb-dns", help="the load balancer's DNS name (instead of outputs)")
     parser.add_argument(

@@ -391,13 +391,24 @@ class AwsWorld:
     def scale(self, ref: ServiceRef, count: int) -> str:
         """Desired count `count`, and the scalable target's minimum raised to it, so that target
         tracking does not scale the standby back in before the next deploy writes its settings."""
+        return self._desired_count(ref, count, lower_minimum=False)
+
+    def stop(self, ref: ServiceRef) -> str:
+        """Desired count 0, the scalable target's minimum lowered to 0 first (else autoscaling
+        would start the tasks again): how a switchover stops the writes of one side."""
+        return self._desired_count(ref, 0, lower_minimum=True)
+
+    def _desired_count(self, ref: ServiceRef, count: int, *, lower_minimum: bool) -> str:
+        """Desired count `count` after moving the scalable target's minimum to it: up to it
+        (scale) or down to it (stop); the maximum never below it. Says what it moved."""
         notes = []
         autoscaling = self.clients("application-autoscaling", ref.region)
         targets = autoscaling.describe_scalable_targets(
             ServiceNamespace="ecs", ResourceIds=[ref.scalable_resource_id]
         )["ScalableTargets"]
         for target in targets:
-            if target["MinCapacity"] < count:
+            minimum = target["MinCapacity"]
+            if minimum > count if lower_minimum else minimum < count:
                 autoscaling.register_scalable_target(
                     ServiceNamespace="ecs",
                     ResourceId=ref.scalable_resource_id,
@@ -405,32 +416,9 @@ class AwsWorld:
                     MinCapacity=count,
                     MaxCapacity=max(count, target["MaxCapacity"]),
                 )
-                notes.append(f"autoscaling minimum {target['MinCapacity']} -> {count}")
+                notes.append(f"autoscaling minimum {minimum} -> {count}")
         ecs = self.clients("ecs", ref.region)
         ecs.update_service(cluster=ref.cluster, service=ref.service, desiredCount=count)
-        return "; ".join(notes)
-
-    def stop(self, ref: ServiceRef) -> str:
-        """Desired count 0, the scalable target's minimum lowered to 0 first (else autoscaling
-        would start the tasks again): how a switchover stops the writes of one side."""
-        notes = []
-        autoscaling = self.clients("application-autoscaling", ref.region)
-        targets = autoscaling.describe_scalable_targets(
-            ServiceNamespace="ecs", ResourceIds=[ref.scalable_resource_id]
-        )["ScalableTargets"]
-        for target in targets:
-            if target["MinCapacity"] > 0:
-                autoscaling.register_scalable_target(
-                    ServiceNamespace="ecs",
-                    ResourceId=ref.scalable_resource_id,
-                    ScalableDimension=target["ScalableDimension"],
-                    MinCapacity=0,
-                    MaxCapacity=target["MaxCapacity"],
-                )
-                notes.append(f"autoscaling minimum {target['MinCapacity']} -> 0")
-        self.clients("ecs", ref.region).update_service(
-            cluster=ref.cluster, service=ref.service, desiredCount=0
-        )
         return "; ".join(notes)
 
     def config_task_count(self, *, whole_environment: bool) -> tuple[int, str]:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,9 +43,10 @@ from typing import Any
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
-from ops.disaster_recovery import database
+from ops.cli import add_command, add_env
 from ops.disaster_recovery import failover as fo
 from ops.lifecycle import config_change as cc
+from ops.output import print_result
 from stacks import naming
 
 STEPS = (
@@ -153,34 +153,16 @@ class Failback(fo.Failover):
         ready = self._step("ready", self._ready)
         if not ready.ok:  # a switchover moves every restaurant or none
             return self.outcome
-        if not self._step("fence", self._fence).ok:
+        if not self._fenced_and_caught_up():
             return self.outcome
-        if not self._step("caught_up", self._caught_up).ok:
-            return self.outcome
-        promoted = self._step("promote", lambda: self._promote(self.slugs))
-        started = [i["slug"] for i in promoted.items if i["ok"]]
-        if not started:
-            return self.outcome
-        writable = self._step("writable", lambda: self._writable(started))
-        self.outcome.failed_over = [i["slug"] for i in writable.items if i["ok"]]
-        if not self.outcome.failed_over:
-            return self.outcome
-        self._step("scale", self._scale_primary)
-        self._step("dns", lambda: self._restore_dns(self.outcome.failed_over))
-        self._step("probe", lambda: self._probe(self.outcome.failed_over))
-        return self.outcome
+        return self._promote_and_serve(self.slugs, scale=self._scale_primary, dns=self._restore_dns)
 
     def _scale_primary(self) -> tuple[bool, str, list[dict[str, Any]]]:
         primary = self.world.app_service(standby=False)
         target, source = self._writer_count, "the count the standby ran before the fence"
         if target < 1:
             target, source = self.world.config_task_count(whole_environment=True)
-        desired, _ = self.world.desired_count(primary)
-        if desired >= target:
-            action = f"already at {desired} desired (target {target}): no change"
-        else:
-            note = self.world.scale(primary, target)
-            action = f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+        action = self._raise_to(primary, target)
         return True, f"{primary.name} in {primary.region}: {action}; target from {source}", []
 
     def _restore_dns(self, slugs: Sequence[str]) -> tuple[bool, str, list[dict[str, Any]]]:
@@ -236,15 +218,8 @@ def removed_text(text: str, slugs: Sequence[str], path: Path) -> str:
 
 
 def write_failed_back(path: Path, slugs: Sequence[str]) -> str:
-    original = cc.read_original(path)
-    text = cc.decode_text(path, original)
-    cc.validate_text(path, text)
-    new_text = removed_text(text, slugs, path)
-    if new_text == text:
-        return ""
-    cc.validate_text(path, new_text)
-    cc.write_atomically(path, new_text, original)
-    return cc.unified_diff(path, text, new_text)
+    """Remove `slugs` from the file's failed_over, as failover writes it; returns the diff."""
+    return fo.write_edit(path, lambda text: removed_text(text, slugs, path))
 
 
 def run(
@@ -264,63 +239,50 @@ def run(
     except (fo.FailoverInputError, cc.ChangeError) as exc:
         print(f"ops failback: {exc}", file=sys.stderr)
         return fo.EXIT_INPUT
-    rerun = " ".join(
-        ["python -m ops failback", f"--env {args.env}"]
-        + (["--all"] if args.all else [f"--restaurant {s}" for s in args.restaurant or []])
-        + ["--execute"]
-        + (["--write"] if args.write else [])
-    )
+    rerun = fo._rerun(args, execute=True, command="failback")
     if not args.execute:
         data = plan(environment, slugs, parallel=args.parallel)
-        if args.json:
-            print(json.dumps({"executed": False, "plan": data}, indent=2))
-        else:
-            print(render_plan(data, rerun=rerun))
+        print_result(
+            args.json,
+            lambda: {"executed": False, "plan": data},
+            lambda: render_plan(data, rerun=rerun),
+        )
         return fo.EXIT_OK
 
     from ops.disaster_recovery.aws import AwsClients, AwsWorld
 
     clock = clock or fo.Clock()
     world = AwsWorld(environment, clients or AwsClients(), now=clock.now, failback=True)
-    failback = Failback(
-        environment,
-        slugs,
-        world,
-        parallel=args.parallel,
-        wait_seconds=args.wait_seconds,
-        poll_seconds=args.poll_seconds,
-        probe_invoker=probe_invoker,
-        clock=clock,
+    failback = Failback.from_args(
+        args, environment, slugs, world, probe_invoker=probe_invoker, clock=clock
     )
     outcome = failback.run()
     if args.write and outcome.ok:
-        try:
-            diff = write_failed_back(path, outcome.failed_over)
-            outcome.written = (
-                f"{cc.shown(path)}: disaster_recovery.failed_over -= {outcome.failed_over}; now "
-                "deploy each tenant stack and rebuild each standby stack (cdk destroy, cdk deploy)"
-                if diff
-                else f"{cc.shown(path)}: failed_over already without {outcome.failed_over}"
-            )
-        except cc.ChangeError as exc:
-            outcome.write_error = f"{exc} Re-run `{rerun}` once it can be."
-    if args.json:
+        outcome.record(
+            lambda: write_failed_back(path, outcome.failed_over),
+            changed=f"{cc.shown(path)}: disaster_recovery.failed_over -= {outcome.failed_over}; "
+            "now deploy each tenant stack and rebuild each standby stack (cdk destroy, cdk deploy)",
+            unchanged=f"{cc.shown(path)}: failed_over already without {outcome.failed_over}",
+            rerun=rerun,
+        )
+
+    def report() -> dict[str, Any]:
         report = {"executed": True, **outcome.to_dict()}
         report["failed_back"] = report.pop("failed_over")
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(fo.render_outcome(outcome))
-    return fo.EXIT_OK if outcome.ok and not outcome.write_error else fo.EXIT_FAILED
+        return report
+
+    print_result(args.json, report, lambda: fo.render_outcome(outcome))
+    return outcome.exit_code
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "failback",
-        help="switch failed-over restaurants back to the primary region (plan by default)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "switch failed-over restaurants back to the primary region (plan by default)",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument(
         "--restaurant", action="append", metavar="SLUG", help="a restaurant to fail back (repeat)"
     )
@@ -331,16 +293,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="with --execute: remove the restaurants from failed_over in the environment file",
     )
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        default=database.DEFAULT_PARALLEL_PROMOTIONS,
-        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
-    )
-    parser.add_argument(
-        "--wait-seconds", type=float, default=fo.DEFAULT_WAIT_SECONDS, help=argparse.SUPPRESS
-    )
-    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
+    fo.add_promotion_options(parser, wait_help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

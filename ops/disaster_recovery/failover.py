@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import tempfile
@@ -44,12 +43,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from config.rules import partition_of
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_env
 from ops.disaster_recovery import database
 from ops.lifecycle import config_change as cc
+from ops.output import print_result
 from stacks import naming
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -267,6 +268,19 @@ class Outcome:
         return not self.refused and bool(self.steps) and all(s.ok for s in self.steps)
 
     @property
+    def exit_code(self) -> int:
+        """0 when every step passed and a --write was written, else 1."""
+        return EXIT_OK if self.ok and not self.write_error else EXIT_FAILED
+
+    def record(self, write: Callable[[], str], *, changed: str, unchanged: str, rerun: str) -> None:
+        """--write after a run: `write()` edits the environment file and returns its diff (empty:
+        it already said so); an edit that fails is reported with the command that finishes it."""
+        try:
+            self.written = changed if write() else unchanged
+        except cc.ChangeError as exc:
+            self.write_error = f"{exc} Re-run `{rerun}` once it can be."
+
+    @property
     def total_seconds(self) -> float:
         return sum(s.seconds for s in self.steps)
 
@@ -369,6 +383,27 @@ class Failover:
         self.outcome.steps.append(record)
         return record
 
+    @classmethod
+    def from_args(
+        cls,
+        args: argparse.Namespace,
+        environment: EnvironmentConfig,
+        slugs: Sequence[str],
+        world: Any,
+        **options: Any,
+    ) -> Self:
+        """The run a command asked for: the promotion options of `add_promotion_options`
+        from `args`, the rest (`options`) as the command has them."""
+        return cls(
+            environment,
+            slugs,
+            world,
+            parallel=args.parallel,
+            wait_seconds=args.wait_seconds,
+            poll_seconds=args.poll_seconds,
+            **options,
+        )
+
     def run(self) -> Outcome:
         self._start = self.clock.monotonic()
         ready = self._step("ready", self._ready)
@@ -381,14 +416,29 @@ class Failover:
                 f"{i['slug']}: {i['detail']}" for i in primary.items if not i["ok"]
             ] or [primary.detail]
             return self.outcome
-        if self.planned and self.whole_environment:
-            # A switchover loses nothing: stop the primary's writes, wait for the replicas to
-            # replay them, then promote (with a subset the primary keeps serving the others).
-            if len(ready_slugs) < len(self.slugs) or not self._step("fence", self._fence).ok:
-                return self.outcome
-            if not self._step("caught_up", self._caught_up).ok:
-                return self.outcome
-        promoted = self._step("promote", lambda: self._promote(ready_slugs))
+        # A switchover loses nothing: stop the primary's writes, wait for the replicas to replay
+        # them, then promote (with a subset the primary keeps serving the others).
+        if (self.planned and self.whole_environment) and (
+            len(ready_slugs) < len(self.slugs) or not self._fenced_and_caught_up()
+        ):
+            return self.outcome
+        return self._promote_and_serve(ready_slugs, scale=self._scale, dns=self._dns)
+
+    def _fenced_and_caught_up(self) -> bool:
+        """A switchover's middle (both directions): the writer fenced, the replicas caught up."""
+        return self._step("fence", self._fence).ok and self._step("caught_up", self._caught_up).ok
+
+    def _promote_and_serve(
+        self,
+        slugs: list[str],
+        *,
+        scale: Callable[[], tuple[bool, str, list[dict[str, Any]]]],
+        dns: Callable[[Sequence[str]], tuple[bool, str, list[dict[str, Any]]]],
+    ) -> Outcome:
+        """The tail both directions share: promote, wait until writable, then scale the side
+        that now writes, point DNS at it and probe. Each step runs only on what the one before
+        it got through; a step that moves nothing ends the run."""
+        promoted = self._step("promote", lambda: self._promote(slugs))
         started = [i["slug"] for i in promoted.items if i["ok"]]
         if not started:
             return self.outcome
@@ -396,8 +446,8 @@ class Failover:
         self.outcome.failed_over = [i["slug"] for i in writable.items if i["ok"]]
         if not self.outcome.failed_over:
             return self.outcome
-        self._step("scale", self._scale)
-        self._step("dns", lambda: self._dns(self.outcome.failed_over))
+        self._step("scale", scale)
+        self._step("dns", lambda: dns(self.outcome.failed_over))
         self._step("probe", lambda: self._probe(self.outcome.failed_over))
         return self.outcome
 
@@ -530,6 +580,14 @@ class Failover:
             )
         return good == len(items), detail, list(items.values())
 
+    def _raise_to(self, service: Any, target: int) -> str:
+        """The service's desired count raised to `target`, never lowered: what was done."""
+        desired, _ = self.world.desired_count(service)
+        if desired >= target:
+            return f"already at {desired} desired (target {target}): no change"
+        note = self.world.scale(service, target)
+        return f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+
     def _scale(self) -> tuple[bool, str, list[dict[str, Any]]]:
         standby = self.world.app_service(standby=True)
         source = ""
@@ -548,12 +606,7 @@ class Failover:
             source += f" (primary unreadable: {describe_error(exc)})"
         if target < 1:  # a primary scaled to 0 (a quiesced switchover) is no measure of load
             target, source = self.world.config_task_count(whole_environment=True)
-        desired, running = self.world.desired_count(standby)
-        if desired >= target:
-            action = f"already at {desired} desired (target {target}): no change"
-        else:
-            note = self.world.scale(standby, target)
-            action = f"desired {desired} -> {target}" + (f"; {note}" if note else "")
+        action = self._raise_to(standby, target)
         deadline = self.clock.monotonic() + self.scale_wait_seconds
         while True:
             desired_now, running = self.world.desired_count(standby)
@@ -747,10 +800,16 @@ def check_writable(path: Path) -> None:
 
 def write_failed_over(path: Path, slugs: Sequence[str]) -> str:
     """Add `slugs` to the file's failed_over, validated before and after; returns the diff."""
+    return write_edit(path, lambda text: failed_over_text(text, slugs, path))
+
+
+def write_edit(path: Path, transform: Callable[[str], str]) -> str:
+    """The environment file rewritten by `transform`, validated before and after and read back;
+    returns the diff ("" when `transform` changes nothing, and nothing is written)."""
     original = cc.read_original(path)
     text = cc.decode_text(path, original)
     cc.validate_text(path, text)
-    new_text = failed_over_text(text, slugs, path)
+    new_text = transform(text)
     if new_text == text:
         return ""
     after = cc.validate_text(path, new_text)
@@ -775,10 +834,11 @@ def load_environment(env: str, config_dir: Path | None) -> tuple[Path, Environme
         raise FailoverInputError(str(exc)) from None
 
 
-def _rerun(args: argparse.Namespace, *, execute: bool) -> str:
-    parts = ["python -m ops failover", f"--env {args.env}"]
+def _rerun(args: argparse.Namespace, *, execute: bool, command: str = "failover") -> str:
+    """The command line that runs it again (failback has no --planned)."""
+    parts = [f"python -m ops {command}", f"--env {args.env}"]
     parts += ["--all"] if args.all else [f"--restaurant {s}" for s in args.restaurant or []]
-    if args.planned:
+    if getattr(args, "planned", False):
         parts.append("--planned")
     if execute:
         parts.append("--execute")
@@ -811,44 +871,39 @@ def run(
         return EXIT_INPUT
     if not args.execute:
         data = plan(environment, slugs, planned=args.planned, parallel=args.parallel)
-        if args.json:
-            print(json.dumps({"executed": False, "plan": data}, indent=2))
-        else:
-            print(render_plan(data, rerun=_rerun(args, execute=True)))
+        print_result(
+            args.json,
+            lambda: {"executed": False, "plan": data},
+            lambda: render_plan(data, rerun=_rerun(args, execute=True)),
+        )
         return EXIT_OK
 
     from ops.disaster_recovery.aws import AwsClients, AwsWorld
 
     clock = clock or Clock()
     world = AwsWorld(environment, clients or AwsClients(), now=clock.now)
-    failover = Failover(
+    failover = Failover.from_args(
+        args,
         environment,
         slugs,
         world,
         planned=args.planned,
-        parallel=args.parallel,
-        wait_seconds=args.wait_seconds,
-        poll_seconds=args.poll_seconds,
         probe_invoker=probe_invoker,
         ca_bundle=_ca_bundle(args.rds_ca_bundle),
         clock=clock,
     )
     outcome = failover.run()
     if args.write and outcome.failed_over:
-        try:
-            diff = write_failed_over(path, outcome.failed_over)
-            outcome.written = (
-                f"{cc.shown(path)}: disaster_recovery.failed_over += {outcome.failed_over}"
-                if diff
-                else f"{cc.shown(path)}: already lists {outcome.failed_over}"
-            )
-        except cc.ChangeError as exc:
-            outcome.write_error = f"{exc} Re-run `{_rerun(args, execute=True)}` once it can be."
-    if args.json:
-        print(json.dumps({"executed": True, **outcome.to_dict()}, indent=2, default=str))
-    else:
-        print(render_outcome(outcome))
-    return EXIT_OK if outcome.ok and not outcome.write_error else EXIT_FAILED
+        outcome.record(
+            lambda: write_failed_over(path, outcome.failed_over),
+            changed=f"{cc.shown(path)}: disaster_recovery.failed_over += {outcome.failed_over}",
+            unchanged=f"{cc.shown(path)}: already lists {outcome.failed_over}",
+            rerun=_rerun(args, execute=True),
+        )
+    print_result(
+        args.json, lambda: {"executed": True, **outcome.to_dict()}, lambda: render_outcome(outcome)
+    )
+    return outcome.exit_code
 
 
 def _ca_bundle(path: str | None) -> str | None:
@@ -863,13 +918,13 @@ def _ca_bundle(path: str | None) -> str | None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "failover",
-        help="fail restaurants over to the recovery region (plan by default, --execute runs it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "fail restaurants over to the recovery region (plan by default, --execute runs it)",
+        __doc__,
     )
-    parser.add_argument("--env", required=True, help="environment name (config/environments)")
+    add_env(parser)
     parser.add_argument(
         "--restaurant", action="append", metavar="SLUG", help="a restaurant to fail over (repeat)"
     )
@@ -887,22 +942,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="with --execute: record the failed-over restaurants in the environment file",
     )
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        default=database.DEFAULT_PARALLEL_PROMOTIONS,
-        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
+    add_promotion_options(
+        parser,
+        wait_help=f"how long to wait for writable databases (default: {DEFAULT_WAIT_SECONDS:.0f})",
     )
-    parser.add_argument(
-        "--wait-seconds",
-        type=float,
-        default=DEFAULT_WAIT_SECONDS,
-        help=f"how long to wait for writable databases (default: {DEFAULT_WAIT_SECONDS:.0f})",
-    )
-    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--rds-ca-bundle", metavar="FILE", help="RDS CA bundle (PEM) for the standby probe"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
+
+
+def add_promotion_options(parser: argparse.ArgumentParser, *, wait_help: str) -> None:
+    """How a switch promotes, in both directions (failover, failback): promotions at a time,
+    how long to wait for writable databases and how often to look."""
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=database.DEFAULT_PARALLEL_PROMOTIONS,
+        help=f"promotions at a time (default: {database.DEFAULT_PARALLEL_PROMOTIONS})",
+    )
+    parser.add_argument("--wait-seconds", type=float, default=DEFAULT_WAIT_SECONDS, help=wait_help)
+    parser.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)

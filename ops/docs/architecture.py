@@ -24,12 +24,14 @@ import inspect
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.assembly import AssemblyError, read_assembly
+from ops.assembly import AssemblyError, imported_names, read_assembly
+from ops.cli import add_command, add_page_options
+from ops.output import write_or_check
 from ops.wording import plural
 from stacks import naming
 
@@ -75,29 +77,22 @@ class Convention:
 
 
 @dataclass(frozen=True)
+class Replica:
+    """A standby stack's database replicates from a tenant stack's in another region, named by
+    ARN (`naming.db_instance_arn`): a dependency no export or import shows."""
+
+    source: str  # the tenant stack
+    standby: str  # the standby stack
+
+
+@dataclass(frozen=True)
 class Architecture:
     exports: tuple[Export, ...]
     groups: tuple[ImportGroup, ...]
     conventions: tuple[Convention, ...]
-
-
-def _walk(value: Any) -> Iterator[Any]:
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
-
-
-def imported_names(template: dict[str, Any]) -> set[str]:
-    """Export names a template imports with a literal `Fn::ImportValue`."""
-    return {
-        node["Fn::ImportValue"]
-        for node in _walk(template)
-        if isinstance(node, dict) and isinstance(node.get("Fn::ImportValue"), str)
-    }
+    # (stack, region) as the manifest says; a stack without an environment is left out.
+    regions: tuple[tuple[str, str], ...] = ()
+    replicas: tuple[Replica, ...] = ()
 
 
 def construct_paths(directory: Path) -> dict[str, dict[str, str]]:
@@ -147,6 +142,8 @@ def convention_functions() -> list[tuple[str, Callable[..., Any]]]:
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if name.startswith("_") or function.__module__ != module_name:
                 continue
+            if inspect.signature(function).return_annotation not in ("str", str):
+                continue  # not a name (parse_stack_name reads names back)
             if module_name == naming.__name__ or name.endswith("_name"):
                 found.append((module_name, function))
     return found
@@ -210,10 +207,29 @@ def conventions(templates: dict[str, str], env: str | None, slug: str | None) ->
 
 
 def _kind(stack: str, env: str) -> str:
-    """`platform` or `tenant` for the example environment's stack names."""
-    if stack == naming.platform_stack_name(env):
-        return "platform"
-    return "tenant" if stack.startswith(naming.tenant_stack_name(env, "")) else stack
+    """The kind of one of the example environment's stacks (`platform`, `tenant`...); any
+    other stack by its name."""
+    parsed = naming.parse_stack_name(stack)
+    return parsed.kind if parsed and parsed.environment == env else stack
+
+
+def _region(environment: str | None) -> str | None:
+    """`us-west-2` of the manifest's `aws://<account>/us-west-2`; None without one."""
+    if not environment or not environment.startswith("aws://"):
+        return None
+    region = environment.removeprefix("aws://").partition("/")[2]
+    return region if region and region != "unknown-region" else None
+
+
+def _replicas(names: Iterable[str]) -> list[Replica]:
+    """Each standby stack with the tenant stack whose database it replicates (same slug)."""
+    parsed = [p for p in map(naming.parse_stack_name, names) if p]
+    primary = {(p.environment, p.slug): p.name for p in parsed if p.kind == naming.TENANT}
+    return [
+        Replica(primary[(p.environment, p.slug)], p.name)
+        for p in parsed
+        if p.kind == naming.STANDBY and (p.environment, p.slug) in primary
+    ]
 
 
 def analyse(directory: Path) -> Architecture:
@@ -267,18 +283,26 @@ def analyse(directory: Path) -> Architecture:
     ]
     texts = {name: json.dumps(stack.template) for name, stack in stacks.items()}
     env, slug = _example_names(stacks)
-    return Architecture(tuple(exports), tuple(groups), tuple(conventions(texts, env, slug)))
+    regions = tuple(
+        (name, region) for name, stack in stacks.items() if (region := _region(stack.environment))
+    )
+    return Architecture(
+        tuple(exports),
+        tuple(groups),
+        tuple(conventions(texts, env, slug)),
+        regions,
+        tuple(_replicas(list(stacks))),
+    )
 
 
 def _example_names(stacks: dict[str, Any]) -> tuple[str | None, str | None]:
-    """An environment and a restaurant slug of the assembly, read back from the stack names."""
-    platform = re.compile(re.escape(naming.platform_stack_name("§")).replace("§", "(.+)"))
-    for name in stacks:
-        match = platform.fullmatch(name)
-        if match:
-            env = match.group(1)
-            prefix = naming.tenant_stack_name(env, "")
-            slugs = [s.removeprefix(prefix) for s in stacks if s.startswith(prefix)]
+    """An environment and a restaurant slug of the assembly, read back from the stack names:
+    the first environment with a platform, and its first restaurant."""
+    parsed = [p for p in map(naming.parse_stack_name, stacks) if p]
+    for platform in parsed:
+        if platform.kind == naming.PLATFORM:
+            env = platform.environment
+            slugs = [p.slug for p in parsed if p.kind == naming.TENANT and p.environment == env]
             return env, (slugs[0] if slugs else None)
     return None, None
 
@@ -300,21 +324,39 @@ def _group_label(group: ImportGroup) -> str:
     return f"{prefix}#lt;slug#gt; #times;{len(group.stacks)}"
 
 
+def _group_id(group: ImportGroup) -> str:
+    return _node_id("g_" + "_".join(group.stacks[:1]) + str(len(group.stacks)))
+
+
 def render_mermaid(architecture: Architecture) -> str:
-    lines = ["```mermaid", "flowchart LR"]
+    """The exporting stacks with what they export, the importing groups, and the standby
+    replicas; each inside its region's box when the assembly says where it is deployed."""
+    region_of = dict(architecture.regions)
     by_stack: dict[str, list[Export]] = {}
     for export in architecture.exports:
         by_stack.setdefault(export.stack, []).append(export)
+    # Nodes first, by region (Mermaid puts a node in the box where it first appears).
+    boxes: dict[str | None, list[str]] = {}
     for stack, exports in by_stack.items():
-        lines.append(f'  subgraph {_node_id(stack)}["{stack}"]')
+        box = boxes.setdefault(region_of.get(stack), [])
+        box.append(f'  subgraph {_node_id(stack)}["{stack}"]')
         for source in dict.fromkeys(e.source for e in exports):
             types = next(e.resource_type for e in exports if e.source == source)
-            lines.append(f'    {_node_id(stack + source)}["{source}<br/><i>{types}</i>"]')
-        lines.append("  end")
+            box.append(f'    {_node_id(stack + source)}["{source}<br/><i>{types}</i>"]')
+        box.append("  end")
     for group in architecture.groups:
-        gid = _node_id("g_" + "_".join(group.stacks[:1]) + str(len(group.stacks)))
-        lines.append(f'  {gid}[["{_group_label(group)}"]]')
-        exported = {e.name: e for e in architecture.exports}
+        box = boxes.setdefault(region_of.get(group.stacks[0]), [])
+        box.append(f'  {_group_id(group)}[["{_group_label(group)}"]]')
+    lines = ["```mermaid", "flowchart LR"]
+    for region, box in boxes.items():
+        if region is None:
+            lines += box
+            continue
+        lines.append(f'  subgraph {_node_id("region_" + region)}["Region {region}"]')
+        lines += ["  " + line for line in box]
+        lines.append("  end")
+    exported = {e.name: e for e in architecture.exports}
+    for group in architecture.groups:
         edges: dict[str, list[str]] = {}
         for name in group.exports:
             found = exported.get(name)
@@ -322,15 +364,38 @@ def render_mermaid(architecture: Architecture) -> str:
                 edges.setdefault(found.stack + found.source, []).append(found.attribute)
         for source, attributes in edges.items():
             label = ", ".join(dict.fromkeys(attributes))
-            lines.append(f'  {_node_id(source)} -- "{label}" --> {gid}')
+            lines.append(f'  {_node_id(source)} -- "{label}" --> {_group_id(group)}')
+    group_of = {stack: _group_id(g) for g in architecture.groups for stack in g.stacks}
+    replicated = {
+        (group_of[r.source], group_of[r.standby])
+        for r in architecture.replicas
+        if r.source in group_of and r.standby in group_of
+    }
+    for source, standby in sorted(replicated):
+        lines.append(f'  {source} -. "read replica (by ARN, no export)" .-> {standby}')
     lines.append("```")
     return "\n".join(lines)
+
+
+def render_regions(architecture: Architecture) -> list[str]:
+    """A table of where each stack is deployed, by region and stack kind."""
+    if not architecture.regions:
+        return []
+    rows: dict[tuple[str, str], list[str]] = {}
+    for stack, region in architecture.regions:
+        parsed = naming.parse_stack_name(stack)
+        rows.setdefault((region, parsed.kind if parsed else "other"), []).append(stack)
+    lines = ["### Stacks by region", "", "| Region | Kind | Stacks |", "| --- | --- | --- |"]
+    for (region, kind), stacks in sorted(rows.items()):
+        lines.append(f"| {region} | {kind} | {', '.join(f'`{s}`' for s in stacks)} |")
+    return [*lines, ""]
 
 
 def render_markdown(architecture: Architecture) -> str:
     lines = [
         BEGIN,
         "",
+        *render_regions(architecture),
         "### What crosses between the stacks",
         "",
         render_mermaid(architecture),
@@ -403,35 +468,25 @@ def run(args: argparse.Namespace) -> int:
         f"{len(architecture.exports)} exports, {len(architecture.groups)} importing groups, "
         f"{len(architecture.conventions)} naming conventions"
     )
-    if args.check:
-        if updated != current:
-            print(
-                f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
-                "python -m ops architecture` and commit the result",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{output}: up to date ({summary})")
-        return 0
-    output.write_text(updated, encoding="utf-8")
-    print(f"updated {output}: {summary}")
-    return 0
+    stale = (
+        f"{output}: out of date with {args.assembly} ({summary}); run `make synth && "
+        "python -m ops architecture` and commit the result"
+    )
+    fresh, written = f"{output}: up to date ({summary})", f"updated {output}: {summary}"
+    return write_or_check(
+        output, updated, current, check=args.check, stale=stale, fresh=fresh, written=written
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "architecture",
-        help="regenerate the stack diagram in docs/architecture.md from cdk.out (or --check it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "regenerate the stack diagram in docs/architecture.md from cdk.out (or --check it)",
+        __doc__,
     )
     parser.add_argument(
         "--assembly", default=str(DEFAULT_ASSEMBLY), help="synthesized app (default: cdk.out)"
     )
-    parser.add_argument(
-        "--output", default=str(DEFAULT_OUTPUT), help="Markdown file (default: %(default)s)"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    mode.add_argument("--json", action="store_true", help="print the facts as JSON")
+    add_page_options(parser, str(DEFAULT_OUTPUT), "print the facts as JSON")
     parser.set_defaults(func=run)

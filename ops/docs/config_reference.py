@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import types
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -27,6 +26,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from config.schema import EnvironmentConfig
+from ops.cli import add_command, add_page_options
+from ops.output import write_or_check
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = PROJECT_DIR / "docs" / "configuration.md"
@@ -305,31 +306,26 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     shown = _display(output)
     text = render_markdown(docs)
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.is_file() else None
-        if current != text:
-            state = "missing" if current is None else "out of date with config/schema.py"
-            print(f"{shown}: {state}; run `{REGENERATE}` and commit the result", file=sys.stderr)
-            return 1
-        print(f"{shown}: up to date ({sum(len(d.fields) for d in docs)} fields)")
-        return 0
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    print(f"wrote {shown}: {len(docs)} models, {sum(len(d.fields) for d in docs)} fields")
-    return 0
+    current = output.read_text(encoding="utf-8") if output.is_file() else None
+    state = "missing" if current is None else "out of date with config/schema.py"
+    fields = sum(len(d.fields) for d in docs)
+    return write_or_check(
+        output,
+        text,
+        current,
+        check=args.check,
+        stale=f"{shown}: {state}; run `{REGENERATE}` and commit the result",
+        fresh=f"{shown}: up to date ({fields} fields)",
+        written=f"wrote {shown}: {len(docs)} models, {fields} fields",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "config-reference",
-        help="generate docs/configuration.md from config/schema.py (or --check it)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "generate docs/configuration.md from config/schema.py (or --check it)",
+        __doc__,
     )
-    parser.add_argument(
-        "--output", default=str(DEFAULT_OUTPUT), help="Markdown file (default: %(default)s)"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    mode.add_argument("--json", action="store_true", help="print the field rows as JSON")
+    add_page_options(parser, str(DEFAULT_OUTPUT), "print the field rows as JSON")
     parser.set_defaults(func=run)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from config.schema import LOG_KINDS
+from ops.cli import add_command
 from ops.lifecycle import config_change as cc
 from ops.wording import CDK, plural
 from stacks import naming
@@ -214,11 +215,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "offboard",
-        help="check and print the steps that remove a restaurant (final snapshot kept)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check and print the steps that remove a restaurant (final snapshot kept)",
+        __doc__,
     )
     parser.add_argument("slug", help="the restaurant's slug")
     parser.add_argument("--env", required=True, help="environment name")

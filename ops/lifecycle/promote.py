@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from config.schema import Restaurant
+from ops.cli import add_command
 from ops.lifecycle import config_change as cc
 from ops.planning.plan import cost_lines, render_text
 from ops.planning.planner import Plan, ResourceChange
@@ -334,11 +335,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "promote",
-        help="PoC -> production tier for one restaurant, judged before it is written",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "PoC -> production tier for one restaurant, judged before it is written",
+        __doc__,
     )
     add_common_arguments(parser)
     parser.set_defaults(func=run)

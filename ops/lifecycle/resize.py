@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from config.schema import SIZE_TO_INSTANCE_CLASS
+from ops.cli import add_command
 from ops.lifecycle import config_change as cc
 from ops.lifecycle.promote import ChangeRequest, add_common_arguments, run_request
 
@@ -42,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "resize",
-        help="change a restaurant's database size (seed 4.2), judged before it is written",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "change a restaurant's database size (seed 4.2), judged before it is written",
+        __doc__,
     )
     add_common_arguments(parser)
     parser.add_argument(

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ops.assembly import AssemblyError, StackArtifact, read_assembly
+from ops.output import print_result
 
 NEAR_FRACTION = 0.8
 DEFAULT_ASSEMBLY = Path("cdk.out")
@@ -1035,8 +1036,11 @@ def environment_stacks(
     """The stacks of one environment, by this project's naming convention."""
     from stacks import naming  # the single source of stack names
 
-    prefix = f"{naming.name_prefix(environment)}-"
-    return {name: artifact for name, artifact in stacks.items() if name.startswith(prefix)}
+    return {
+        name: artifact
+        for name, artifact in stacks.items()
+        if (parsed := naming.parse_stack_name(name)) and parsed.environment == environment
+    }
 
 
 def preflight(
@@ -1147,13 +1151,10 @@ def _unknown_environment(stacks: dict[str, StackArtifact], name: str, assembly: 
         configured = sorted(e.name for e in load_environments())
     except ConfigError:
         configured = []
-    held = sorted(
-        {
-            stack.removeprefix("chefs-kiss-").removesuffix("-platform")
-            for stack in stacks
-            if stack.startswith("chefs-kiss-") and stack.endswith("-platform")
-        }
-    )
+    from stacks import naming
+
+    parsed = (naming.parse_stack_name(stack) for stack in stacks)
+    held = sorted({p.environment for p in parsed if p and p.kind == naming.PLATFORM})
     if name not in configured:
         return (
             f"--env {name}: no config/environments/{name}.yaml "
@@ -1198,23 +1199,21 @@ def run(args: argparse.Namespace) -> int:
     )
     counted = {name: len(environment_stacks(stacks, name)) for name in names}
     counted[COMBINED] = sum(counted.values())
-    if args.json:
-        payload = {
+    print_result(
+        args.json,
+        lambda: {
             name: {
                 "stacks": counted[name],
                 "results": [asdict(r) for r in results],
                 "summary": dict(Counter(r.status for r in results)),
             }
             for name, results in reports.items()
-        }
-        print(json.dumps(payload, indent=2))
-    else:
-        print(
-            "\n\n".join(
-                format_table(name, counted[name], results, verbose=args.verbose)
-                for name, results in reports.items()
-            )
-        )
+        },
+        lambda: "\n\n".join(
+            format_table(name, counted[name], results, verbose=args.verbose)
+            for name, results in reports.items()
+        ),
+    )
     return 1 if failed else 0
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ops.assembly import StackArtifact, read_assembly
 from ops.limits.preflight import CHECKS, Check, EnvironmentView, environment_stacks
+from ops.output import write_or_check
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = PROJECT_DIR / "docs" / "scale.md"
@@ -307,19 +308,17 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, OSError) as exc:
         print(f"preflight --scale-doc: {exc}", file=sys.stderr)
         return 2
-    if args.check:
-        if updated != current:
-            print(
-                f"{output}: the quota table is out of date; run `python -m ops preflight "
-                "--scale-doc` and commit the result",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{output}: the quota table is up to date")
-        return 0
-    if updated != current:
-        output.write_text(updated, encoding="utf-8")
-        print(f"updated {output}")
-    else:
-        print(f"{output}: unchanged")
-    return 0
+    stale = (
+        f"{output}: the quota table is out of date; run `python -m ops preflight --scale-doc` "
+        "and commit the result"
+    )
+    return write_or_check(
+        output,
+        updated,
+        current,
+        check=args.check,
+        stale=stale,
+        fresh=f"{output}: the quota table is up to date",
+        written=f"updated {output}",
+        unchanged=f"{output}: unchanged",
+    )

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.assembly import AssemblyError, StackArtifact, read_assembly, staleness
+from ops.cli import add_command
 from ops.planning.planner import Plan, PropertyChange, ResourceChange, StackPlan, plan_assemblies
 from ops.planning.schemas import schema_source
 from ops.planning.update_rules import NO_CHANGE
@@ -221,44 +222,19 @@ def head_assembly(
 
 
 # ---------------------------------------------------------------------------------------------
-# Cost (ops/costing/cost.py is built on another branch; used when present)
-
-
-def _cost_entry_point() -> Any:
-    """ops.costing.diff (the cost library's entry point), else ops.costing.cost.diff, else None."""
-    import importlib
-
-    for module_name in ("ops.costing", "ops.costing.cost"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        diff = getattr(module, "diff", None)
-        if callable(diff):
-            return diff
-    return None
-
-
-def _cost_summary(value: Any) -> dict[str, Any]:
-    """JSON-able form of a CostDiff-like result (to_json / to_dict / as is)."""
-    for method in ("to_json", "to_dict"):
-        convert = getattr(value, method, None)
-        if callable(convert):
-            data = convert()
-            return data if isinstance(data, dict) else {"value": data}
-    return value if isinstance(value, dict) else {"value": str(value)}
+# Cost (the cost model in ops/costing; imported when a plan asks, so the parser stays light)
 
 
 def cost_difference(base_dir: Path, head_dir: Path, environments: Sequence[str]) -> tuple[Any, str]:
-    """({env: summary}, note). The cost model is optional: without it the plan says so."""
-    diff = _cost_entry_point()
-    if diff is None:
-        return None, "cost difference not available (ops/costing is not in this checkout)"
+    """({env: CostDiff.to_json()}, note). A cost model that fails says so in the note; it never
+    sinks a plan, whose verdict is replacement and interruption, not price."""
+    from ops.costing import diff
+
     results: dict[str, Any] = {}
     try:
         for env in environments:
-            results[env] = _cost_summary(diff(base_dir, head_dir, env))
-    except Exception as exc:  # another team's model: never let it sink a plan
+            results[env] = diff(base_dir, head_dir, env).to_json()
+    except Exception as exc:  # prices or usage unreadable, an assembly the model cannot read
         return None, f"cost difference failed: {type(exc).__name__}: {exc}"
     return results, ""
 
@@ -522,11 +498,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "plan",
-        help="offline plan of two assemblies: in place, interruption or replacement",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "offline plan of two assemblies: in place, interruption or replacement",
+        __doc__,
     )
     parser.add_argument(
         "--base", required=True, help="assembly directory or git ref (the 'before')"

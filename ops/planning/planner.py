@@ -19,11 +19,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ops.assembly import StackArtifact
+from ops.assembly import StackArtifact, imported_names
 from ops.planning.intrinsics import resolve_template
 from ops.planning.schemas import DEFAULT_REGION, resource_schema
 from ops.planning.update_rules import (
@@ -182,44 +182,17 @@ def _canon(value: Any) -> str:
     return json.dumps(norm(value), sort_keys=True)
 
 
-def references(value: Any) -> set[str]:
-    """Logical ids a value depends on (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+def _find(value: Any, pick: Callable[[str, Any], tuple[Iterable[str], bool]]) -> set[str]:
+    """The names `pick` finds in a template value. `pick(key, inner)` is asked of every key of
+    every mapping: it returns the names under that key and whether to look inside it too."""
     found: set[str] = set()
 
     def visit(node: Any) -> None:
         if isinstance(node, dict):
             for key, inner in node.items():
-                if key == "Ref" and isinstance(inner, str):
-                    found.add(inner)
-                elif key == "Fn::GetAtt":
-                    target = inner[0] if isinstance(inner, list) and inner else inner
-                    if isinstance(target, str):
-                        found.add(target.split(".")[0])
-                elif key == "Fn::Sub":
-                    text = inner[0] if isinstance(inner, list) and inner else inner
-                    if isinstance(text, str):
-                        found.update(_SUB_REF.findall(text))
-                    visit(inner)
-                else:
-                    visit(inner)
-        elif isinstance(node, list):
-            for inner in node:
-                visit(inner)
-
-    visit(value)
-    return {name for name in found if not name.startswith("AWS::")}
-
-
-def imports(value: Any) -> set[str]:
-    """Export names a value imports with a literal Fn::ImportValue."""
-    found: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, inner in node.items():
-                if key == "Fn::ImportValue" and isinstance(inner, str):
-                    found.add(inner)
-                else:
+                names, inside = pick(key, inner)
+                found.update(names)
+                if inside:
                     visit(inner)
         elif isinstance(node, list):
             for inner in node:
@@ -227,6 +200,28 @@ def imports(value: Any) -> set[str]:
 
     visit(value)
     return found
+
+
+def _first(inner: Any) -> Any:
+    """The first argument of an intrinsic that takes a list or a single value."""
+    return inner[0] if isinstance(inner, list) and inner else inner
+
+
+def _referenced(key: str, inner: Any) -> tuple[Iterable[str], bool]:
+    if key == "Ref" and isinstance(inner, str):
+        return (inner,), False
+    if key == "Fn::GetAtt":
+        target = _first(inner)
+        return ((target.split(".")[0],) if isinstance(target, str) else ()), False
+    if key == "Fn::Sub":
+        text = _first(inner)
+        return (_SUB_REF.findall(text) if isinstance(text, str) else ()), True
+    return (), True
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a value depends on (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    return {name for name in _find(value, _referenced) if not name.startswith("AWS::")}
 
 
 def _at(value: Any, path: Sequence[str]) -> Any:
@@ -365,7 +360,9 @@ def _compare_resource(
     changes: list[PropertyChange] = []
     for key in sorted(set(base_props) | set(head_props)):
         before, after = base_props.get(key), head_props.get(key)
-        moved = sorted(references(after) & replaced) + sorted(imports(after) & changed_exports)
+        moved = sorted(references(after) & replaced) + sorted(
+            imported_names(after) & changed_exports
+        )
         if _canon(before) == _canon(after) and not moved:
             continue
         if _canon(before) == _canon(after):
@@ -692,7 +689,7 @@ def plan_assemblies(
         if stack.action in ("remove", "unchanged") or stack.name not in head_resolved:
             continue
         body = head_resolved[stack.name]
-        missing = imports(body.get("Resources")) | imports(body.get("Outputs"))
+        missing = imported_names(body.get("Resources")) | imported_names(body.get("Outputs"))
         for export in sorted(missing - exported):
             message = f"imports {export}, which no stack of the head assembly exports"
             stack.notes.append(message)
@@ -842,7 +839,7 @@ def _importers(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]
     """Export name -> the stacks (of every stack in the assembly) that import it."""
     result: dict[str, set[str]] = {}
     for name, body in templates.items():
-        for export in imports(body.get("Resources")) | imports(body.get("Outputs")):
+        for export in imported_names(body.get("Resources")) | imported_names(body.get("Outputs")):
             result.setdefault(export, set()).add(name)
     return result
 
