@@ -357,6 +357,9 @@ def _compare_resource(
         return ResourceChange(logical_id, type_name, "replace", REPLACEMENT, [change])
     base_props = base.get("Properties") or {}
     head_props = head.get("Properties") or {}
+    if base == head and not _moves(head_props, replaced, changed_exports):
+        # Most resources of a plan: nothing to judge (what the loop below concludes, key by key).
+        return ResourceChange(logical_id, type_name, "modify", worst(), [])
     changes: list[PropertyChange] = []
     for key in sorted(set(base_props) | set(head_props)):
         before, after = base_props.get(key), head_props.get(key)
@@ -402,6 +405,13 @@ def _compare_resource(
             "is taken); the deploy fails and rolls back"
         )
     return resource
+
+
+def _moves(props: Mapping[str, Any], replaced: set[str], changed_exports: set[str]) -> bool:
+    """Whether `props` reference a replaced resource or import an export whose value changes."""
+    return bool(replaced and references(props) & replaced) or bool(
+        changed_exports and imported_names(props) & changed_exports
+    )
 
 
 def _physical_name(type_name: str, props: Mapping[str, Any]) -> Any:
