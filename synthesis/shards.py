@@ -9,10 +9,12 @@ restaurants' stacks reference them) and the tenant and standby stacks of its res
 templates are byte-identical (tests/test_synthesis.py holds that), and the CDK CLI reads it as
 usual.
 
-A shard costs a process, a kernel and its platforms (about 4 s on a 2-core machine), so an app
-is sharded only from `RESTAURANTS_PER_SHARD` restaurants per extra process, one process per core
-at most; below that it is synthesized in this process, as before. `CHEFS_KISS_SYNTH_WORKERS=N`
-sets the number of processes (1: never shard).
+A shard costs a process, a kernel and its platforms, and two kernels synthesizing at once on a
+2-core machine slow each other (each one's garbage collector runs on both cores): at 100
+restaurants two shards measured no faster than one process, at 1,000 they take 72 s instead of
+122 s (docs/scale.md). So an app is sharded from `RESTAURANTS_PER_SHARD` restaurants per process,
+one process per core at most; a smaller one is synthesized in this process, as before.
+`CHEFS_KISS_SYNTH_WORKERS=N` sets the number of processes (1: never shard).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from synthesis.merge import MergeError, merge_assemblies
 if TYPE_CHECKING:
     from config.schema import EnvironmentConfig
 
-RESTAURANTS_PER_SHARD = 50
+RESTAURANTS_PER_SHARD = 100
 WORKERS_VARIABLE = "CHEFS_KISS_SYNTH_WORKERS"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
