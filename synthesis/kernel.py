@@ -22,6 +22,7 @@ Call it before the first `import aws_cdk` of a process (the import starts the ke
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.resources
 import os
 import shutil
@@ -55,22 +56,20 @@ def use_direct_kernel() -> Path | None:
 
 def _extracted_runtime() -> Path:
     """jsii's embedded runtime files, laid out as jsii lays them out (bin/, lib/), with the
-    launcher beside jsii's own in bin/: once per jsii version, in the user's cache directory
-    (where jsii keeps its package cache too), reused after."""
+    launcher and the node wrapper beside jsii's own in bin/, in the user's cache directory (where
+    jsii keeps its package cache too): once per jsii version and launcher, reused after.
+
+    The directory's name carries a digest of what goes in it, and it appears whole (renamed from
+    a scratch directory) or not at all, so processes starting at once (pytest-xdist's workers on
+    a new machine) never see half of it, and none deletes a copy another one runs from."""
     import jsii
     import jsii._embedded.jsii as embedded
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    root = cache / "chefs-kiss" / f"jsii-runtime-{jsii.__version__}"
     launcher = LAUNCHER.read_bytes()
-    current = root / "bin" / LAUNCHER.name
-    wrapper = root / "bin" / NODE_WRAPPER
-    if (
-        current.is_file()
-        and current.read_bytes() == launcher
-        and wrapper.is_file()
-        and wrapper.read_text(encoding="utf-8") == NODE_WRAPPER_TEXT
-    ):
+    digest = hashlib.sha256(launcher + NODE_WRAPPER_TEXT.encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    root = cache / "chefs-kiss" / f"jsii-runtime-{jsii.__version__}-{digest}"
+    if root.is_dir():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
@@ -82,8 +81,7 @@ def _extracted_runtime() -> Path:
         (partial / "bin" / LAUNCHER.name).write_bytes(launcher)
         (partial / "bin" / NODE_WRAPPER).write_text(NODE_WRAPPER_TEXT, encoding="utf-8")
         (partial / "bin" / NODE_WRAPPER).chmod(0o755)
-        shutil.rmtree(root, ignore_errors=True)  # an older launcher of the same jsii version
-        with contextlib.suppress(OSError):  # another process won the race: use its copy
+        with contextlib.suppress(OSError):  # another process got there first: use its copy
             partial.rename(root)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -340,3 +340,24 @@ def test_ops_bench_measures_a_sharded_synthesis_as_cdk_synth_runs_it() -> None:
     assert (row["size"], row["processes"], row["stacks"], row["findings"]) == (2, 2, 3, 0)
     assert row["build_calls"] > 0 and row["build_s"] > 0 and row["synth_s"] > 0
     assert row["wall_s"] >= row["build_s"] + row["synth_s"]
+
+
+def test_processes_starting_at_once_share_one_whole_runtime_directory(tmp_path: Path) -> None:
+    """pytest-xdist's workers on a new machine all extract the runtime at the same moment: each
+    gets the same directory, complete, and no scratch copy is left behind."""
+    code = (
+        "import os, sys; from synthesis import kernel; root = kernel._extracted_runtime();"
+        " files = sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_file());"
+        " print(root, len(files))"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    command = [sys.executable, "-c", code]
+    processes = [
+        subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    answers = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(answers) == 1, answers
+    root, count = answers.pop().split()
+    assert int(count) == 8  # jsii's six files, the launcher and the node wrapper
+    assert [p.name for p in (tmp_path / "chefs-kiss").iterdir()] == [Path(root).name]
