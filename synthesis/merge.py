@@ -64,8 +64,7 @@ def merge_assemblies(parts: Sequence[Path], target: Path, stack_order: Sequence[
     _write(target / "manifest.json", merged)
     _merge_tree(parts, target, stack_order)
     _merge_validation_reports(parts, target)
-    for name in ("cdk.out",):
-        shutil.copy2(parts[0] / name, target / name)
+    shutil.copy2(parts[0] / "cdk.out", target / "cdk.out")  # the assembly's version
 
 
 # --------------------------------------------------------------------------- stacks
@@ -137,33 +136,9 @@ def _merge_templates(name: str, templates: list[dict[str, Any]]) -> dict[str, An
             if key in outputs and outputs[key] != value:
                 raise MergeError(f"{name}: the shards disagree about output {key}")
             outputs.setdefault(key, value)
-    merged: dict[str, Any] = {}
-    # Outputs keep their place among the template's sections (a shard without any export of
-    # this stack has none: the section goes where CDK puts it, before Parameters' successors).
-    for key, value in first.items():
-        merged[key] = outputs if key == "Outputs" else value
-    if "Outputs" not in merged and outputs:
-        merged = _insert_outputs(first, outputs, templates)
-    return merged
-
-
-def _insert_outputs(
-    first: dict[str, Any], outputs: dict[str, Any], templates: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Place Outputs where a copy that has them places them (after the same section)."""
-    with_outputs = next(t for t in templates if "Outputs" in t)
-    keys = list(with_outputs)
-    before = keys[keys.index("Outputs") - 1] if keys.index("Outputs") > 0 else None
-    merged: dict[str, Any] = {}
-    if before is None:
-        merged["Outputs"] = outputs
-    for key, value in first.items():
-        merged[key] = value
-        if key == before:
-            merged["Outputs"] = outputs
-    if "Outputs" not in merged:
-        merged["Outputs"] = outputs
-    return merged
+    # The sections in CDK's order: that of a copy with Outputs (the other sections are the same).
+    layout = next((template for template in templates if "Outputs" in template), first)
+    return {key: outputs if key == "Outputs" else first[key] for key in layout}
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:

@@ -216,6 +216,13 @@ def test_a_platform_every_shard_holds_lists_every_export_in_first_reference_orde
     ]  # fmt: skip
     # a stack one shard holds is moved, byte for byte
     assert (target / "t2.template.json").read_text() == _template_text({"Resources": {}})
+    # the first shard imports nothing from the platform: Outputs still go where CDK puts them
+    c2 = _part(tmp_path / "c2", {"plat": PLATFORM})
+    a2 = _part(tmp_path / "a2", {"plat": _with_outputs("Vpc", "Key")})
+    again = tmp_path / "again"
+    again.mkdir()
+    merge_assemblies([c2, a2], again, ["plat"])
+    assert (again / "plat.template.json").read_text() == _template_text(_with_outputs("Vpc", "Key"))
 
 
 def test_shards_that_disagree_about_anything_but_exports_do_not_merge(tmp_path: Path) -> None:
