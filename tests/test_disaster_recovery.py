@@ -30,7 +30,8 @@ def environment(replication: dict[str, Any] | None) -> EnvironmentConfig:
 
 
 def templates(env: EnvironmentConfig) -> dict[str, dict[str, Any]]:
-    app = build_app(environments=[env], nag_packs=(), app=cdk.App(context=project_context()))
+    app = cdk.App(context=project_context(), builtin_cloud_formation_validation=False)
+    app = build_app(environments=[env], nag_packs=(), app=app)
     return {s.stack_name: s.template for s in app.synth().stacks}
 
 

@@ -79,7 +79,10 @@ def flat(value: Any) -> str:
 
 
 def synth(environment: EnvironmentConfig, outdir: Path) -> tuple[cdk.App, dict[str, StackArtifact]]:
-    app = cdk.App(context=project_context(), outdir=str(outdir))
+    # Read-only templates: the example assembly runs the built-in validation on these kinds.
+    app = cdk.App(
+        context=project_context(), outdir=str(outdir), builtin_cloud_formation_validation=False
+    )
     build_app(environments=[environment], nag_packs=(), app=app)
     app.synth()
     return app, read_assembly(outdir)

@@ -54,9 +54,8 @@ PLATFORM = "chefs-kiss-drplan-dr-platform"
 
 
 def templates(environment: EnvironmentConfig) -> dict[str, StackArtifact]:
-    app = build_app(
-        environments=[environment], nag_packs=(), app=cdk.App(context=project_context())
-    )
+    app = cdk.App(context=project_context(), builtin_cloud_formation_validation=False)
+    app = build_app(environments=[environment], nag_packs=(), app=app)
     return {
         s.stack_name: StackArtifact(s.stack_name, Path(f"{s.stack_name}.template.json"), s.template)
         for s in app.synth().stacks

@@ -170,7 +170,7 @@ def test_dashboard_finds_tenant_databases_by_search(template: TemplateFn) -> Non
 
 def platform_template(tenants: int, profile: str = "production", **settings: Any) -> dict[str, Any]:
     environment = generated_environment("scale", tenants, profile=profile, **settings)
-    app = cdk.App(context=project_context())
+    app = cdk.App(context=project_context(), builtin_cloud_formation_validation=False)
     stack = PlatformStack(
         app,
         "chefs-kiss-scale-platform",
@@ -290,10 +290,8 @@ def test_adding_a_tenant_touches_only_its_own_stack() -> None:
 
     def synth(count: int) -> dict[str, dict[str, Any]]:
         environment = generated_environment("onb", count, profile="production")
-        app = build_app(
-            environments=[environment], nag_packs=(), app=cdk.App(context=project_context())
-        )
-        assembly = app.synth()
+        app = cdk.App(context=project_context(), builtin_cloud_formation_validation=False)
+        assembly = build_app(environments=[environment], nag_packs=(), app=app).synth()
         return {s.stack_name: s.template for s in assembly.stacks}
 
     before, after = synth(2), synth(3)

@@ -85,8 +85,10 @@ def judge(
         head = copy_assembly(base, tmp_path / f"head{n}")
         for stack, edit in head_edits.items():
             edit_template(head, stack, edit)
-        plan = plan_assemblies(read_assembly(base), read_assembly(head), allow=allow)
-        argv = ["plan", "--base", str(base), "--head", str(head), "--no-cost"]
+        # The edits are to ENV's stacks: the other environments' are the same on both sides.
+        only = [naming.name_prefix(ENV) + "-*"]
+        plan = plan_assemblies(read_assembly(base), read_assembly(head), allow=allow, stacks=only)
+        argv = ["plan", "--base", str(base), "--head", str(head), "--no-cost", "--stacks", only[0]]
         for pattern in allow:
             argv += ["--allow", pattern]
         capsys.readouterr()

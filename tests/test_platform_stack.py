@@ -81,7 +81,7 @@ def test_nat_gateway_count_can_be_chosen() -> None:
     from stacks.platform_stack import PlatformStack
 
     environment = generated_environment("nat", 1, profile="production", network={"nat_gateways": 1})
-    app = cdk.App(context=project_context())
+    app = cdk.App(context=project_context(), builtin_cloud_formation_validation=False)
     stack = PlatformStack(
         app,
         "chefs-kiss-nat-platform",
