@@ -14,9 +14,10 @@ own). The files are jsii's own, extracted once per jsii version, as jsii itself 
 every start. Hosted code's output still reaches Python's stderr sink as the relay sends it.
 
 Call it before the first `import aws_cdk` of a process (the import starts the kernel). A
-`JSII_RUNTIME` already set wins; a `JSII_NODE` already set is the node the wrapper runs;
-`CHEFS_KISS_JSII_RELAY=1` keeps jsii's relay (to compare, or if a jsii release moves its files:
-`tests/test_synthesis.py` holds both to the same templates).
+`JSII_RUNTIME` already set wins, and jsii's relay stays on a system without /bin/sh; a
+`JSII_NODE` already set is the node the wrapper runs. `CHEFS_KISS_JSII_RELAY=1` keeps jsii's
+relay (to compare, or if a jsii release moves its files: `tests/test_synthesis.py` holds both to
+the same templates).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def use_direct_kernel() -> Path | None:
     children; returns the launcher's path, or None where jsii's own runtime stays (set by the
     user, or switched off)."""
     if os.environ.get("JSII_RUNTIME") or os.environ.get(RELAY_SWITCH) in ("1", "true"):
+        return None
+    if os.name != "posix":  # the node wrapper is a shell script
         return None
     root = _extracted_runtime()
     if os.environ.get("JSII_NODE") and "CHEFS_KISS_JSII_NODE" not in os.environ:
