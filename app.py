@@ -283,65 +283,39 @@ def main() -> int:
     sibling temporary directory and moved into place only when synthesis has succeeded, so a
     config error, a construct error or a cdk-nag finding never leaves a partial assembly.
     """
-    from synthesis.shards import SynthesisError, WorkersSettingError
+    from synthesis.shards import WorkersSettingError, shard_count, synthesize_in_shards
 
     target = os.environ.get("CDK_OUTDIR")
     staging: Path | None = None
     try:
         environments = _load_from_cli_context()
-        if target and environments is not None and _synthesize_in_shards(environments, target):
+        if not target:  # `python app.py` alone: synthesized in place
+            assembly = build_app(environments=environments).synth()
+            remove_stale_templates(Path(assembly.directory))  # what a wider synthesis left
             return 0
-        import aws_cdk as cdk
-
-        context = project_context()
-        if target:
-            outdir = Path(target).absolute()
-            outdir.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-            app = build_app(
-                environments=environments, app=cdk.App(context=context, outdir=str(staging))
-            )
+        outdir = Path(target).absolute()
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+        shards = shard_count(environments) if environments is not None else 1
+        if environments is not None and shards > 1:  # a large app (synthesis/shards.py)
+            synthesize_in_shards(environments, staging, count=shards)
         else:
-            app = build_app(environments=environments)
-        assembly = app.synth()
-        if staging is not None:
-            _replace_assembly(staging, Path(target or "cdk.out").absolute())
-            staging = None
-        else:  # synthesized in place: drop what an earlier, wider synthesis left
-            remove_stale_templates(Path(assembly.directory))
+            import aws_cdk as cdk
+
+            app = cdk.App(context=project_context(), outdir=str(staging))
+            build_app(environments=environments, app=app).synth()
+        _replace_assembly(staging, outdir)
+        staging = None
     except (ConfigError, WorkersSettingError) as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except SynthesisError as exc:  # a shard's construct check or cdk-nag findings
-        print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a construct check or cdk-nag: a message, not a traceback
+    except Exception as exc:  # a construct check or cdk-nag (of any shard): a message
         print(f"synthesis failed: {_capped(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return 0
-
-
-def _synthesize_in_shards(environments: Sequence[EnvironmentConfig], target: str) -> bool:
-    """A large app: synthesized by several processes (synthesis/shards.py) into a sibling
-    directory, moved into `target` whole when every shard has succeeded. False (nothing done)
-    when the app is small enough for this process alone."""
-    from synthesis.shards import shard_count, synthesize_in_shards
-
-    count = shard_count(environments)
-    if count < 2:
-        return False
-    outdir = Path(target).absolute()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-    try:
-        synthesize_in_shards(environments, staging, count=count)
-        _replace_assembly(staging, outdir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return True
 
 
 def remove_stale_templates(outdir: Path) -> list[str]:
