@@ -27,6 +27,7 @@ import hashlib
 import importlib.resources
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,7 +50,11 @@ def use_direct_kernel() -> Path | None:
         return None
     if os.name != "posix":  # the node wrapper is a shell script
         return None
-    root = _extracted_runtime()
+    try:
+        root = _extracted_runtime()
+    except OSError as error:  # no writable cache directory: jsii's own relay still works
+        print(f"note: jsii kernel with its relay ({error})", file=sys.stderr)
+        return None
     if os.environ.get("JSII_NODE") and "CHEFS_KISS_JSII_NODE" not in os.environ:
         os.environ["CHEFS_KISS_JSII_NODE"] = os.environ["JSII_NODE"]  # the user's node
     os.environ["JSII_NODE"] = str(root / "bin" / NODE_WRAPPER)

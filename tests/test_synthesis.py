@@ -138,6 +138,19 @@ def test_stack_order_is_the_apps() -> None:
 # --------------------------------------------------------------------------- the merge
 
 
+def test_without_a_writable_cache_jsii_keeps_its_relay(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.delenv("JSII_RUNTIME")
+    monkeypatch.setenv("JSII_NODE", "node")
+    assert kernel.use_direct_kernel() is None
+    assert "JSII_RUNTIME" not in os.environ and os.environ["JSII_NODE"] == "node"
+    assert "jsii kernel with its relay" in capsys.readouterr().err
+
+
 def _template_text(template: dict[str, Any]) -> str:
     return json.dumps(template, indent=1, ensure_ascii=False)
 
