@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
 from stacks import naming
-from synthesis.kernel import use_direct_kernel
+from synthesis.kernel import SettingError, check_validate_threads, use_direct_kernel
 
 # Before anything imports aws_cdk (which starts the jsii kernel): the kernel without its relay.
 use_direct_kernel()
@@ -288,6 +288,7 @@ def main() -> int:
     target = os.environ.get("CDK_OUTDIR")
     staging: Path | None = None
     try:
+        check_validate_threads()
         environments = _load_from_cli_context()
         if not target:  # `python app.py` alone: synthesized in place
             assembly = build_app(environments=environments).synth()
@@ -306,7 +307,7 @@ def main() -> int:
             build_app(environments=environments, app=app).synth()
         _replace_assembly(staging, outdir)
         staging = None
-    except (ConfigError, WorkersSettingError) as exc:
+    except (ConfigError, WorkersSettingError, SettingError) as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a construct check or cdk-nag (of any shard): a message

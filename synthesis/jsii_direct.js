@@ -66,4 +66,7 @@ function forward(key) {
 process.stdout.write = forward('stdout');
 process.stderr.write = forward('stderr');
 
+// CloudFormation Validate's engines start in worker threads as soon as aws-cdk-lib loads.
+require(path.join(__dirname, 'cfn_validate_pool.js')).install();
+
 require(path.join(__dirname, '..', 'lib', 'program.js'));

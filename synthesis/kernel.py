@@ -13,6 +13,12 @@ installed jsii in the kernel process itself, its API channel on stdin/stdout. js
 own). The files are jsii's own, extracted once per jsii version, as jsii itself extracts them at
 every start. Hosted code's output still reaches Python's stderr sink as the relay sends it.
 
+The launcher also runs aws-cdk-lib's CloudFormation Validate in worker threads
+(`cfn_validate_pool.js`): their engines (about a second each to create) start while Python
+builds the app, and the templates are validated on every core instead of one; the report and the
+outcome are the built-in plugin's (tests/test_synthesis.py compares them).
+`CHEFS_KISS_CFN_VALIDATE_THREADS=0` keeps the plugin in the kernel's thread.
+
 Call it before the first `import aws_cdk` of a process (the import starts the kernel). A
 `JSII_RUNTIME` already set wins, and jsii's relay stays on a system without /bin/sh; a
 `JSII_NODE` already set is the node the wrapper runs. `CHEFS_KISS_JSII_RELAY=1` keeps jsii's
@@ -32,7 +38,11 @@ import tempfile
 from pathlib import Path
 
 LAUNCHER = Path(__file__).with_name("jsii_direct.js")
+# Loaded by the launcher: aws-cdk-lib's CloudFormation Validate in worker threads.
+VALIDATE_POOL = Path(__file__).with_name("cfn_validate_pool.js")
 RELAY_SWITCH = "CHEFS_KISS_JSII_RELAY"
+# cfn_validate_pool.js: threads that run aws-cdk-lib's CloudFormation Validate (0: in the kernel).
+VALIDATE_THREADS = "CHEFS_KISS_CFN_VALIDATE_THREADS"
 # The relay starts the kernel with `--preserve-symlinks`, and the kernel reads that flag: with it,
 # it links each package into its scratch directory by one symbolic link; without it, it makes a
 # hard link per file of aws-cdk-lib (thousands) and deletes them all at exit (2 s of rmdir per
@@ -40,6 +50,21 @@ RELAY_SWITCH = "CHEFS_KISS_JSII_RELAY"
 # this wrapper, which runs the same node with the flag.
 NODE_WRAPPER = "node-preserve-symlinks"
 NODE_WRAPPER_TEXT = '#!/bin/sh\nexec "${CHEFS_KISS_JSII_NODE:-node}" --preserve-symlinks "$@"\n'
+
+
+class SettingError(ValueError):
+    """An environment variable of this package holds a value it cannot use."""
+
+
+def check_validate_threads() -> None:
+    """CHEFS_KISS_CFN_VALIDATE_THREADS, if set, is a whole number of threads (0 or more); the
+    launcher refuses anything else too, but only once the kernel starts."""
+    value = os.environ.get(VALIDATE_THREADS, "").strip()
+    if value and not (value.isascii() and value.isdigit()):
+        raise SettingError(
+            f"{VALIDATE_THREADS}={value!r}: give a whole number of threads, 0 or more "
+            "(0: CloudFormation validation in the jsii kernel's own thread)"
+        )
 
 
 def use_direct_kernel() -> Path | None:
@@ -74,7 +99,8 @@ def _extracted_runtime() -> Path:
     import jsii._embedded.jsii as embedded
 
     launcher = LAUNCHER.read_bytes()
-    digest = hashlib.sha256(launcher + NODE_WRAPPER_TEXT.encode()).hexdigest()[:12]
+    pool = VALIDATE_POOL.read_bytes()
+    digest = hashlib.sha256(launcher + pool + NODE_WRAPPER_TEXT.encode()).hexdigest()[:12]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     root = cache / "chefs-kiss" / f"jsii-runtime-{jsii.__version__}-{digest}"
     if root.is_dir():
@@ -87,6 +113,7 @@ def _extracted_runtime() -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(importlib.resources.files(embedded).joinpath(resource).read_bytes())
         (partial / "bin" / LAUNCHER.name).write_bytes(launcher)
+        (partial / "bin" / VALIDATE_POOL.name).write_bytes(pool)
         (partial / "bin" / NODE_WRAPPER).write_text(NODE_WRAPPER_TEXT, encoding="utf-8")
         (partial / "bin" / NODE_WRAPPER).chmod(0o755)
         with contextlib.suppress(OSError):  # another process got there first: use its copy

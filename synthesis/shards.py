@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stacks import naming
-from synthesis.kernel import use_direct_kernel
+from synthesis.kernel import VALIDATE_THREADS, use_direct_kernel
 from synthesis.merge import MergeError, merge_assemblies
 
 if TYPE_CHECKING:
@@ -150,13 +150,14 @@ def synthesize_in_shards(
         for shard in shards:
             part = work / f"shard-{shard.index}"
             command = [
-                sys.executable, "-m", "synthesis.shards", "--job", str(job),
+                sys.executable, *_interpreter_options(), "-m", "synthesis.shards",
+                "--job", str(job),
                 "--shard", f"{shard.index},{shard.count},{shard.start},{shard.stop}",
                 "--outdir", str(part), "--timing", str(work / f"timing-{shard.index}"),
             ]  # fmt: skip
             processes.append(
                 subprocess.Popen(
-                    command, cwd=PROJECT_DIR, stderr=subprocess.PIPE, env=_environment()
+                    command, cwd=PROJECT_DIR, stderr=subprocess.PIPE, env=_environment(len(shards))
                 )
             )
         errors = [process.communicate()[1].decode(errors="replace") for process in processes]
@@ -187,9 +188,16 @@ def _pass_on(outputs: Sequence[str]) -> None:
                 sys.stderr.write(line)
 
 
-def _environment() -> dict[str, str]:
+def _interpreter_options() -> list[str]:
+    """`-O` when this process runs with it (cdk.json's app command): the shards run alike."""
+    return ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+
+
+def _environment(count: int) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")]))
+    if count > 1:  # the shards keep the cores busy: one CloudFormation Validate thread each
+        env.setdefault(VALIDATE_THREADS, "1")
     return env
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from config.generated import generated_environment
+from ops.limits import bench
 from synthesis import kernel, shards
 from synthesis.merge import MergeError, merge_assemblies
 
@@ -90,6 +91,76 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
     assert b"--preserve-symlinks" in decoded[2][1].split()
 
 
+# An app whose three stacks break CloudFormation's schemas alike (the same rule and message in
+# each, so the report merges them) and differently (a value only one stack has).
+_INVALID_APP = """
+import sys
+from synthesis.kernel import use_direct_kernel
+use_direct_kernel()
+import aws_cdk as cdk
+app = cdk.App(outdir=sys.argv[1], context={"@aws-cdk/core:validateAgainstDefaultRules": True})
+for index in range(3):
+    where = cdk.Environment(account="111111111111", region="us-east-1")
+    stack = cdk.Stack(app, f"S{index}", env=where)
+    cdk.CfnResource(stack, "Bucket", type="AWS::S3::Bucket",
+                    properties={"Unknown": index, "BucketName": "Not_Valid"})
+    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue",
+                    properties={"DelaySeconds": 900 + index})
+try:
+    app.synth()
+except RuntimeError as error:
+    print(str(error).replace(sys.argv[1], "OUT"))
+"""
+
+
+@pytest.mark.slow
+def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_path: Path) -> None:
+    """aws-cdk-lib's CloudFormation Validate, run by the launcher's threads (the default), fails
+    the synthesis with the same message and writes the same validation report as the plugin in
+    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0); the trace shows the threads
+    validated all three templates."""
+    trace = tmp_path / "trace"
+    outputs = {}
+    for threads in ("0", "2"):
+        env = {**os.environ, kernel.VALIDATE_THREADS: threads, "CDK_VALIDATION": "true"}
+        env["CHEFS_KISS_CFN_VALIDATE_TRACE"] = str(trace)
+        out = tmp_path / f"out{threads}"
+        result = subprocess.run(
+            [sys.executable, "-c", _INVALID_APP, str(out)], cwd=PROJECT_DIR, env=env,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = json.loads((out / "validation-report.json").read_text(encoding="utf-8"))
+        outputs[threads] = (result.stdout, report)
+        if threads == "0":
+            assert not trace.exists()  # the kernel's own plugin: no thread involved
+    assert [json.loads(line) for line in trace.read_text().splitlines()] == [
+        {"threads": 2, "templates": 3}
+    ]
+    assert outputs["2"] == outputs["0"]
+    stdout, report = outputs["2"]
+    assert "ValidationFailed" in stdout
+    (plugin,) = report["pluginReports"]
+    assert plugin["pluginName"] == "CloudFormation Validate"
+    # one violation per rule and message, holding the resources of every template in order
+    (unknown,) = [v for v in plugin["violations"] if v["ruleName"] == "F3002"]
+    paths = [c["cloudFormationResource"]["templatePath"] for c in unknown["violatingConstructs"]]
+    assert paths == [f"S{i}.template.json" for i in range(3)]
+    delays = [v for v in plugin["violations"] if "DelaySeconds" in v["description"]]
+    assert len(delays) == 2  # 901 and 902 are over the maximum, each its own message
+
+
+def test_a_bad_validation_threads_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    env = {**os.environ, kernel.VALIDATE_THREADS: "two", "CDK_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "CHEFS_KISS_CFN_VALIDATE_THREADS='two': give a whole number of threads" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------------- shards
 
 
@@ -119,6 +190,25 @@ def test_the_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(shards.WORKERS_VARIABLE, bad)
         with pytest.raises(shards.WorkersSettingError, match=shards.WORKERS_VARIABLE):
             shards.shard_count(big)
+
+
+def test_shards_run_like_the_app_with_one_validation_thread_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shards keep every core busy, so each validates in one thread (unless the user says);
+    they get the interpreter's -O as cdk.json's `python3 -O app.py` gives it."""
+    monkeypatch.delenv(kernel.VALIDATE_THREADS, raising=False)
+    assert shards._environment(2)[kernel.VALIDATE_THREADS] == "1"
+    assert kernel.VALIDATE_THREADS not in shards._environment(1)
+    monkeypatch.setenv(kernel.VALIDATE_THREADS, "2")
+    assert shards._environment(2)[kernel.VALIDATE_THREADS] == "2"
+    code = "from synthesis import shards; print(shards._interpreter_options())"
+    for flags, expected in (([], "[]"), (["-O"], "['-O']")):
+        result = subprocess.run(
+            [sys.executable, *flags, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True
+        )
+        assert result.stdout.strip() == expected, result.stderr
+    assert bench.app_python_options() == ["-O"]  # the bench's worker runs as `cdk synth` does
 
 
 def test_stack_order_is_the_apps() -> None:
@@ -379,5 +469,5 @@ def test_processes_starting_at_once_share_one_whole_runtime_directory(tmp_path: 
     answers = {process.communicate(timeout=60)[0].strip() for process in processes}
     assert len(answers) == 1, answers
     root, count = answers.pop().split()
-    assert int(count) == 8  # jsii's six files, the launcher and the node wrapper
+    assert int(count) == 9  # jsii's six files, the launcher, the validation pool, the node wrapper
     assert [p.name for p in (tmp_path / "chefs-kiss").iterdir()] == [Path(root).name]

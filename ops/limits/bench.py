@@ -199,6 +199,14 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def app_python_options() -> list[str]:
+    """The options cdk.json's app command gives Python (`-O`), so that the worker runs the app
+    as `cdk synth` does."""
+    command = json.loads((PROJECT_DIR / "cdk.json").read_text(encoding="utf-8"))["app"].split()
+    end = command.index("app.py") if "app.py" in command else len(command)
+    return [word for word in command[1:end] if word.startswith("-")]
+
+
 def measure(
     size: int, packs: list[str], profile_dir: Path | None = None, cfn_validate: bool = True
 ) -> Measurement:
@@ -212,7 +220,7 @@ def measure(
         env["NODE_OPTIONS"] = f"--cpu-prof --cpu-prof-dir={profile_dir}"
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
         command = [
-            sys.executable, "-m", "ops.limits.bench", "--worker", str(size),
+            sys.executable, *app_python_options(), "-m", "ops.limits.bench", "--worker", str(size),
             "--packs", ",".join(packs) or "none", "--outdir", tmp,
         ]  # fmt: skip
         if profile_dir:
