@@ -3,21 +3,27 @@
 // Synthesis validates every template with a WASM rule engine (@aws/cloudformation-validate)
 // owned by one plugin object, CloudFormationValidatePlugin._singletonInstance(). Built in the
 // kernel's thread, that engine costs about a second to create, at the end of synthesis, and
-// then validates one template after another on one core while the other core idles.
+// then validates one template after another on one core, after every template is written.
 //
-// Loaded by jsii_direct.js, this file watches the kernel load aws-cdk-lib. It then starts worker
-// threads (this same file) that each create the plugin's engine at once, while Python is still
-// building the app; and it makes `_singletonInstance()` return a plugin whose `validate` hands
-// the templates to those threads (each takes the next template not yet taken) and waits for
-// them. Each template is validated by the real plugin's own `validate`, and the reports are
-// merged in template order the way that method merges diagnostics, so the validation report is
-// the one the built-in plugin writes. Anything unexpected (another shape of aws-cdk-lib, a
-// thread that cannot start its engine) leaves or puts the built-in plugin back.
+// Loaded by jsii_direct.js, this file watches the kernel load aws-cdk-lib, and then:
+// - starts worker threads (this same file) that each create the plugin's engine at once, while
+//   Python is still building the app;
+// - while an App that validates is synthesized, hands each stack's template to the thread with
+//   the least work as soon as the stack's artifact is added to the assembly, so templates are
+//   validated while the next stacks are still being written;
+// - makes `_singletonInstance()` return a plugin whose `validate` collects those reports (and
+//   validates in the threads whatever was not handed out yet, or changed on disk since).
+// Each template is validated by the real plugin's own `validate`, with the same template path,
+// account, region and construct path aws-cdk-lib passes, and the reports are merged in template
+// order the way that method merges diagnostics: the validation report is the one the built-in
+// plugin writes. Anything unexpected (another shape of aws-cdk-lib, a thread that cannot create
+// its engine) leaves or puts the built-in plugin back.
 //
 // CHEFS_KISS_CFN_VALIDATE_THREADS=N sets the number of threads (default: the cores, at most 2;
 // 0: aws-cdk-lib's own plugin, untouched). CDK_VALIDATION=false starts none.
 // CHEFS_KISS_CFN_VALIDATE_TRACE=FILE appends a line per validation the threads did (for tests).
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -32,13 +38,17 @@ const {
 const THREADS_VARIABLE = 'CHEFS_KISS_CFN_VALIDATE_THREADS';
 const TRACE_VARIABLE = 'CHEFS_KISS_CFN_VALIDATE_TRACE';
 const PLUGIN = path.join('core', 'lib', 'validation', 'cloudformation-validate-plugin.js');
+const SYNTHESIS = path.join('core', 'lib', 'private', 'synthesis.js');
 const PERF = path.join('core', 'lib', 'private', 'perf.js');
+const BUILDER = path.join(
+  'node_modules', '@aws-cdk', 'cloud-assembly-api', 'lib', 'cloud-assembly.js',
+);
+const STACK_ARTIFACT = 'aws:cloudformation:stack';
+// cx-api's placeholders for an environment-agnostic stack (aws-cdk-lib passes undefined then)
+const UNKNOWN_ACCOUNT = 'unknown-account';
+const UNKNOWN_REGION = 'unknown-region';
 // A thread that validates nothing for this long has stopped (killed by a resource limit, say).
 const STALL_MS = 10 * 60 * 1000;
-// Slots of the shared counters: templates handed out, templates finished, threads that replied.
-const NEXT = 0;
-const FINISHED = 1;
-const REPLIED = 2;
 
 function threadCount() {
   const configured = (process.env[THREADS_VARIABLE] || '').trim();
@@ -56,15 +66,19 @@ function install() {
   if (threads === 0 || process.env.CDK_VALIDATION === 'false') return;
   const Module = require('module');
   const compile = Module._extensions['.js'];
-  const roots = new Map(); // aws-cdk-lib directory -> its pool
+  const pools = new Map(); // aws-cdk-lib directory -> its pool (or undefined: none here)
   Module._extensions['.js'] = function (module, filename) {
     compile.call(this, module, filename);
     if (path.basename(filename) === 'index.js' && isLibraryRoot(path.dirname(filename))) {
       const root = path.dirname(filename);
-      if (!roots.has(root)) roots.set(root, startPool(root, threads));
+      if (!pools.has(root)) pools.set(root, startPool(root, threads));
     }
-    for (const [root, pool] of roots) {
-      if (pool && filename === path.join(root, PLUGIN)) usePool(module.exports, pool, root);
+    for (const [root, pool] of pools) {
+      if (!pool || !filename.startsWith(root + path.sep)) continue;
+      const relative = filename.slice(root.length + 1);
+      if (relative === PLUGIN) usePool(module.exports, pool, root);
+      else if (relative === SYNTHESIS) watchSyntheses(module.exports, pool);
+      else if (relative === BUILDER) watchArtifacts(module.exports, pool);
     }
   };
 }
@@ -88,56 +102,152 @@ function startPool(root, threads) {
 
 class Pool {
   constructor(root, size) {
-    this.counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    // slot 0: templates validated by all threads; slot 1 + i: by thread i
+    this.finished = new Int32Array(new SharedArrayBuffer((size + 1) * 4));
     this.threads = [];
-    for (let i = 0; i < size; i++) {
+    for (let index = 0; index < size; index++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(__filename, {
-        workerData: { root, port: port1, counters: this.counters.buffer },
+        workerData: { root, index, port: port1, finished: this.finished.buffer },
         transferList: [port1],
       });
       worker.unref(); // never keeps the kernel alive
-      this.threads.push({ worker, port: port2 });
+      this.threads.push({ port: port2, posted: 0 });
+    }
+    this.nextId = 0;
+    this.jobs = new Map(); // template path -> the last job handed out for it
+    this.replies = new Map(); // job id -> a thread's reply
+    this.abandoned = new Set(); // ids of jobs handed out again (their template was rewritten)
+    this.validating = false; // an App that validates is being synthesized
+  }
+
+  // Hand a template to the thread with the least work waiting.
+  post(entry) {
+    let chosen = 0;
+    let least = Infinity;
+    this.threads.forEach((thread, index) => {
+      const waiting = thread.posted - Atomics.load(this.finished, 1 + index);
+      if (waiting < least) [chosen, least] = [index, waiting];
+    });
+    const job = { id: ++this.nextId, entry, file: fileState(entry.templatePath) };
+    this.threads[chosen].posted++;
+    this.threads[chosen].port.postMessage({ id: job.id, entry });
+    const replaced = this.jobs.get(entry.templatePath);
+    if (replaced) this.abandoned.add(replaced.id);
+    this.jobs.set(entry.templatePath, job);
+    return job;
+  }
+
+  collect() {
+    for (const thread of this.threads) {
+      for (let m = receiveMessageOnPort(thread.port); m; m = receiveMessageOnPort(thread.port)) {
+        if (this.abandoned.delete(m.message.id)) continue;
+        this.replies.set(m.message.id, m.message);
+      }
     }
   }
 
-  // One report per entry of `entries`, in their order; undefined if no thread has an engine.
+  // The reports of `entries`, in their order; undefined if no thread could create an engine.
   validate(entries) {
-    const counters = this.counters;
-    Atomics.store(counters, NEXT, 0);
-    Atomics.store(counters, FINISHED, 0);
-    Atomics.store(counters, REPLIED, 0);
-    for (const { port } of this.threads) port.postMessage({ entries });
+    let early = 0; // handed out as the stacks were written, and still current
+    const jobs = entries.map((entry) => {
+      const job = this.jobs.get(entry.templatePath);
+      const current =
+        job && sameEntry(job.entry, entry) && job.file === fileState(entry.templatePath);
+      early += current ? 1 : 0;
+      return current ? job : this.post(entry);
+    });
     let progress = -1;
     let since = Date.now();
     for (;;) {
-      const replied = Atomics.load(counters, REPLIED);
-      if (replied >= this.threads.length) break;
-      const finished = Atomics.load(counters, FINISHED);
+      const finished = Atomics.load(this.finished, 0);
+      this.collect();
+      if (jobs.every((job) => this.replies.has(job.id))) break;
       if (finished !== progress) {
-        progress = finished;
-        since = Date.now();
+        [progress, since] = [finished, Date.now()];
       } else if (Date.now() - since > STALL_MS) {
         throw new Error(`CloudFormation Validate: no template validated in ${STALL_MS / 60000} min`);
       }
-      Atomics.wait(counters, REPLIED, replied, 1000);
+      Atomics.wait(this.finished, 0, finished, 1000);
     }
-    const reports = new Array(entries.length);
-    let unavailable = 0;
-    for (const { port } of this.threads) {
-      const reply = receiveMessageOnPort(port).message;
-      if (reply.unavailable) unavailable++;
-      if (reply.error) throw Object.assign(new Error(reply.error.message), reply.error);
-      for (const [index, report] of reply.reports ?? []) reports[index] = report;
+    const replies = jobs.map((job) => this.replies.get(job.id));
+    for (const job of jobs) {
+      this.jobs.delete(job.entry.templatePath);
+      this.replies.delete(job.id);
     }
-    if (unavailable === this.threads.length) return undefined;
+    if (replies.some((reply) => reply.unavailable !== undefined)) return undefined;
+    const failed = replies.find((reply) => reply.error);
+    if (failed) throw Object.assign(new Error(failed.error.message), { name: failed.error.name });
     const trace = process.env[TRACE_VARIABLE];
     if (trace) {
-      const line = { threads: this.threads.length, templates: entries.length };
+      const line = { threads: this.threads.length, templates: entries.length, early };
       fs.appendFileSync(trace, `${JSON.stringify(line)}\n`);
     }
-    return reports;
+    return replies.map((reply) => reply.report);
   }
+}
+
+// What a template holds (its digest): a report is used only for the content it was made for.
+function fileState(file) {
+  try {
+    return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('base64');
+  } catch {
+    return 'missing';
+  }
+}
+
+function sameEntry(a, b) {
+  return (
+    a.templatePath === b.templatePath &&
+    a.stackConstructPath === b.stackConstructPath &&
+    a.accountId === b.accountId &&
+    a.region === b.region
+  );
+}
+
+// While App.synth() of an App that validates runs (the check aws-cdk-lib's validation makes),
+// stack artifacts are handed to the pool as they are added.
+function watchSyntheses(exports, pool) {
+  const synthesize = exports && exports.synthesize;
+  if (typeof synthesize !== 'function') return;
+  exports.synthesize = function (root, ...rest) {
+    const outer = pool.validating;
+    pool.validating = root?._builtinCloudFormationValidation === true && !outer;
+    try {
+      return synthesize.call(this, root, ...rest);
+    } finally {
+      pool.validating = outer;
+    }
+  };
+}
+
+function watchArtifacts(exports, pool) {
+  const Builder = exports && exports.CloudAssemblyBuilder;
+  const addArtifact = Builder && Builder.prototype.addArtifact;
+  if (typeof addArtifact !== 'function') return;
+  Builder.prototype.addArtifact = function (id, manifest) {
+    const result = addArtifact.call(this, id, manifest);
+    if (pool.validating && manifest?.type === STACK_ARTIFACT) {
+      const entry = stackTemplate(this.outdir, id, manifest);
+      if (entry) pool.post(entry);
+    }
+    return result;
+  };
+}
+
+// What aws-cdk-lib's validation passes a plugin for this stack (synthesis-validation.js, from
+// the CloudFormationStackArtifact): undefined if this file cannot tell.
+function stackTemplate(outdir, id, manifest) {
+  const templateFile = manifest.properties?.templateFile;
+  const environment = /^aws:\/\/([^/]+)\/([^/]+)$/.exec(manifest.environment ?? '');
+  if (typeof templateFile !== 'string' || !environment) return undefined;
+  const [, account, region] = environment;
+  return {
+    stackConstructPath: manifest.displayName ?? id,
+    templatePath: path.join(outdir, templateFile),
+    accountId: account !== UNKNOWN_ACCOUNT ? account : undefined,
+    region: region !== UNKNOWN_REGION ? region : undefined,
+  };
 }
 
 function usePool(exports, pool, root) {
@@ -157,8 +267,8 @@ function usePool(exports, pool, root) {
   };
 }
 
-// A CloudFormationValidatePlugin (for `instanceof`) whose engine lives in the pool's threads; its
-// own engine is created only if this thread must validate after all.
+// A CloudFormationValidatePlugin (for `instanceof`) whose engines live in the pool's threads;
+// its own engine is created only if this thread must validate after all.
 function pooledPlugin(Plugin, builtin, pool, perf) {
   const plugin = Object.create(Plugin.prototype);
   let engine;
@@ -209,8 +319,8 @@ function pooledPlugin(Plugin, builtin, pool, perf) {
 // --------------------------------------------------------------------------- a pool thread
 
 function serve() {
-  const { root, port, counters: buffer } = workerData;
-  const counters = new Int32Array(buffer);
+  const { root, index, port, finished: buffer } = workerData;
+  const finished = new Int32Array(buffer);
   quietOutput();
   let plugin;
   let perf;
@@ -222,28 +332,23 @@ function serve() {
   } catch (error) {
     unavailable = String(error && error.message);
   }
-  port.on('message', ({ entries }) => {
-    const reply = { reports: [] };
+  port.on('message', ({ id, entry }) => {
+    const reply = { id };
     try {
       if (unavailable !== undefined) {
         reply.unavailable = unavailable;
       } else {
-        for (;;) {
-          const index = Atomics.add(counters, NEXT, 1);
-          if (index >= entries.length) break;
-          perf.resetCounters();
-          const report = plugin.validate({ stackTemplates: [entries[index]] });
-          const counted = perf.readPerfCounters({ telemetry: true });
-          reply.reports.push([index, { violations: report.violations, counters: counted }]);
-          Atomics.add(counters, FINISHED, 1);
-        }
+        perf.resetCounters();
+        const { violations } = plugin.validate({ stackTemplates: [entry] });
+        reply.report = { violations, counters: perf.readPerfCounters({ telemetry: true }) };
       }
     } catch (error) {
       reply.error = { message: String(error && error.message), name: error && error.name };
     }
     port.postMessage(reply);
-    Atomics.add(counters, REPLIED, 1);
-    Atomics.notify(counters, REPLIED);
+    Atomics.add(finished, 1 + index, 1);
+    Atomics.add(finished, 0, 1);
+    Atomics.notify(finished, 0);
   });
 }
 

@@ -94,11 +94,31 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
 # An app whose three stacks break CloudFormation's schemas alike (the same rule and message in
 # each, so the report merges them) and differently (a value only one stack has).
 _INVALID_APP = """
-import sys
+import json, sys
 from synthesis.kernel import use_direct_kernel
 use_direct_kernel()
 import aws_cdk as cdk
-app = cdk.App(outdir=sys.argv[1], context={"@aws-cdk/core:validateAgainstDefaultRules": True})
+import jsii
+
+@jsii.implements(cdk.IPolicyValidationPluginBeta1)
+class Rewriter:
+    # A plugin that runs before CloudFormation Validate and rewrites the first stack's queue.
+    name = "rewriter"
+    version = None
+    rule_ids = None
+
+    def validate(self, context):
+        path = sorted(context.template_paths)[0]
+        with open(path) as file:
+            template = json.load(file)
+        template["Resources"]["Queue"]["Properties"]["DelaySeconds"] = 5000
+        with open(path, "w") as file:
+            json.dump(template, file)
+        return cdk.PolicyValidationPluginReportBeta1(success=True, violations=[])
+
+plugins = [Rewriter()] if sys.argv[2:] == ["rewrite"] else []
+context = {"@aws-cdk/core:validateAgainstDefaultRules": True}
+app = cdk.App(outdir=sys.argv[1], context=context, policy_validation_beta1=plugins)
 for index in range(3):
     where = cdk.Environment(account="111111111111", region="us-east-1")
     stack = cdk.Stack(app, f"S{index}", env=where)
@@ -109,7 +129,7 @@ for index in range(3):
 try:
     app.synth()
 except RuntimeError as error:
-    print(str(error).replace(sys.argv[1], "OUT"))
+    print(str(error))
 """
 
 
@@ -117,8 +137,9 @@ except RuntimeError as error:
 def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_path: Path) -> None:
     """aws-cdk-lib's CloudFormation Validate, run by the launcher's threads (the default), fails
     the synthesis with the same message and writes the same validation report as the plugin in
-    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0); the trace shows the threads
-    validated all three templates."""
+    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0). The threads took two templates
+    as their stacks were written; the third was rewritten afterwards (by a plugin that runs
+    first), so it was validated again, as it is on disk when validation runs."""
     trace = tmp_path / "trace"
     outputs = {}
     for threads in ("0", "2"):
@@ -126,28 +147,28 @@ def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_p
         env["CHEFS_KISS_CFN_VALIDATE_TRACE"] = str(trace)
         out = tmp_path / f"out{threads}"
         result = subprocess.run(
-            [sys.executable, "-c", _INVALID_APP, str(out)], cwd=PROJECT_DIR, env=env,
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "-c", _INVALID_APP, str(out), "rewrite"], cwd=PROJECT_DIR,
+            env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads((out / "validation-report.json").read_text(encoding="utf-8"))
-        outputs[threads] = (result.stdout, report)
+        outputs[threads] = (result.stdout.replace(str(out), "OUT"), report)
         if threads == "0":
             assert not trace.exists()  # the kernel's own plugin: no thread involved
     assert [json.loads(line) for line in trace.read_text().splitlines()] == [
-        {"threads": 2, "templates": 3}
+        {"threads": 2, "templates": 3, "early": 2}
     ]
     assert outputs["2"] == outputs["0"]
     stdout, report = outputs["2"]
     assert "ValidationFailed" in stdout
-    (plugin,) = report["pluginReports"]
+    (plugin,) = [r for r in report["pluginReports"] if r["pluginName"] != "rewriter"]
     assert plugin["pluginName"] == "CloudFormation Validate"
     # one violation per rule and message, holding the resources of every template in order
     (unknown,) = [v for v in plugin["violations"] if v["ruleName"] == "F3002"]
     paths = [c["cloudFormationResource"]["templatePath"] for c in unknown["violatingConstructs"]]
     assert paths == [f"S{i}.template.json" for i in range(3)]
-    delays = [v for v in plugin["violations"] if "DelaySeconds" in v["description"]]
-    assert len(delays) == 2  # 901 and 902 are over the maximum, each its own message
+    delays = sorted(v["description"] for v in plugin["violations"] if "Delay" in v["description"])
+    assert [d.split()[1] for d in delays] == ["5000", "901", "902"]  # S0's as rewritten
 
 
 def test_a_bad_validation_threads_setting_is_a_configuration_error(tmp_path: Path) -> None:
