@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
 from stacks import naming
-from synthesis.kernel import SettingError, check_validate_threads, use_direct_kernel
+from synthesis.kernel import (
+    SettingError,
+    check_validate_threads,
+    skip_jsii_type_checks,
+    use_direct_kernel,
+)
 
 # Before anything imports aws_cdk (which starts the jsii kernel): the kernel without its relay.
 use_direct_kernel()
@@ -342,4 +347,5 @@ def remove_stale_templates(outdir: Path) -> list[str]:
 
 
 if __name__ == "__main__":
+    skip_jsii_type_checks()  # `cdk synth`: what python -O would skip (synthesis/kernel.py)
     sys.exit(main())

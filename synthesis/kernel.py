@@ -67,6 +67,44 @@ def check_validate_threads() -> None:
         )
 
 
+def skip_jsii_type_checks() -> bool:
+    """Skip the runtime type checks jsii's generated Python makes on every construct call
+    (typeguard, about a tenth of the build time of 100 restaurants), as `python -O` would,
+    without `-O`: where Python writes no bytecode (PYTHONDONTWRITEBYTECODE, set on this
+    project's machines), `-O` recompiles aws_cdk's modules from source in every process, which
+    costs more than the checks. `cdk synth` (app.py run as a script, its shards, `ops bench`)
+    calls this; the tests do not, so a wrong argument type still fails there with typeguard's
+    message. Returns False, changing nothing, if this jsii has no such checks."""
+    try:
+        from jsii import _type_checking as checks
+    except ImportError:
+        return False
+    if not hasattr(checks, "_resolved_check") or not hasattr(checks, "_type_hints_cache"):
+        return False
+    # check_type() calls _resolved_check; cached_type_hints() looks the stub's hints up in
+    # _type_hints_cache: both are read at call time, so this holds for modules imported already.
+    checks._resolved_check = _no_check
+    checks._type_hints_cache = _NoHints()  # type: ignore[assignment]
+    return True
+
+
+def _no_check(**_: object) -> None:
+    return None
+
+
+class _NoHints:
+    """Stands in for jsii's cache of type hints: every stub's hints are "anything"."""
+
+    def get(self, _stub: object) -> _NoHints:
+        return self
+
+    def __getitem__(self, _name: str) -> None:
+        return None
+
+    def __setitem__(self, _stub: object, _hints: object) -> None:
+        return None
+
+
 def use_direct_kernel() -> Path | None:
     """Set `JSII_RUNTIME` (and `JSII_NODE`) to the direct launcher for this process and its
     children; returns the launcher's path, or None where jsii's own runtime stays (set by the

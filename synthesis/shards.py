@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stacks import naming
-from synthesis.kernel import VALIDATE_THREADS, use_direct_kernel
+from synthesis.kernel import VALIDATE_THREADS, skip_jsii_type_checks, use_direct_kernel
 from synthesis.merge import MergeError, merge_assemblies
 
 if TYPE_CHECKING:
@@ -150,8 +150,7 @@ def synthesize_in_shards(
         for shard in shards:
             part = work / f"shard-{shard.index}"
             command = [
-                sys.executable, *_interpreter_options(), "-m", "synthesis.shards",
-                "--job", str(job),
+                sys.executable, "-m", "synthesis.shards", "--job", str(job),
                 "--shard", f"{shard.index},{shard.count},{shard.start},{shard.stop}",
                 "--outdir", str(part), "--timing", str(work / f"timing-{shard.index}"),
             ]  # fmt: skip
@@ -188,11 +187,6 @@ def _pass_on(outputs: Sequence[str]) -> None:
                 sys.stderr.write(line)
 
 
-def _interpreter_options() -> list[str]:
-    """`-O` when this process runs with it (cdk.json's app command): the shards run alike."""
-    return ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
-
-
 def _environment(count: int) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")]))
@@ -211,6 +205,7 @@ def _timing(path: Path) -> ShardTiming:
 
 def _run_shard(job: Path, shard: Shard, outdir: Path, timing: Path) -> int:
     use_direct_kernel()
+    skip_jsii_type_checks()  # a shard runs as app.py does under `cdk synth`
     environments, nag_packs = pickle.loads(job.read_bytes())
     calls = count_kernel_calls()
     started = time.perf_counter()

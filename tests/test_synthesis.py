@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from config.generated import generated_environment
-from ops.limits import bench
 from synthesis import kernel, shards
 from synthesis.merge import MergeError, merge_assemblies
 
@@ -213,23 +212,40 @@ def test_the_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
             shards.shard_count(big)
 
 
-def test_shards_run_like_the_app_with_one_validation_thread_each(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Shards keep every core busy, so each validates in one thread (unless the user says);
-    they get the interpreter's -O as cdk.json's `python3 -O app.py` gives it."""
+def test_shards_validate_in_one_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards keep every core busy, so each validates in one thread (unless the user says)."""
     monkeypatch.delenv(kernel.VALIDATE_THREADS, raising=False)
     assert shards._environment(2)[kernel.VALIDATE_THREADS] == "1"
     assert kernel.VALIDATE_THREADS not in shards._environment(1)
     monkeypatch.setenv(kernel.VALIDATE_THREADS, "2")
     assert shards._environment(2)[kernel.VALIDATE_THREADS] == "2"
-    code = "from synthesis import shards; print(shards._interpreter_options())"
-    for flags, expected in (([], "[]"), (["-O"], "['-O']")):
-        result = subprocess.run(
-            [sys.executable, *flags, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True
-        )
-        assert result.stdout.strip() == expected, result.stderr
-    assert bench.app_python_options() == ["-O"]  # the bench's worker runs as `cdk synth` does
+
+
+_WRONG_TYPE = """
+from synthesis.kernel import skip_jsii_type_checks, use_direct_kernel
+use_direct_kernel()
+import aws_cdk as cdk
+for skip in (False, True):
+    skipped = skip and skip_jsii_type_checks()
+    try:
+        cdk.Duration.minutes("five")
+    except Exception as error:
+        print(skipped, type(error).__name__, str(error).splitlines()[0])
+"""
+
+
+@pytest.mark.slow
+def test_cdk_synth_skips_jsiis_python_type_checks_and_the_kernel_still_refuses() -> None:
+    """Under `cdk synth` (app.py as a script, shards, ops bench) jsii's typeguard checks are
+    skipped as `python -O` skips them; a wrong type still fails, in the kernel, by name."""
+    result = subprocess.run(
+        [sys.executable, "-c", _WRONG_TYPE], cwd=PROJECT_DIR, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    checked, skipped = result.stdout.splitlines()
+    assert checked.startswith("False TypeError type of argument amount must be one of (int")
+    assert skipped.startswith("True RuntimeError @jsii/kernel.SerializationError: Passed to ")
+    assert "parameter amount of static method aws-cdk-lib.Duration.minutes" in skipped
 
 
 def test_stack_order_is_the_apps() -> None:

@@ -54,9 +54,10 @@ def worker(size: int, packs: list[str], outdir: Path, profile_dir: Path | None) 
     """Synthesize `size` restaurants as `cdk synth` does (synthesis/shards.py: in this process,
     or in shards merged into one assembly when the app is large enough); phases timed."""
     started = time.perf_counter()
-    from synthesis.kernel import use_direct_kernel
+    from synthesis.kernel import skip_jsii_type_checks, use_direct_kernel
 
     use_direct_kernel()
+    skip_jsii_type_checks()  # as app.py does under `cdk synth`
     from config.generated import generated_environment
     from synthesis.shards import SynthesisError, shard_count, synthesize_in_shards
 
@@ -199,14 +200,6 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def app_python_options() -> list[str]:
-    """The options cdk.json's app command gives Python (`-O`), so that the worker runs the app
-    as `cdk synth` does."""
-    command = json.loads((PROJECT_DIR / "cdk.json").read_text(encoding="utf-8"))["app"].split()
-    end = command.index("app.py") if "app.py" in command else len(command)
-    return [word for word in command[1:end] if word.startswith("-")]
-
-
 def measure(
     size: int, packs: list[str], profile_dir: Path | None = None, cfn_validate: bool = True
 ) -> Measurement:
@@ -220,7 +213,7 @@ def measure(
         env["NODE_OPTIONS"] = f"--cpu-prof --cpu-prof-dir={profile_dir}"
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
         command = [
-            sys.executable, *app_python_options(), "-m", "ops.limits.bench", "--worker", str(size),
+            sys.executable, "-m", "ops.limits.bench", "--worker", str(size),
             "--packs", ",".join(packs) or "none", "--outdir", tmp,
         ]  # fmt: skip
         if profile_dir:
