@@ -22,12 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from config import ConfigError, EnvironmentConfig, load_environments
 from stacks import naming
-from synthesis.kernel import (
-    SettingError,
-    check_validate_threads,
-    skip_jsii_type_checks,
-    use_direct_kernel,
-)
+from synthesis.kernel import SettingError, as_cdk_synth, check_validate_threads, use_direct_kernel
 
 # Before anything imports aws_cdk (which starts the jsii kernel): the kernel without its relay.
 use_direct_kernel()
@@ -347,5 +342,5 @@ def remove_stale_templates(outdir: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    skip_jsii_type_checks()  # `cdk synth`: what python -O would skip (synthesis/kernel.py)
+    as_cdk_synth()  # synthesis/kernel.py: type checks skipped, validation threads started early
     sys.exit(main())

@@ -6,8 +6,9 @@
 // then validates one template after another on one core, after every template is written.
 //
 // Loaded by jsii_direct.js, this file watches the kernel load aws-cdk-lib, and then:
-// - starts worker threads (this same file) that each create the plugin's engine at once, while
-//   Python is still building the app;
+// - starts worker threads (this same file) that each create the plugin's engine at once: under
+//   `cdk synth` while Python is still building the app, else when an App that validates is
+//   first synthesized (an app that never validates costs no engine);
 // - while an App that validates is synthesized, hands each stack's template to the thread with
 //   the least work as soon as the stack's artifact is added to the assembly, so templates are
 //   validated while the next stacks are still being written;
@@ -21,6 +22,7 @@
 //
 // CHEFS_KISS_CFN_VALIDATE_THREADS=N sets the number of threads (default: the cores, at most 2;
 // 0: aws-cdk-lib's own plugin, untouched). CDK_VALIDATION=false starts none.
+// CHEFS_KISS_CFN_VALIDATE_EARLY=1 starts the threads when aws-cdk-lib loads (app.py sets it).
 // CHEFS_KISS_CFN_VALIDATE_TRACE=FILE appends a line per validation the threads did (for tests).
 'use strict';
 const crypto = require('crypto');
@@ -37,6 +39,7 @@ const {
 
 const THREADS_VARIABLE = 'CHEFS_KISS_CFN_VALIDATE_THREADS';
 const TRACE_VARIABLE = 'CHEFS_KISS_CFN_VALIDATE_TRACE';
+const EARLY_VARIABLE = 'CHEFS_KISS_CFN_VALIDATE_EARLY';
 const PLUGIN = path.join('core', 'lib', 'validation', 'cloudformation-validate-plugin.js');
 const SYNTHESIS = path.join('core', 'lib', 'private', 'synthesis.js');
 const PERF = path.join('core', 'lib', 'private', 'perf.js');
@@ -66,21 +69,45 @@ function install() {
   if (threads === 0 || process.env.CDK_VALIDATION === 'false') return;
   const Module = require('module');
   const compile = Module._extensions['.js'];
-  const pools = new Map(); // aws-cdk-lib directory -> its pool (or undefined: none here)
+  const libraries = new Map(); // aws-cdk-lib directory -> Library
   Module._extensions['.js'] = function (module, filename) {
     compile.call(this, module, filename);
     if (path.basename(filename) === 'index.js' && isLibraryRoot(path.dirname(filename))) {
       const root = path.dirname(filename);
-      if (!pools.has(root)) pools.set(root, startPool(root, threads));
+      if (!libraries.has(root)) libraries.set(root, new Library(root, threads));
     }
-    for (const [root, pool] of pools) {
-      if (!pool || !filename.startsWith(root + path.sep)) continue;
+    for (const [root, library] of libraries) {
+      if (!filename.startsWith(root + path.sep)) continue;
       const relative = filename.slice(root.length + 1);
-      if (relative === PLUGIN) usePool(module.exports, pool, root);
-      else if (relative === SYNTHESIS) watchSyntheses(module.exports, pool);
-      else if (relative === BUILDER) watchArtifacts(module.exports, pool);
+      if (relative === PLUGIN) usePool(module.exports, library);
+      else if (relative === SYNTHESIS) watchSyntheses(module.exports, library);
+      else if (relative === BUILDER) watchArtifacts(module.exports, library);
     }
   };
+}
+
+// One loaded aws-cdk-lib and its pool. The threads start when the first App that validates is
+// synthesized, or at once when the process says it will validate (EARLY_VARIABLE: app.py under
+// `cdk synth`), so that the engines are ready by the time Python has built the app.
+class Library {
+  constructor(root, threads) {
+    this.root = root;
+    this.threads = threads;
+    this.pool = undefined; // a Pool, or null where threads cannot start
+    this.validating = false; // an App that validates is being synthesized
+    if (process.env[EARLY_VARIABLE] === '1') this.start('early');
+  }
+
+  start(when) {
+    if (this.pool === undefined) {
+      try {
+        this.pool = new Pool(this.root, this.threads, when);
+      } catch {
+        this.pool = null; // no worker threads here: the built-in plugin
+      }
+    }
+    return this.pool;
+  }
 }
 
 function isLibraryRoot(directory) {
@@ -92,16 +119,9 @@ function isLibraryRoot(directory) {
   }
 }
 
-function startPool(root, threads) {
-  try {
-    return new Pool(root, threads);
-  } catch {
-    return undefined; // no worker threads here: the built-in plugin
-  }
-}
-
 class Pool {
-  constructor(root, size) {
+  constructor(root, size, started) {
+    this.started = started; // when: early, synthesis or validation (the trace says)
     // slot 0: templates validated by all threads; slot 1 + i: by thread i
     this.finished = new Int32Array(new SharedArrayBuffer((size + 1) * 4));
     this.threads = [];
@@ -118,7 +138,6 @@ class Pool {
     this.jobs = new Map(); // template path -> the last job handed out for it
     this.replies = new Map(); // job id -> a thread's reply
     this.abandoned = new Set(); // ids of jobs handed out again (their template was rewritten)
-    this.validating = false; // an App that validates is being synthesized
   }
 
   // Hand a template to the thread with the least work waiting.
@@ -180,7 +199,12 @@ class Pool {
     if (failed) throw Object.assign(new Error(failed.error.message), { name: failed.error.name });
     const trace = process.env[TRACE_VARIABLE];
     if (trace) {
-      const line = { threads: this.threads.length, templates: entries.length, early };
+      const line = {
+        threads: this.threads.length,
+        started: this.started,
+        templates: entries.length,
+        early,
+      };
       fs.appendFileSync(trace, `${JSON.stringify(line)}\n`);
     }
     return replies.map((reply) => reply.report);
@@ -207,29 +231,30 @@ function sameEntry(a, b) {
 
 // While App.synth() of an App that validates runs (the check aws-cdk-lib's validation makes),
 // stack artifacts are handed to the pool as they are added.
-function watchSyntheses(exports, pool) {
+function watchSyntheses(exports, library) {
   const synthesize = exports && exports.synthesize;
   if (typeof synthesize !== 'function') return;
   exports.synthesize = function (root, ...rest) {
-    const outer = pool.validating;
-    pool.validating = root?._builtinCloudFormationValidation === true && !outer;
+    const outer = library.validating;
+    const validates = root?._builtinCloudFormationValidation === true;
+    library.validating = !outer && validates && Boolean(library.start('synthesis'));
     try {
       return synthesize.call(this, root, ...rest);
     } finally {
-      pool.validating = outer;
+      library.validating = outer;
     }
   };
 }
 
-function watchArtifacts(exports, pool) {
+function watchArtifacts(exports, library) {
   const Builder = exports && exports.CloudAssemblyBuilder;
   const addArtifact = Builder && Builder.prototype.addArtifact;
   if (typeof addArtifact !== 'function') return;
   Builder.prototype.addArtifact = function (id, manifest) {
     const result = addArtifact.call(this, id, manifest);
-    if (pool.validating && manifest?.type === STACK_ARTIFACT) {
+    if (library.validating && manifest?.type === STACK_ARTIFACT) {
       const entry = stackTemplate(this.outdir, id, manifest);
-      if (entry) pool.post(entry);
+      if (entry) library.pool.post(entry);
     }
     return result;
   };
@@ -250,7 +275,7 @@ function stackTemplate(outdir, id, manifest) {
   };
 }
 
-function usePool(exports, pool, root) {
+function usePool(exports, library) {
   const Plugin = exports && exports.CloudFormationValidatePlugin;
   if (
     typeof Plugin !== 'function' ||
@@ -260,9 +285,13 @@ function usePool(exports, pool, root) {
     return; // not the shape this file knows: aws-cdk-lib's own plugin
   }
   const builtin = Plugin.prototype.validate;
-  const perf = require(path.join(root, PERF));
+  const singleton = Plugin._singletonInstance;
+  const perf = require(path.join(library.root, PERF));
+  let pooled;
   Plugin._singletonInstance = function () {
-    if (!Plugin._instance) Plugin._instance = pooledPlugin(Plugin, builtin, pool, perf);
+    const pool = library.start('validation');
+    if (!pool) return singleton.call(this);
+    if (!Plugin._instance) Plugin._instance = pooled ??= pooledPlugin(Plugin, builtin, pool, perf);
     return Plugin._instance;
   };
 }

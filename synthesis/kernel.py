@@ -41,8 +41,10 @@ LAUNCHER = Path(__file__).with_name("jsii_direct.js")
 # Loaded by the launcher: aws-cdk-lib's CloudFormation Validate in worker threads.
 VALIDATE_POOL = Path(__file__).with_name("cfn_validate_pool.js")
 RELAY_SWITCH = "CHEFS_KISS_JSII_RELAY"
-# cfn_validate_pool.js: threads that run aws-cdk-lib's CloudFormation Validate (0: in the kernel).
+# cfn_validate_pool.js: threads that run aws-cdk-lib's CloudFormation Validate (0: in the kernel),
+# started as soon as aws-cdk-lib loads (1) rather than when an App that validates synthesizes.
 VALIDATE_THREADS = "CHEFS_KISS_CFN_VALIDATE_THREADS"
+VALIDATE_EARLY = "CHEFS_KISS_CFN_VALIDATE_EARLY"
 # The relay starts the kernel with `--preserve-symlinks`, and the kernel reads that flag: with it,
 # it links each package into its scratch directory by one symbolic link; without it, it makes a
 # hard link per file of aws-cdk-lib (thousands) and deletes them all at exit (2 s of rmdir per
@@ -65,6 +67,15 @@ def check_validate_threads() -> None:
             f"{VALIDATE_THREADS}={value!r}: give a whole number of threads, 0 or more "
             "(0: CloudFormation validation in the jsii kernel's own thread)"
         )
+
+
+def as_cdk_synth() -> None:
+    """This process synthesizes the app as `cdk synth` does (app.py run as a script, a shard,
+    `ops bench`): jsii's Python type checks skipped, and the CloudFormation Validate threads
+    started with the kernel, so their engines are ready when Python has built the app. Call it
+    before the first `import aws_cdk`; the tests do not call it."""
+    os.environ.setdefault(VALIDATE_EARLY, "1")
+    skip_jsii_type_checks()
 
 
 def skip_jsii_type_checks() -> bool:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stacks import naming
-from synthesis.kernel import VALIDATE_THREADS, skip_jsii_type_checks, use_direct_kernel
+from synthesis.kernel import VALIDATE_THREADS, as_cdk_synth, use_direct_kernel
 from synthesis.merge import MergeError, merge_assemblies
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def _timing(path: Path) -> ShardTiming:
 
 def _run_shard(job: Path, shard: Shard, outdir: Path, timing: Path) -> int:
     use_direct_kernel()
-    skip_jsii_type_checks()  # a shard runs as app.py does under `cdk synth`
+    as_cdk_synth()  # a shard runs as app.py does under `cdk synth`
     environments, nag_packs = pickle.loads(job.read_bytes())
     calls = count_kernel_calls()
     started = time.perf_counter()

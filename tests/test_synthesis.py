@@ -136,14 +136,16 @@ except RuntimeError as error:
 def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_path: Path) -> None:
     """aws-cdk-lib's CloudFormation Validate, run by the launcher's threads (the default), fails
     the synthesis with the same message and writes the same validation report as the plugin in
-    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0). The threads took two templates
-    as their stacks were written; the third was rewritten afterwards (by a plugin that runs
-    first), so it was validated again, as it is on disk when validation runs."""
+    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0). The threads started with the
+    kernel (as under `cdk synth`; the suite's own syntheses start them when they first
+    validate), took two templates as their stacks were written; the third was rewritten
+    afterwards (by a plugin that runs first), so it was validated again, as it is on disk."""
     trace = tmp_path / "trace"
     outputs = {}
     for threads in ("0", "2"):
         env = {**os.environ, kernel.VALIDATE_THREADS: threads, "CDK_VALIDATION": "true"}
         env["CHEFS_KISS_CFN_VALIDATE_TRACE"] = str(trace)
+        env[kernel.VALIDATE_EARLY] = "1"  # as app.py sets it (the tests' kernels start later)
         out = tmp_path / f"out{threads}"
         result = subprocess.run(
             [sys.executable, "-c", _INVALID_APP, str(out), "rewrite"], cwd=PROJECT_DIR,
@@ -155,7 +157,7 @@ def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_p
         if threads == "0":
             assert not trace.exists()  # the kernel's own plugin: no thread involved
     assert [json.loads(line) for line in trace.read_text().splitlines()] == [
-        {"threads": 2, "templates": 3, "early": 2}
+        {"threads": 2, "started": "early", "templates": 3, "early": 2}
     ]
     assert outputs["2"] == outputs["0"]
     stdout, report = outputs["2"]

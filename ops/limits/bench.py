@@ -54,10 +54,10 @@ def worker(size: int, packs: list[str], outdir: Path, profile_dir: Path | None) 
     """Synthesize `size` restaurants as `cdk synth` does (synthesis/shards.py: in this process,
     or in shards merged into one assembly when the app is large enough); phases timed."""
     started = time.perf_counter()
-    from synthesis.kernel import skip_jsii_type_checks, use_direct_kernel
+    from synthesis.kernel import as_cdk_synth, use_direct_kernel
 
     use_direct_kernel()
-    skip_jsii_type_checks()  # as app.py does under `cdk synth`
+    as_cdk_synth()  # as app.py runs under `cdk synth`
     from config.generated import generated_environment
     from synthesis.shards import SynthesisError, shard_count, synthesize_in_shards
 
