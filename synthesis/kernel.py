@@ -51,7 +51,12 @@ VALIDATE_EARLY = "CHEFS_KISS_CFN_VALIDATE_EARLY"
 # process). jsii runs `$JSII_NODE --max-old-space-size=... $JSII_RUNTIME`, so JSII_NODE names
 # this wrapper, which runs the same node with the flag.
 NODE_WRAPPER = "node-preserve-symlinks"
-NODE_WRAPPER_TEXT = '#!/bin/sh\nexec "${CHEFS_KISS_JSII_NODE:-node}" --preserve-symlinks "$@"\n'
+# CHEFS_KISS_JSII_NODE_FLAGS: more node options, word-split (shards set --single-threaded-gc).
+NODE_FLAGS = "CHEFS_KISS_JSII_NODE_FLAGS"
+NODE_WRAPPER_TEXT = (
+    '#!/bin/sh\nexec "${CHEFS_KISS_JSII_NODE:-node}" --preserve-symlinks'
+    f' ${{{NODE_FLAGS}}} "$@"\n'
+)
 
 
 class SettingError(ValueError):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stacks import naming
-from synthesis.kernel import VALIDATE_THREADS, as_cdk_synth, use_direct_kernel
+from synthesis.kernel import NODE_FLAGS, VALIDATE_THREADS, as_cdk_synth, use_direct_kernel
 from synthesis.merge import MergeError, merge_assemblies
 
 if TYPE_CHECKING:
@@ -190,8 +190,10 @@ def _pass_on(outputs: Sequence[str]) -> None:
 def _environment(count: int) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")]))
-    if count > 1:  # the shards keep the cores busy: one CloudFormation Validate thread each
+    if count > 1:  # the shards keep the cores busy: one CloudFormation Validate thread each,
         env.setdefault(VALIDATE_THREADS, "1")
+        # and a garbage collector that does not take every core from the other shards
+        env.setdefault(NODE_FLAGS, "--single-threaded-gc")
     return env
 
 

@@ -79,6 +79,7 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
         input=b'{"exit":0}\n',
         capture_output=True,
         timeout=60,
+        env={**os.environ, kernel.NODE_FLAGS: "--single-threaded-gc --stack-size=900"},
     )
     hello = json.loads(process.stdout.decode().splitlines()[0])
     assert hello["hello"].startswith("@jsii/runtime@")
@@ -86,8 +87,10 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
     wrapped = [json.loads(line) for line in process.stderr.decode().splitlines() if line]
     decoded = [(key, base64.b64decode(value)) for line in wrapped for key, value in line.items()]
     assert decoded[:2] == [("stdout", b"to stdout\n"), ("stderr", b"to stderr\n")]
-    # run by the JSII_NODE wrapper: the flag that makes the kernel link packages, not copy them
-    assert b"--preserve-symlinks" in decoded[2][1].split()
+    # run by the JSII_NODE wrapper: the flag that makes the kernel link packages, not copy them,
+    # and the options CHEFS_KISS_JSII_NODE_FLAGS adds (shards: a single-threaded collector)
+    flags = decoded[2][1].split()
+    assert flags[:3] == [b"--preserve-symlinks", b"--single-threaded-gc", b"--stack-size=900"]
 
 
 # An app whose three stacks break CloudFormation's schemas alike (the same rule and message in
@@ -215,10 +218,13 @@ def test_the_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_shards_validate_in_one_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shards keep every core busy, so each validates in one thread (unless the user says)."""
+    """Shards keep every core busy, so each validates in one thread and collects garbage in
+    one (unless the user says otherwise)."""
     monkeypatch.delenv(kernel.VALIDATE_THREADS, raising=False)
+    monkeypatch.delenv(kernel.NODE_FLAGS, raising=False)
     assert shards._environment(2)[kernel.VALIDATE_THREADS] == "1"
-    assert kernel.VALIDATE_THREADS not in shards._environment(1)
+    assert shards._environment(2)[kernel.NODE_FLAGS] == "--single-threaded-gc"
+    assert not {kernel.VALIDATE_THREADS, kernel.NODE_FLAGS} & set(shards._environment(1))
     monkeypatch.setenv(kernel.VALIDATE_THREADS, "2")
     assert shards._environment(2)[kernel.VALIDATE_THREADS] == "2"
 
