@@ -63,6 +63,16 @@ def record():
     return write
 """
 
+# The copy's session fixture that starts each worker's jsii kernel (to set CDK_VALIDATION for
+# subprocesses) is replaced by one that does nothing: these generated tests synthesize nothing,
+# and two Node.js kernels loading aws-cdk-lib were most of this test's time.
+NO_KERNEL = """
+
+@pytest.fixture(scope="session", autouse=True)
+def _subprocesses_skip_builtin_cloudformation_validation():
+    yield
+"""
+
 
 def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
@@ -73,6 +83,7 @@ def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_pat
     (suite / "recorder.py").write_text(RECORDER)
     with (suite / "conftest.py").open("a") as conftest:
         conftest.write("\n\nfrom recorder import record  # noqa: E402,F401\n")
+        conftest.write(NO_KERNEL)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # the copy imports synthesis/
     result = subprocess.run(
