@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,31 +62,51 @@ def test_an_account_id_synthesizes_offline_without_a_lookup(
     }
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
-        (SMALL.replace("region: us-east-1", "region: us-est-1"), "not a known AWS region name"),
-        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
-        ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
-    ],
-)
-def test_a_failed_synth_leaves_cdk_out_as_it_was(
-    synthesized: tuple[Path, dict[str, object]], text: str | bytes, expected: str
-) -> None:
+# One broken environment file per kind of error: file stem -> (contents, what its message says).
+BROKEN = {
+    "slug": (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
+    "region": (
+        SMALL.replace("region: us-east-1", "region: us-est-1"),
+        "not a known AWS region name",
+    ),
+    "encoding": (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
+    "nesting": ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
+}
+
+
+@pytest.fixture(scope="module")
+def failed_synth(
+    synthesized: tuple[Path, dict[str, object]],
+) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` over the successful synthesis's cdk.out, with a config directory holding
+    every file of BROKEN: the loader reports each file's error (one line per file) before CDK
+    starts, so one run of the CLI, whose own start-up is most of a failed run's time, shows
+    them all."""
     workdir, state = synthesized
     before = tree(workdir / "cdk.out")
     assert before == state["tree"] and any(n.endswith(".template.json") for n in before)
     config = workdir / "bad"
-    config.mkdir(exist_ok=True)
-    path = config / "small.yaml"
-    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    config.mkdir()
+    for stem, (text, _) in BROKEN.items():
+        path = config / f"{stem}.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+
+
+@pytest.mark.parametrize("stem", sorted(BROKEN))
+def test_a_failed_synth_leaves_cdk_out_as_it_was(
+    synthesized: tuple[Path, dict[str, object]],
+    failed_synth: subprocess.CompletedProcess[str],
+    stem: str,
+) -> None:
+    workdir, state = synthesized
+    result, expected = failed_synth, BROKEN[stem][1]
     assert result.returncode != 0
-    assert "configuration error:" in result.stderr and expected in result.stderr
-    assert "small.yaml" in result.stderr
+    assert result.stderr.startswith("configuration error:"), result.stderr[-3000:]
+    (message,) = [line for line in result.stderr.splitlines() if f"{stem}.yaml: " in line]
+    assert expected in message, message
     assert "Traceback" not in result.stderr
-    assert tree(workdir / "cdk.out") == before, "cdk.out changed after a failed synth"
+    assert tree(workdir / "cdk.out") == state["tree"], "cdk.out changed after a failed synth"
     leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
     assert leftovers == [], leftovers
 
