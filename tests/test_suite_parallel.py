@@ -86,9 +86,12 @@ def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_pat
         conftest.write(NO_KERNEL)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # the copy imports synthesis/
+    # Without hypothesis's pytest plugin (auto-loaded, ~0.9 s of CPU in each of the three
+    # processes; these generated tests use no hypothesis).
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-         "--dist", "loadgroup", "--rootdir", str(suite), "-c", os.devnull,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "-n", "2", "--dist", "loadgroup",
+         "--rootdir", str(suite), "-c", os.devnull,
          "--basetemp", str(tmp_path / "basetemp"), str(suite)],
         cwd=suite, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
