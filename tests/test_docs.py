@@ -7,6 +7,8 @@ example with its date; the README's cheap commands run.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shlex
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ops.__main__ import build_parser
+from ops.__main__ import main as ops_main
 from tests.test_workflows import make_targets
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -129,18 +132,25 @@ def test_rerun_outputs_match(example_cdk_out: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_readme_cheap_commands_run() -> None:
     """Every `python -m ops <command>` the README names answers --help, and `python -m ops`
-    alone lists the commands; every `make <target>` it names dry-runs (`make -n`)."""
+    alone lists the commands; every `make <target>` it names dry-runs (`make -n`).
+
+    `python -m ops` runs as a program (the module's entry point); each `--help` goes through
+    the same `main` in this process, instead of one Python start-up per command."""
     text = _text("README.md")
     listing = subprocess.run(
         [sys.executable, "-m", "ops"], capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120
     )
     assert listing.returncode == 0 and "deploy-check" in listing.stdout
     for command in sorted(set(re.findall(r"python -m ops ([a-z][a-z-]*)", text))):
-        result = subprocess.run(
-            [sys.executable, "-m", "ops", command, "--help"],
-            capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120,
-        )  # fmt: skip
-        assert result.returncode == 0, f"python -m ops {command} --help: {result.stderr}"
+        shown, errors = io.StringIO(), io.StringIO()
+        with (
+            contextlib.redirect_stdout(shown),
+            contextlib.redirect_stderr(errors),
+            pytest.raises(SystemExit) as exit_,
+        ):
+            ops_main([command, "--help"])
+        assert exit_.value.code in (0, None), f"python -m ops {command} --help: {errors.getvalue()}"
+        assert "usage: " in shown.getvalue() and command in shown.getvalue(), shown.getvalue()
     for target, assignment in re.findall(r"\bmake ([a-z][a-z-]*)((?: [A-Z]+=[^\s`]+)*)", text):
         result = subprocess.run(
             ["make", "-n", "--no-print-directory", target, *assignment.split()],

@@ -63,6 +63,16 @@ def record():
     return write
 """
 
+# The copy's session fixture that starts each worker's jsii kernel (to set CDK_VALIDATION for
+# subprocesses) is replaced by one that does nothing: these generated tests synthesize nothing,
+# and two Node.js kernels loading aws-cdk-lib were most of this test's time.
+NO_KERNEL = """
+
+@pytest.fixture(scope="session", autouse=True)
+def _subprocesses_skip_builtin_cloudformation_validation():
+    yield
+"""
+
 
 def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
@@ -73,11 +83,15 @@ def test_groups_stay_on_one_worker_and_shared_directories_are_built_once(tmp_pat
     (suite / "recorder.py").write_text(RECORDER)
     with (suite / "conftest.py").open("a") as conftest:
         conftest.write("\n\nfrom recorder import record  # noqa: E402,F401\n")
+        conftest.write(NO_KERNEL)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # the copy imports synthesis/
+    # Without hypothesis's pytest plugin (auto-loaded, ~0.9 s of CPU in each of the three
+    # processes; these generated tests use no hypothesis).
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-         "--dist", "loadgroup", "--rootdir", str(suite), "-c", os.devnull,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "-n", "2", "--dist", "loadgroup",
+         "--rootdir", str(suite), "-c", os.devnull,
          "--basetemp", str(tmp_path / "basetemp"), str(suite)],
         cwd=suite, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -3,78 +3,40 @@ environment with an account id synthesizes offline (no lookup, no cdk.context.js
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_cdk_cli import CDK, NODE22, PROJECT
+from tests.test_cdk_cli import (
+    NAMED_STACK,
+    PREVIOUS_STACK,
+    SMALL,
+    run_cdk,
+    small_synthesis,  # noqa: F401  (the session's one successful `cdk synth`, shared)
+    synth_outcome,
+    tree,
+)
 
-# The real CDK CLI, with a module-scoped synthesis: one worker, not in `make test-quick`.
+# The real CDK CLI: one worker for this module's copy of the shared synthesis; not in
+# `make test-quick`.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("synth-safety")]
-
-SMALL = "profile: poc\nregion: us-east-1\nrestaurants:\n  - slug: solo\n    tier: poc\n"
-
-
-def run_cdk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`cdk synth` in `workdir` (its own cdk.json pointing at the project's app.py), with no
-    AWS credentials or configuration at all: any lookup would fail or hang."""
-    venv_python = Path(os.environ.get("VIRTUAL_ENV", PROJECT / ".venv")) / "bin" / "python"
-    (workdir / "cdk.json").write_text(
-        json.dumps({"app": f"{venv_python} {PROJECT / 'app.py'}"}), encoding="utf-8"
-    )
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key != "CDK_OUTDIR"
-    }
-    env.update(
-        {
-            "PATH": os.pathsep.join([str(venv_python.parent), str(NODE22), env.get("PATH", "")]),
-            "CDK_DISABLE_CLI_TELEMETRY": "true",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-            "PYTHONPATH": str(PROJECT),
-        }
-    )
-    return subprocess.run(
-        [str(CDK), *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def tree(directory: Path) -> dict[str, tuple[str, int]]:
-    """Every file under `directory` -> (sha256, mode): what "exactly as it was" means."""
-    found: dict[str, tuple[str, int]] = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            found[str(path.relative_to(directory))] = (digest, path.stat().st_mode)
-    return found
-
-
-ACCOUNT = SMALL.replace("region: us-east-1", "account: '123456789012'\nregion: us-east-1")
 
 
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
-    """A successful `cdk synth` of one small environment with an account id into
-    workdir/cdk.out, offline: the base of the tests below."""
-    workdir = tmp_path_factory.mktemp("synth")
-    config = workdir / "envs"
-    config.mkdir()
-    (config / "small.yaml").write_text(ACCOUNT, encoding="utf-8")
-    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
-    assert result.returncode == 0, result.stderr[-3000:]
+def synthesized(
+    small_synthesis: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, object]]:
+    """A successful `cdk synth` of one small environment with an account id, offline
+    (tests/test_cdk_cli.py's `small_synthesis`), copied into a directory of this module's own:
+    the base of the failed syntheses below."""
+    outcome = synth_outcome(small_synthesis)
+    assert outcome["returncode"] == 0, str(outcome["stderr"])[-3000:]
+    workdir = tmp_path_factory.mktemp("synth") / "work"
+    shutil.copytree(small_synthesis, workdir, symlinks=True)
     return workdir, {"tree": tree(workdir / "cdk.out")}
 
 
@@ -100,51 +62,71 @@ def test_an_account_id_synthesizes_offline_without_a_lookup(
     }
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
-        (SMALL.replace("region: us-east-1", "region: us-est-1"), "not a known AWS region name"),
-        (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
-        ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
-    ],
-)
-def test_a_failed_synth_leaves_cdk_out_as_it_was(
-    synthesized: tuple[Path, dict[str, object]], text: str | bytes, expected: str
-) -> None:
+# One broken environment file per kind of error: file stem -> (contents, what its message says).
+BROKEN = {
+    "slug": (SMALL.replace("slug: solo", 'slug: "solo\\n"'), "restaurants[0].slug"),
+    "region": (
+        SMALL.replace("region: us-east-1", "region: us-est-1"),
+        "not a known AWS region name",
+    ),
+    "encoding": (b"profile: poc\nregion: caf\xe9\n", "line 2, column 12: not UTF-8"),
+    "nesting": ("restaurants: " + "[" * 100_000, "nested more than 32 levels deep"),
+}
+
+
+@pytest.fixture(scope="module")
+def failed_synth(
+    synthesized: tuple[Path, dict[str, object]],
+) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` over the successful synthesis's cdk.out, with a config directory holding
+    every file of BROKEN: the loader reports each file's error (one line per file) before CDK
+    starts, so one run of the CLI, whose own start-up is most of a failed run's time, shows
+    them all."""
     workdir, state = synthesized
     before = tree(workdir / "cdk.out")
     assert before == state["tree"] and any(n.endswith(".template.json") for n in before)
     config = workdir / "bad"
-    config.mkdir(exist_ok=True)
-    path = config / "small.yaml"
-    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+    config.mkdir()
+    for stem, (text, _) in BROKEN.items():
+        path = config / f"{stem}.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
+
+
+@pytest.mark.parametrize("stem", sorted(BROKEN))
+def test_a_failed_synth_leaves_cdk_out_as_it_was(
+    synthesized: tuple[Path, dict[str, object]],
+    failed_synth: subprocess.CompletedProcess[str],
+    stem: str,
+) -> None:
+    workdir, state = synthesized
+    result, expected = failed_synth, BROKEN[stem][1]
     assert result.returncode != 0
-    assert "configuration error:" in result.stderr and expected in result.stderr
-    assert "small.yaml" in result.stderr
+    assert result.stderr.startswith("configuration error:"), result.stderr[-3000:]
+    (message,) = [line for line in result.stderr.splitlines() if f"{stem}.yaml: " in line]
+    assert expected in message, message
     assert "Traceback" not in result.stderr
-    assert tree(workdir / "cdk.out") == before, "cdk.out changed after a failed synth"
+    assert tree(workdir / "cdk.out") == state["tree"], "cdk.out changed after a failed synth"
     leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
     assert leftovers == [], leftovers
 
 
 def test_a_successful_synth_replaces_the_previous_assembly_whole(
-    synthesized: tuple[Path, dict[str, object]],
+    small_synthesis: Path,  # noqa: F811
 ) -> None:
-    workdir, _ = synthesized
-    stale = workdir / "cdk.out" / "chefs-kiss-old-platform.template.json"
-    stale.write_text("{}", encoding="utf-8")
-    config = workdir / "two"
-    config.mkdir(exist_ok=True)
-    (config / "small.yaml").write_text(SMALL + "  - slug: duo\n    tier: poc\n", encoding="utf-8")
-    result = run_cdk(workdir, "synth", "--quiet", "-c", f"config_dir={config}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    names = set(tree(workdir / "cdk.out"))
-    assert "chefs-kiss-small-tenant-duo.template.json" in names
-    assert stale.name not in names, "a file of the previous assembly was left behind"
+    """`small_synthesis` ran over a cdk.out holding a previous assembly, of a stack the app no
+    longer has: nothing of it may remain beside the new one."""
+    outcome = synth_outcome(small_synthesis)
+    assert outcome["returncode"] == 0, str(outcome["stderr"])[-3000:]
+    names = set(tree(small_synthesis / "cdk.out"))
+    assert {f"{NAMED_STACK}.template.json", "chefs-kiss-small-platform.template.json"} <= names
+    assert f"{PREVIOUS_STACK}.template.json" not in names, (
+        "a file of the previous assembly was left"
+    )
+    manifest = json.loads((small_synthesis / "cdk.out" / "manifest.json").read_text("utf-8"))
+    assert PREVIOUS_STACK not in manifest["artifacts"]
     assert not any(n.endswith(".lock") for n in names)
-    leftovers = [p.name for p in workdir.iterdir() if p.name.startswith(".cdk.out")]
+    leftovers = [p.name for p in small_synthesis.iterdir() if p.name.startswith(".cdk.out")]
     assert leftovers == [], leftovers
 
 
