@@ -348,7 +348,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, list[Tena
     environment = generated_environment(
         ENV, RESTAURANTS, profile="production", tier_mix={"poc": 0.4, "production": 0.6}
     )
-    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam.out"))
+    # Read-only templates: the example assembly runs the built-in validation on these kinds.
+    _, assembly = synth_app(
+        [environment], outdir=tmp_path_factory.mktemp("iam.out"), cfn_validation=False
+    )
     region = environment.region
     exports = Exports()
     resolvers = {
@@ -696,7 +699,9 @@ def dr_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Region]:
         tier_mix={"poc": 0.4, "production": 0.6},
         disaster_recovery={"region": RECOVERY_REGION, "mode": "warm-standby"},
     )
-    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam-dr.out"))
+    _, assembly = synth_app(
+        [environment], outdir=tmp_path_factory.mktemp("iam-dr.out"), cfn_validation=False
+    )
     exports = Exports()
     resolvers = {}
     for stack in assembly.stacks:
