@@ -6,8 +6,9 @@ shared by more than one test module. Read-only: a test that edits templates edit
   production tier, r0001 production, r0002 PoC, ...) on a platform sized for 100. Read by
   tests/test_scale_doc.py (the table) and tests/test_rollout.py (waves over 100 restaurants).
 - `dr_assemblies`: a small environment without and with a warm standby (`dr_environment`).
-  Read by tests/test_dr_stacks.py (the standby stacks) and tests/test_plan_disaster_recovery.py
-  (`ops plan` of turning disaster recovery on).
+  Read by tests/test_dr_stacks.py (the standby stacks), tests/test_plan_disaster_recovery.py
+  (`ops plan` of turning disaster recovery on) and tests/test_access_evaluation.py (the IAM
+  evaluation in the recovery region).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def dr_environment(*, standby: bool = True, **recovery: Any) -> EnvironmentConfi
 
 
 def dr_assemblies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(without disaster recovery, with the warm standby) of `dr_environment`, read-only; for
-    tests/test_dr_stacks.py and tests/test_plan_disaster_recovery.py. The templates are read and
+    """(without disaster recovery, with the warm standby) of `dr_environment`, read-only. The
+    templates are read and
     planned, not deployed: aws-cdk-lib's built-in CloudFormation validation is off (the example
     assembly runs it on these stack kinds)."""
 
