@@ -53,9 +53,8 @@ def dr_environment(*, standby: bool = True, **recovery: Any) -> EnvironmentConfi
 
 def dr_assemblies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(without disaster recovery, with the warm standby) of `dr_environment`, read-only. The
-    templates are read and
-    planned, not deployed: aws-cdk-lib's built-in CloudFormation validation is off (the example
-    assembly runs it on these stack kinds)."""
+    templates are read and planned, not deployed: aws-cdk-lib's built-in CloudFormation
+    validation is off (the example assembly runs it on these stack kinds)."""
 
     def build(standby: bool) -> Callable[[Path], object]:
         return lambda outdir: synth_app(
