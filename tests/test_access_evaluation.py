@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from shared_assemblies import DR_ENV as SHARED_DR_ENV
+from shared_assemblies import DR_REGION, dr_assemblies, dr_environment
 
 from config.generated import generated_environment
 from constructs.tenant_database import APP_USERNAME, MASTER_USERNAME
@@ -348,7 +350,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, list[Tena
     environment = generated_environment(
         ENV, RESTAURANTS, profile="production", tier_mix={"poc": 0.4, "production": 0.6}
     )
-    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam.out"))
+    # Read-only templates: the example assembly runs the built-in validation on these kinds.
+    _, assembly = synth_app(
+        [environment], outdir=tmp_path_factory.mktemp("iam.out"), cfn_validation=False
+    )
     region = environment.region
     exports = Exports()
     resolvers = {
@@ -676,8 +681,8 @@ def test_the_master_secret_policy_holds_against_an_overbroad_grant(
 # parameter there and X's prefix in the standby bucket, and nothing of Y's; the primary and the
 # standby roles do not reach each other's restaurants (each role is scoped to its own region).
 
-RECOVERY_REGION = "us-west-2"
-DR_ENV = "iamdr"
+RECOVERY_REGION = DR_REGION
+DR_ENV = SHARED_DR_ENV
 
 
 @dataclass
@@ -688,15 +693,15 @@ class Region:
 
 @pytest.fixture(scope="module")
 def dr_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Region]:
-    """(primary, recovery) of an environment of 5 restaurants, 3 of them covered (production)."""
-    environment = generated_environment(
-        DR_ENV,
-        RESTAURANTS,
-        profile="production",
-        tier_mix={"poc": 0.4, "production": 0.6},
-        disaster_recovery={"region": RECOVERY_REGION, "mode": "warm-standby"},
-    )
-    _, assembly = synth_app([environment], outdir=tmp_path_factory.mktemp("iam-dr.out"))
+    """(primary, recovery) of an environment of 3 restaurants, 2 of them covered (production
+    tier) and a PoC one that is not: the warm-standby assembly tests/test_dr_stacks.py reads too
+    (tests/shared_assemblies.py), synthesized once per session. Two covered restaurants are what
+    the cross-tenant checks in the recovery region need; PoC restaurants are the same with a
+    standby or without (tests/test_plan_disaster_recovery.py), and `world` has two of them."""
+    from aws_cdk import cx_api
+
+    environment = dr_environment()
+    assembly = cx_api.CloudAssembly(str(dr_assemblies(tmp_path_factory)[1]))
     exports = Exports()
     resolvers = {}
     for stack in assembly.stacks:

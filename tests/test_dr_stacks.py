@@ -15,6 +15,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions, cx_api
+from shared_assemblies import dr_assemblies, dr_environment
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -89,13 +90,15 @@ def synth(environment: EnvironmentConfig, outdir: Path) -> tuple[cdk.App, dict[s
 
 
 def recovery_environment(**recovery: Any) -> EnvironmentConfig:
-    settings = {"region": "us-west-2", "mode": "warm-standby", **recovery}
-    return generated_environment("rec", 2, disaster_recovery=settings)
+    """ "rec": r0001 and r0003 production tier (covered), r0002 PoC (not covered); a warm standby
+    in us-west-2 unless `recovery` says otherwise (tests/shared_assemblies.py)."""
+    return dr_environment(standby=True, **recovery)
 
 
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArtifact]:
-    return synth(recovery_environment(), tmp_path_factory.mktemp("warm"))[1]
+    """Synthesized once per session with tests/test_plan_disaster_recovery.py (read-only)."""
+    return read_assembly(dr_assemblies(tmp_path_factory)[1])
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +109,8 @@ def failed_over(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArti
 
 @pytest.fixture(scope="module")
 def without_recovery(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArtifact]:
-    return synth(generated_environment("rec", 2), tmp_path_factory.mktemp("off"))[1]
+    """The same environment with disaster recovery off (shared like `warm`)."""
+    return read_assembly(dr_assemblies(tmp_path_factory)[0])
 
 
 # What the example synthesizes ------------------------------------------------------------------
@@ -407,7 +411,7 @@ def test_standby_task_count_by_mode(
         "AWS::ApplicationAutoScaling::ScalableTarget",
     ).values()
     assert target["Properties"]["MinCapacity"] == tasks
-    # The primary keeps the seed table's count (2 restaurants: the 5-restaurant row, 3 tasks).
+    # The primary keeps the seed table's count (3 restaurants: the 5-restaurant row, 3 tasks).
     _, primary = only(assembly["chefs-kiss-rec-platform"].template, "AWS::ECS::Service")
     assert primary["Properties"]["DesiredCount"] == 3
 
@@ -507,6 +511,7 @@ def test_without_disaster_recovery_nothing_of_it_is_rendered(
         "chefs-kiss-rec-platform",
         "chefs-kiss-rec-tenant-r0001",
         "chefs-kiss-rec-tenant-r0002",
+        "chefs-kiss-rec-tenant-r0003",
     }
     for name, artifact in without_recovery.items():
         text = json.dumps(artifact.template)
@@ -541,10 +546,10 @@ def test_failed_over_standby_is_promoted_in_place(
     # Every create-only property stays as it was.
     create_only = {p[0] for p in resource_schema("AWS::RDS::DBInstance").create_only}
     assert not create_only & set(impacts)
-    # Not a replica any more: the lag alarm goes; the other restaurant is untouched.
+    # Not a replica any more: the lag alarm goes; the other covered restaurant is untouched.
     removed = [r for r in standby.resources if r.action == "remove"]
     assert [r.type for r in removed] == ["AWS::CloudWatch::Alarm"]
-    assert plan.stack("chefs-kiss-rec-dr-tenant-r0002").action == "unchanged"
+    assert plan.stack("chefs-kiss-rec-dr-tenant-r0003").action == "unchanged"
 
 
 def test_failed_over_restaurant_stays_on_the_standby(
@@ -571,7 +576,7 @@ def test_failed_over_restaurant_stays_on_the_standby(
         if r.type == "AWS::Route53::HealthCheck"
     ]
     assert check_change.action == "modify" and check_change.impact == NO_INTERRUPTION
-    assert plan.stack("chefs-kiss-rec-tenant-r0002").action == "unchanged"
+    assert plan.stack("chefs-kiss-rec-tenant-r0003").action == "unchanged"
 
 
 # cdk-nag on a PoC environment in pilot-light mode (the example covers production) ------------

@@ -1,11 +1,12 @@
 """`ops plan` of an existing environment turning disaster recovery on, over real assemblies.
 
-Base: a small generated production environment (one production-tier restaurant, covered by
+Base: a small generated production environment (two production-tier restaurants, covered by
 default, and one PoC-tier restaurant, not covered) synthesized without `disaster_recovery`; head:
-the same environment with a warm standby in us-west-2. Both synthesized by the app itself
-(nag packs off). The plan must show two regions, no database replaced, the new standby stacks,
-and the record `<slug>.<domain>` of the covered restaurant turning from a simple alias into the
-PRIMARY of a failover pair, with its DNS impact; two crafted variants check what would fail.
+the same environment with a warm standby in us-west-2. Both synthesized by the app itself (nag
+packs off), once per session with tests/test_dr_stacks.py (tests/shared_assemblies.py). The plan
+must show two regions, no database replaced, the new standby stacks, and the record
+`<slug>.<domain>` of a covered restaurant turning from a simple alias into the PRIMARY of a
+failover pair, with its DNS impact; two crafted variants check what would fail.
 """
 
 from __future__ import annotations
@@ -16,43 +17,32 @@ from typing import Any
 
 import pytest
 from lifecycle_helpers import copy_assembly, edit_template, rename_resource, template_path
+from shared_assemblies import DR_ENV, DR_REGION, dr_assemblies, dr_environment
 
-from config.generated import generated_environment
 from ops.__main__ import main
 from ops.assembly import read_assembly
 from ops.planning.plan import render_markdown, render_text
 from ops.planning.planner import Plan, plan_assemblies
 from ops.planning.update_rules import INTERRUPTION, REPLACEMENT
 from stacks import naming
-from tests.conftest import synth_app
 
 # A module fixture builds the base and head apps: once, on one worker (not in test-quick).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plan-disaster-recovery")]
 
-ENV = "drplan"
-PRIMARY_REGION, RECOVERY_REGION = "us-east-1", "us-west-2"
+ENV = DR_ENV
+PRIMARY_REGION, RECOVERY_REGION = "us-east-1", DR_REGION
 COVERED, UNCOVERED = "r0001", "r0002"
+ALSO_COVERED = "r0003"  # the other production-tier restaurant
 RECORD = "AWS::Route53::RecordSet"
 
 
 def _environment(standby: bool) -> Any:
-    recovery = {"region": RECOVERY_REGION, "mode": "warm-standby"} if standby else None
-    return generated_environment(
-        ENV,
-        2,
-        profile="production",
-        tier_mix={"production": 0.5, "poc": 0.5},
-        disaster_recovery=recovery,
-    )
+    return dr_environment(standby=standby)
 
 
 @pytest.fixture(scope="module")
 def assemblies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("dr-base")
-    head = tmp_path_factory.mktemp("dr-head")
-    synth_app([_environment(False)], outdir=base)
-    synth_app([_environment(True)], outdir=head)
-    return base, head
+    return dr_assemblies(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +58,7 @@ def _record_id(template: dict[str, Any]) -> str:
 
 def test_the_environment_is_what_the_test_means() -> None:
     environment = _environment(True)
-    assert [r.slug for r in environment.standby_restaurants()] == [COVERED]
+    assert [r.slug for r in environment.standby_restaurants()] == [COVERED, ALSO_COVERED]
     assert environment.restaurant(UNCOVERED).tier == "poc"
 
 
@@ -76,7 +66,11 @@ def test_stacks_in_two_regions(plan: Plan) -> None:
     regions = plan.regions()
     assert set(regions) == {PRIMARY_REGION, RECOVERY_REGION}
     assert sorted(regions[RECOVERY_REGION]) == sorted(
-        [naming.dr_platform_stack_name(ENV), naming.standby_stack_name(ENV, COVERED)]
+        [
+            naming.dr_platform_stack_name(ENV),
+            naming.standby_stack_name(ENV, COVERED),
+            naming.standby_stack_name(ENV, ALSO_COVERED),
+        ]
     )
     for stack in plan.stacks:
         expected = RECOVERY_REGION if "-dr-" in stack.name else PRIMARY_REGION
@@ -91,9 +85,10 @@ def test_no_database_is_replaced_and_nothing_is_blocked(plan: Plan) -> None:
     databases = [
         (s.name, r) for s in plan.stacks for r in s.resources if r.type == "AWS::RDS::DBInstance"
     ]
-    # the only database change is the replica being added, in the standby stack
-    assert [(n, r.action) for n, r in databases] == [
-        (naming.standby_stack_name(ENV, COVERED), "add")
+    # the only database changes are the replicas being added, in the standby stacks
+    assert sorted((n, r.action) for n, r in databases) == [
+        (naming.standby_stack_name(ENV, COVERED), "add"),
+        (naming.standby_stack_name(ENV, ALSO_COVERED), "add"),
     ]
     assert not [r for s in plan.stacks for r in s.resources if r.at_risk]
     assert plan.blockers == []
@@ -133,7 +128,7 @@ def test_the_dns_summary_names_the_change_and_the_order(plan: Plan) -> None:
 
 def test_text_and_markdown_show_regions_and_dns(plan: Plan) -> None:
     text = render_text(plan)
-    assert f"Regions: {PRIMARY_REGION}: " in text and f"{RECOVERY_REGION}: 2 stack(s)" in text
+    assert f"Regions: {PRIMARY_REGION}: " in text and f"{RECOVERY_REGION}: 3 stack(s)" in text
     assert f"{naming.dr_platform_stack_name(ENV)} [{RECOVERY_REGION}]: add" in text
     assert "DNS (failover records):" in text
     assert "Verdict: OK" in text

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_assemblies import scale_samples
 
 from config.generated import generated_environment
 from config.schema import EnvironmentConfig
 from ops.__main__ import main as ops_main
 from ops.assembly import StackArtifact, read_assembly
+from ops.limits import scale_model
 from ops.planning.planner import plan_assemblies
 from ops.planning.waves import (
     RolloutError,
@@ -143,13 +145,12 @@ def ten(ten_dirs: dict[str, Path]) -> dict[str, Assembly]:
 
 @pytest.fixture(scope="module")
 def hundred(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """100 restaurants, synthesized once (about 15 s alone on this machine)."""
+    """100 restaurants: `mixc` of the scale-doc samples (60% production tier, r0001 production,
+    r0002 PoC, ...), synthesized once per session for this module and tests/test_scale_doc.py."""
     started = time.perf_counter()
-    path = synth(
-        generated_environment("big", 100, tier_mix=MIX), tmp_path_factory.mktemp("big") / "out"
-    )
-    print(f"\nsynthesized 100 restaurants in {time.perf_counter() - started:.1f} s")
-    return read_assembly(path)
+    assembly = read_assembly(scale_samples(tmp_path_factory))
+    print(f"\n100 restaurants ready in {time.perf_counter() - started:.1f} s")
+    return assembly
 
 
 # The wave planner: pure, over real assemblies ---------------------------------------------------
@@ -271,34 +272,6 @@ def test_all_is_every_stack_of_the_environment_at_once(ten: dict[str, Assembly])
     (wave,) = rollout.waves
     assert len(wave.phases) == 1 and set(wave.stacks) == set(ten["base"])
     assert wave.probe == tuple(f"r{n:04d}" for n in range(1, 11))
-
-
-def test_one_hundred_restaurants_three_changes(hundred: Assembly) -> None:
-    """The closing note's three examples, at 100 restaurants (printed with -s)."""
-    resized = changed(hundred, {tenant("big", 42): resize})
-    platform = changed(hundred, {"chefs-kiss-big-platform": new_image})
-    every = changed(hundred, {tenant("big", n): tag_database for n in range(1, 101)})
-
-    started = time.perf_counter()
-    one = rollout_between(hundred, resized, "big")
-    print(f"\nplanned 100 restaurants in {time.perf_counter() - started:.1f} s")
-    assert one.stacks == (tenant("big", 42),) and one.canary == "r0042"
-
-    only_platform = rollout_between(hundred, platform, "big")
-    assert [w.stacks for w in only_platform.waves] == [("chefs-kiss-big-platform",)]
-    assert only_platform.waves[0].probe == ("r0002",)
-
-    waves = rollout_between(hundred, every, "big")
-    assert [len(w.restaurants) for w in waves.waves] == [1, 1, 10, 88]
-    assert waves.waves[0].restaurants == ("r0002",) and waves.waves[1].restaurants == ("r0001",)
-    assert waves.waves[2].restaurants == tuple(f"r{n:04d}" for n in range(3, 13))
-    assert len(set(waves.stacks)) == 100 and naming.platform_stack_name("big") not in waves.stacks
-    for rollout in (one, only_platform, waves):
-        print("; ".join(f"{w.name}: {_shown(w.restaurants or w.stacks)}" for w in rollout.waves))
-
-
-def _shown(names: tuple[str, ...]) -> str:
-    return ", ".join(names) if len(names) < 4 else f"{names[0]} .. {names[-1]} ({len(names)})"
 
 
 # ops plan --stacks-json ------------------------------------------------------------------------
@@ -557,3 +530,44 @@ def test_rollout_bad_input_exits_2_and_deploys_nothing(
     assert rollout("ten", head, *base, "--dry-run") == 0
     assert "wave 3" in capsys.readouterr().out
     assert fakes() == [], "nothing ran"
+
+
+# 100 restaurants (last in the module: the shared samples are likely built by then) ----------
+
+
+def test_one_hundred_restaurants_three_changes(hundred: Assembly) -> None:
+    """The closing note's three examples, at 100 restaurants (printed with -s). The canary is
+    the first production-tier restaurant (r0001 here; tests above show it skipping a PoC one)."""
+    env = scale_model.VERIFY
+    stacks = [name for name in hundred if name.startswith(f"{naming.name_prefix(env)}-tenant-")]
+    assert len(stacks) == 100
+    assert tier_of(hundred[tenant(env, 1)]) == "production"
+    assert tier_of(hundred[tenant(env, 2)]) == "poc"
+    resized = changed(hundred, {tenant(env, 42): resize})
+    platform = changed(hundred, {naming.platform_stack_name(env): new_image})
+    every = changed(hundred, {tenant(env, n): tag_database for n in range(1, 101)})
+
+    started = time.perf_counter()
+    one = rollout_between(hundred, resized, env)
+    print(f"\nplanned 100 restaurants in {time.perf_counter() - started:.1f} s")
+    assert one.stacks == (tenant(env, 42),) and one.canary == "r0042"
+
+    only_platform = rollout_between(hundred, platform, env)
+    assert [w.stacks for w in only_platform.waves] == [(naming.platform_stack_name(env),)]
+    assert only_platform.waves[0].probe == ("r0001",)
+
+    waves = rollout_between(hundred, every, env)
+    assert [len(w.restaurants) for w in waves.waves] == [1, 1, 10, 88]
+    assert waves.waves[0].restaurants == ("r0001",) and waves.waves[1].restaurants == ("r0002",)
+    assert waves.waves[2].restaurants == tuple(f"r{n:04d}" for n in range(3, 13))
+    assert waves.waves[3].restaurants == tuple(f"r{n:04d}" for n in range(13, 101))
+    assert len(set(waves.stacks)) == 100
+    assert naming.platform_stack_name(env) not in waves.stacks
+    # Only this environment's stacks: the other samples in the assembly are not part of it.
+    assert all(name.startswith(f"{naming.name_prefix(env)}-") for name in waves.stacks)
+    for rollout in (one, only_platform, waves):
+        print("; ".join(f"{w.name}: {_shown(w.restaurants or w.stacks)}" for w in rollout.waves))
+
+
+def _shown(names: tuple[str, ...]) -> str:
+    return ", ".join(names) if len(names) < 4 else f"{names[0]} .. {names[-1]} ({len(names)})"

@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import shared_directory
+from shared_assemblies import scale_samples
 
 from ops.__main__ import main
 from ops.assembly import read_assembly
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.xdist_group("scale-doc")
 @pytest.fixture(scope="session")
 def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four samples and the 100-restaurant check, synthesized once per session for every
-    xdist worker (`shared_directory`; about fifteen seconds)."""
-    return shared_directory(tmp_path_factory, "scale-samples", scale_model.synthesize)
+    xdist worker (about fifteen seconds; tests/test_rollout.py reads the same assembly)."""
+    return scale_samples(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
