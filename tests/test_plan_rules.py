@@ -1,7 +1,8 @@
 """One test per rule of `ops plan` beyond the provider schemas, each on a synthesized template.
 
-Every case copies the example assembly, edits one template as JSON (milliseconds), and runs the
-real command (`python -m ops plan --base DIR --head DIR`) for the exit code next to the verdict.
+Every case copies the example assembly (and the base too when it edits it), edits one template
+as JSON (milliseconds), and runs the real command (`python -m ops plan --base DIR --head DIR`):
+the verdicts are read from the plan that run made, next to its exit code and output.
 The rule's source is cited where the rule lives (ops/planning/: update_rules.py, intrinsics.py,
 schemas.py, planner.py).
 """
