@@ -61,3 +61,31 @@ def rename_resource(template: dict[str, Any], old: str, new: str) -> dict[str, A
     """A changed construct id: the logical id changes, and every reference with it."""
     text = json.dumps(template).replace(f'"{old}"', f'"{new}"')
     return json.loads(text)
+
+
+class SynthesisCache:
+    """`ops promote/resize/offboard` synthesize the environment before and after the change
+    (ops/lifecycle/config_change.py: `synth_environment`, seconds each). Tests that run those
+    commands on the same small environment again and again use this: each distinct environment
+    is synthesized once, for real, and later calls get a copy of that assembly (and its app, for
+    the nag check). The plan, nag, cost and the write still run in every test."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.made: dict[str, tuple[Path, Any]] = {}
+
+    def install(self, monkeypatch: Any) -> None:
+        from ops.lifecycle import config_change
+
+        synthesize = config_change.synth_environment
+
+        def synth_once(environment: Any, outdir: Path) -> Any:
+            key = environment.model_dump_json()
+            if key not in self.made:
+                kept = self.store / f"environment-{len(self.made)}"
+                self.made[key] = (kept, synthesize(environment, kept))
+            kept, app = self.made[key]
+            shutil.copytree(kept, outdir)
+            return app
+
+        monkeypatch.setattr(config_change, "synth_environment", synth_once)

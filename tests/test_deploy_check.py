@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from boto_sessions import session as shared_loader_session
 from botocore.stub import Stubber
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 
 from ops.deploy import deploy_check
 
@@ -33,7 +34,7 @@ class StubbedAws:
 
     def __init__(self, region: str | None = "us-east-1") -> None:
         self.region = region
-        self._session = boto3.Session(
+        self._session = shared_loader_session(
             aws_access_key_id="AKIDSTUBBED",
             aws_secret_access_key="stubbed",
             region_name="us-east-1",

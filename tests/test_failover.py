@@ -14,6 +14,7 @@ injected: nothing here waits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import subprocess
@@ -27,6 +28,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from moto.rds import models as rds_models
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
@@ -191,7 +193,11 @@ class Recorder:
         return [params for (_, _, op, params) in self.calls if op == name]
 
 
+@functools.cache
 def session() -> boto3.session.Session:
+    """One session for the module: its loader reads each service model once (a new session reads
+    them again, about 0.1 s a client). Every client is made under a lock (`AwsClients`, the
+    recorder's), from one thread at a time, as a shared session needs."""
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 

@@ -1,10 +1,15 @@
 """What a person sees from `python -m ops` and the app: the small things that make a tool finished.
 
-Each test runs the real command (a subprocess, as a shell would) on the example assembly.
+The tests about the command line itself (no command, a closed pipe, no venv, the app under the
+CDK CLI) run the real command as a subprocess, as a shell would. The ones about what a command
+prints call the same entry point, `ops.__main__.main`, in this process (`ops_here`): the same
+parser, code and output, without a Python start and the imports each time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -14,8 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 
-from ops.__main__ import build_parser
+from ops.__main__ import build_parser, main
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,6 +33,26 @@ def ops(
         [*python, "-m", "ops", *args],
         capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
     )  # fmt: skip
+
+
+def ops_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ops ARGS` run in this process from the project directory, as `ops` runs it
+    there: the exit code and what it printed. Use with the `in_project` fixture."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's errors, as `sys.exit(main())` ends
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(
+        ["python", "-m", "ops", *args], code, out.getvalue(), err.getvalue()
+    )
+
+
+@pytest.fixture
+def in_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The working directory `ops` runs in (relative paths in its messages)."""
+    monkeypatch.chdir(PROJECT_DIR)
 
 
 def test_ops_alone_lists_every_command() -> None:
@@ -63,10 +89,10 @@ def test_without_the_venv_it_says_what_to_do() -> None:
 
 
 def test_preflight_folds_the_ok_rows_and_lists_known_environments(
-    example_cdk_out: Path,
+    example_cdk_out: Path, in_project: None
 ) -> None:
-    compact = ops("preflight", "--env", "prod", "--assembly", str(example_cdk_out))
-    full = ops("preflight", "--env", "prod", "--assembly", str(example_cdk_out), "--verbose")
+    compact = ops_here("preflight", "--env", "prod", "--assembly", str(example_cdk_out))
+    full = ops_here("preflight", "--env", "prod", "--assembly", str(example_cdk_out), "--verbose")
     assert compact.returncode == full.returncode == 0, compact.stderr
     ok_rows = [line for line in full.stdout.splitlines() if line.endswith("  ok")]
     assert ok_rows and not any(line.endswith("  ok") for line in compact.stdout.splitlines())
@@ -74,7 +100,7 @@ def test_preflight_folds_the_ok_rows_and_lists_known_environments(
     assert len(compact.stdout.splitlines()) < 12
     assert re.search(r"summary: \d+ errors?, \d+ warnings?, \d+ notes?$", compact.stdout)
 
-    unknown = ops("preflight", "--env", "qa", "--assembly", str(example_cdk_out))
+    unknown = ops_here("preflight", "--env", "qa", "--assembly", str(example_cdk_out))
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == (
         "preflight: --env qa: no config/environments/qa.yaml "
@@ -82,9 +108,9 @@ def test_preflight_folds_the_ok_rows_and_lists_known_environments(
     )
 
 
-def test_cost_lines_wrap_at_words(example_cdk_out: Path) -> None:
-    text = ops("cost", "--env", "prod", "--lines", "--assembly", str(example_cdk_out))
-    data = ops("cost", "--env", "prod", "--json", "--assembly", str(example_cdk_out))
+def test_cost_lines_wrap_at_words(example_cdk_out: Path, in_project: None) -> None:
+    text = ops_here("cost", "--env", "prod", "--lines", "--assembly", str(example_cdk_out))
+    data = ops_here("cost", "--env", "prod", "--json", "--assembly", str(example_cdk_out))
     assert text.returncode == data.returncode == 0, text.stderr
     words = set(text.stdout.split())
     report = json.loads(data.stdout)
@@ -97,15 +123,15 @@ def test_cost_lines_wrap_at_words(example_cdk_out: Path) -> None:
     assert widest <= 160, widest
 
 
-def test_one_tenant_is_singular(example_cdk_out: Path) -> None:
-    result = ops("cost", "--env", "staging", "--assembly", str(example_cdk_out))
+def test_one_tenant_is_singular(example_cdk_out: Path, in_project: None) -> None:
+    result = ops_here("cost", "--env", "staging", "--assembly", str(example_cdk_out))
     assert result.returncode == 0, result.stderr
     assert "(production profile, 1 tenant, year 1)" in result.stdout.splitlines()[0]
 
 
 @pytest.mark.slow
 def test_synthesizing_some_environments_leaves_no_stale_templates(
-    example_cdk_out: Path, tmp_path: Path
+    example_cdk_out: Path, tmp_path: Path, in_project: None
 ) -> None:
     """`cdk synth -c environments=staging` into a cdk.out that held every environment."""
     outdir = tmp_path / "cdk.out"
@@ -125,5 +151,5 @@ def test_synthesizing_some_environments_leaves_no_stale_templates(
     templates = sorted(p.name for p in outdir.glob("*.template.json"))
     assert templates and all(name.startswith("chefs-kiss-staging-") for name in templates)
     assert not list(outdir.glob("chefs-kiss-prod-*"))
-    cost = ops("cost", "--env", "prod", "--assembly", str(outdir))
+    cost = ops_here("cost", "--env", "prod", "--assembly", str(outdir))
     assert cost.returncode == 2 and "found: staging" in cost.stderr

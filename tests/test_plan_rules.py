@@ -1,7 +1,8 @@
 """One test per rule of `ops plan` beyond the provider schemas, each on a synthesized template.
 
-Every case copies the example assembly, edits one template as JSON (milliseconds), and runs the
-real command (`python -m ops plan --base DIR --head DIR`) for the exit code next to the verdict.
+Every case copies the example assembly (and the base too when it edits it), edits one template
+as JSON (milliseconds), and runs the real command (`python -m ops plan --base DIR --head DIR`):
+the verdicts are read from the plan that run made, next to its exit code and output.
 The rule's source is cited where the rule lives (ops/planning/: update_rules.py, intrinsics.py,
 schemas.py, planner.py).
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from lifecycle_helpers import (
     copy_assembly,
     db_props,
@@ -28,7 +30,8 @@ from lifecycle_helpers import (
 from config.loader import load_environments
 from ops.__main__ import main
 from ops.assembly import imported_names, read_assembly
-from ops.planning.planner import Plan, ResourceChange, plan_assemblies
+from ops.planning import plan as plan_command
+from ops.planning.planner import Plan, ResourceChange
 from ops.planning.schemas import resource_schema
 from ops.planning.update_rules import INTERRUPTION, NO_INTERRUPTION, REPLACEMENT
 from stacks import naming
@@ -68,10 +71,25 @@ class Judged:
 
 @pytest.fixture
 def judge(
-    example_cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example_cdk_out: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., Judged]:
-    """judge(head_edits={stack: edit}, base_edits={...}, allow=[...]) -> plan and exit code."""
+    """judge(head_edits={stack: edit}, base_edits={...}, allow=[...]) -> plan and exit code.
+
+    The plan judged is the one the command itself makes (`make_plan`, watched), so one run
+    gives the verdicts, the exit code and the output together."""
     counter = iter(range(1000))
+    made: list[Plan] = []
+
+    make_plan = plan_command.make_plan
+
+    def watched_make_plan(*args: Any, **kwargs: Any) -> Plan:
+        made.append(make_plan(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(plan_command, "make_plan", watched_make_plan)
 
     def run(
         head_edits: dict[str, Edit],
@@ -79,20 +97,24 @@ def judge(
         allow: tuple[str, ...] = (),
     ) -> Judged:
         n = next(counter)
-        base = copy_assembly(example_cdk_out, tmp_path / f"base{n}")
-        for stack, edit in (base_edits or {}).items():
-            edit_template(base, stack, edit)
+        base = example_cdk_out  # only read: copied when the case edits it
+        if base_edits:
+            base = copy_assembly(example_cdk_out, tmp_path / f"base{n}")
+            for stack, edit in base_edits.items():
+                edit_template(base, stack, edit)
         head = copy_assembly(base, tmp_path / f"head{n}")
         for stack, edit in head_edits.items():
             edit_template(head, stack, edit)
         # The edits are to ENV's stacks: the other environments' are the same on both sides.
-        only = [naming.name_prefix(ENV) + "-*"]
-        plan = plan_assemblies(read_assembly(base), read_assembly(head), allow=allow, stacks=only)
-        argv = ["plan", "--base", str(base), "--head", str(head), "--no-cost", "--stacks", only[0]]
+        only = naming.name_prefix(ENV) + "-*"
+        argv = ["plan", "--base", str(base), "--head", str(head), "--no-cost", "--stacks", only]
         for pattern in allow:
             argv += ["--allow", pattern]
         capsys.readouterr()
+        made.clear()
         code = main(argv)
+        (plan,) = made  # one plan, of these two directories
+        assert (plan.base, plan.head) == (str(base), str(head))
         return Judged(plan, code, capsys.readouterr().out)
 
     return run

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
+from lifecycle_helpers import SynthesisCache
 
 from ops.__main__ import main
 from ops.lifecycle import config_change as cc
@@ -26,6 +28,20 @@ TEXT = (
     "    tier: poc\n"
 )
 NEW = TEXT.replace("tier: poc\n", "tier: poc\n    size: medium\n")
+
+
+@pytest.fixture(scope="module")
+def syntheses(tmp_path_factory: pytest.TempPathFactory) -> SynthesisCache:
+    return SynthesisCache(tmp_path_factory.mktemp("syntheses"))
+
+
+@pytest.fixture(autouse=True)
+def _same_environment_synthesized_once(
+    syntheses: SynthesisCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every `resize --write` here judges the same change of the same environment: its two
+    syntheses are made once for the module (tests/lifecycle_helpers.py: SynthesisCache)."""
+    syntheses.install(monkeypatch)
 
 
 def make(directory: Path, text: str = TEXT, *, crlf: bool = False, mode: int = 0o644) -> Path:

@@ -28,7 +28,9 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from aws_cdk import cx_api
+from boto_sessions import session as shared_loader_session
 from botocore.awsrequest import AWSResponse
+from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from moto.sts.models import sts_backends
 
 from ops.__main__ import main
@@ -89,7 +91,7 @@ def host_of(slug: str) -> str:
 def world(moto_url: str, settings: ProbeSettings) -> dict[str, Any]:
     """A fresh moto: each restaurant's connection parameter, master secret, and the bucket."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
-    session = boto3.Session()
+    session = shared_loader_session()
     ssm = session.client("ssm", endpoint_url=moto_url)
     secrets = session.client("secretsmanager", endpoint_url=moto_url)
     s3 = session.client("s3", endpoint_url=moto_url)
@@ -233,7 +235,7 @@ class FakeDatabase:
 def make_probe(
     settings: ProbeSettings, moto_url: str, database: FakeDatabase, ca_file: Path, iam: bool
 ) -> tuple[Probe, IamStandIn]:
-    session = boto3.Session()
+    session = shared_loader_session()
     stand_in = IamStandIn(settings)
     stand_in.register(session, refuse=iam)  # without refusals it only records AssumeRole calls
     probe = Probe(

@@ -33,6 +33,7 @@ from typing import Any
 
 NO_VALUE = object()  # AWS::NoValue: the property or list element is removed
 UNKNOWN = None  # a condition that cannot be evaluated offline
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values that resolve to themselves
 
 _SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
 
@@ -162,8 +163,10 @@ class Resolver:
     # -- values -------------------------------------------------------------------------------
 
     def resolve(self, node: Any) -> Any:
+        # Most of a template is plain text and numbers: those are taken as they are, without a
+        # call each (a template has tens of thousands of them).
         if isinstance(node, list):
-            items = [self.resolve(v) for v in node]
+            items = [v if type(v) in _PLAIN else self.resolve(v) for v in node]
             return [v for v in items if v is not NO_VALUE]
         if not isinstance(node, dict):
             return node
@@ -174,6 +177,9 @@ class Resolver:
                 return handler(self, args)
         result = {}
         for key, value in node.items():
+            if type(value) in _PLAIN:
+                result[key] = value
+                continue
             resolved = self.resolve(value)
             if resolved is not NO_VALUE:
                 result[key] = resolved

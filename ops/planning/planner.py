@@ -621,9 +621,22 @@ def plan_assemblies(
             return None
         key = (id(assembly), name)
         if key not in resolved:
-            resolved[key] = resolve_template(
-                artifact.template, stack_name=artifact.name, environment=artifact.environment
-            )
+            # A stack the change leaves alone (most of them) has the same template on both
+            # sides: resolved once. The resolved templates are only read, never changed.
+            other = head if assembly is base else base
+            twin, twin_key = other.get(name), (id(other), name)
+            if (
+                twin_key in resolved
+                and twin is not None
+                and twin.name == artifact.name
+                and twin.environment == artifact.environment
+                and twin.template == artifact.template
+            ):
+                resolved[key] = resolved[twin_key]
+            else:
+                resolved[key] = resolve_template(
+                    artifact.template, stack_name=artifact.name, environment=artifact.environment
+                )
         return resolved[key]
 
     regions = {name: stack_region(head.get(name) or base.get(name)) for name in names}

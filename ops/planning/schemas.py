@@ -25,6 +25,8 @@ Two more facts are derived from the same files rather than kept as hand lists:
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
@@ -49,11 +51,12 @@ class ResourceSchema:
 
 
 def _schemas_dir() -> Path:
-    try:
-        import cfnlint
-    except ImportError as exc:  # pragma: no cover - cfn-lint is in requirements-dev.txt
-        raise SchemaUnavailable("cfn-lint is not installed (pip install cfn-lint)") from exc
-    return Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
+    # Found, not imported: importing cfnlint loads its whole linter (about a second), and only
+    # its data files are read here.
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or spec.origin is None:  # pragma: no cover - cfn-lint is in requirements-dev
+        raise SchemaUnavailable("cfn-lint is not installed (pip install cfn-lint)")
+    return Path(spec.origin).resolve().parent / "data" / "schemas"
 
 
 def _pointer_to_path(pointer: str) -> tuple[str, ...]:
@@ -146,10 +149,9 @@ def _name_property(
 
 def schema_source(region: str = DEFAULT_REGION) -> str:
     """Where the facts come from, for reports: cfn-lint version and schema date."""
-    import cfnlint.version
-
     date = "unknown date"
     version_file = _schemas_dir() / "version.json"
     if version_file.is_file():
         date = json.loads(version_file.read_text(encoding="utf-8")).get("schema_date", date)
-    return f"cfn-lint {cfnlint.version.__version__} provider schemas ({region}, {date})"
+    version = importlib.metadata.version("cfn-lint")  # cfnlint.version, without importing cfnlint
+    return f"cfn-lint {version} provider schemas ({region}, {date})"
