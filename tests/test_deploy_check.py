@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from boto_sessions import session as shared_loader_session
 from botocore.stub import Stubber
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 
 from ops.deploy import deploy_check
 

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 
 from ops.__main__ import build_parser, main
 

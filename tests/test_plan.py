@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from lifecycle_helpers import (
     copy_assembly,
     db_props,

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import synth_app
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from lifecycle_helpers import SynthesisCache, copy_assembly, db_props, edit_template
 
 from config.loader import ENVIRONMENTS_DIR, load_environments

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from lifecycle_helpers import SynthesisCache
 
 from ops.__main__ import main

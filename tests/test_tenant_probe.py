@@ -30,7 +30,6 @@ import pytest
 from aws_cdk import cx_api
 from boto_sessions import session as shared_loader_session
 from botocore.awsrequest import AWSResponse
-from gc_tuning import fewer_full_collections  # noqa: F401  (autouse: see tests/gc_tuning.py)
 from moto.sts.models import sts_backends
 
 from ops.__main__ import main
