@@ -45,6 +45,8 @@ RELAY_SWITCH = "CHEFS_KISS_JSII_RELAY"
 # started as soon as aws-cdk-lib loads (1) rather than when an App that validates synthesizes.
 VALIDATE_THREADS = "CHEFS_KISS_CFN_VALIDATE_THREADS"
 VALIDATE_EARLY = "CHEFS_KISS_CFN_VALIDATE_EARLY"
+# A file the threads append a line to per validation (the tests read it).
+VALIDATE_TRACE = "CHEFS_KISS_CFN_VALIDATE_TRACE"
 # The relay starts the kernel with `--preserve-symlinks`, and the kernel reads that flag: with it,
 # it links each package into its scratch directory by one symbolic link; without it, it makes a
 # hard link per file of aws-cdk-lib (thousands) and deletes them all at exit (2 s of rmdir per

@@ -41,17 +41,23 @@ import gc
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from synthesis.kernel import use_direct_kernel
+from synthesis.kernel import VALIDATE_TRACE, use_direct_kernel
 
 # Before any test module imports aws_cdk: every kernel of the session (and of the subprocesses
 # it starts) runs without jsii's relay process, as the app itself does (synthesis/kernel.py).
 use_direct_kernel()
+# The CloudFormation Validate threads (synthesis/cfn_validate_pool.js) note each validation they
+# do here, for tests/test_synthesis.py; one file per test process (and its subprocesses).
+os.environ.setdefault(
+    VALIDATE_TRACE, os.path.join(tempfile.gettempdir(), f"chefs-kiss-validate-{os.getpid()}.jsonl")
+)
 
 # Fewer full garbage collections. A test process holds a few hundred thousand long-lived objects
 # (jsii proxies, botocore's service models, moto's backends, parsed assemblies), and Python's
@@ -372,3 +378,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # Only on xdist workers (the controller collects nothing).
     if os.environ.get("PYTEST_XDIST_WORKER"):
         config.pluginmanager.register(_LoadGroupNodeIds(), "chefs-kiss-loadgroup-node-ids")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The validation trace this process made (above) goes with it."""
+    trace = Path(os.environ.get(VALIDATE_TRACE, ""))
+    if trace.name == f"chefs-kiss-validate-{os.getpid()}.jsonl":
+        trace.unlink(missing_ok=True)

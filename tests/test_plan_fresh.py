@@ -9,6 +9,7 @@ re-synthesized rather than used, and the base of the same commit (kept in cdk.ou
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from lifecycle_helpers import copy_assembly
 import ops.planning.plan as plan_module
 from ops.__main__ import main
 from ops.assembly import staleness
+from synthesis.kernel import VALIDATE_TRACE
 
 
 def _fake_project(root: Path, assembly: Path) -> Path:
@@ -122,10 +124,22 @@ def test_make_synth_then_plan_against_head_is_empty_and_a_change_is_seen(tmp_pat
     # The dev environment alone: the smallest config that has a PoC restaurant to promote.
     repo = clone_project(tmp_path / "repo", environments=["dev"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "MAKE"))}
+    env[VALIDATE_TRACE] = str(tmp_path / "validations.jsonl")
     synth = subprocess.run(
         ["make", "synth"], cwd=repo, env=env, capture_output=True, text=True, timeout=900
     )
     assert synth.returncode == 0, synth.stdout[-2000:] + synth.stderr[-2000:]
+    # `cdk synth` validated every template in the launcher's threads, started with the kernel,
+    # each template handed to them as its stack was written (synthesis/cfn_validate_pool.js).
+    templates = len(list((repo / "cdk.out").glob("*.template.json")))
+    (line,) = (tmp_path / "validations.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line) == {
+        "threads": min(2, len(os.sched_getaffinity(0))),  # one per core, at most two
+        "started": "early",
+        "templates": templates,
+        "early": templates,
+    }  # fmt: skip
+    del env[VALIDATE_TRACE]
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True)
     assert status.stdout == b""  # a clean tree: cdk.out is ignored
 

@@ -93,78 +93,68 @@ def test_the_kernel_answers_on_stdout_and_hosted_output_goes_to_stderr_wrapped(
     assert flags[:3] == [b"--preserve-symlinks", b"--single-threaded-gc", b"--stack-size=900"]
 
 
-# An app whose three stacks break CloudFormation's schemas alike (the same rule and message in
-# each, so the report merges them) and differently (a value only one stack has).
-_INVALID_APP = """
-import json, sys
-from synthesis.kernel import use_direct_kernel
-use_direct_kernel()
-import aws_cdk as cdk
-import jsii
+def _synthesize_invalid_app(outdir: Path, *, in_kernel_thread: bool) -> tuple[str, Any]:
+    """An app whose three stacks break CloudFormation's schemas alike (the same rule and message
+    in each, so the report merges them) and differently (a value only one stack has), with a
+    plugin that runs before CloudFormation Validate and rewrites the first stack's queue after
+    the template was written. Synthesized in this process: CloudFormation Validate runs in the
+    launcher's threads, or, `in_kernel_thread`, as a plugin the app registers itself (aws-cdk-lib
+    then runs that object's own `validate` in the kernel's thread, and not the threads').
+    Returns the failure's message and the validation report."""
+    import aws_cdk as cdk
+    import jsii
 
-@jsii.implements(cdk.IPolicyValidationPluginBeta1)
-class Rewriter:
-    # A plugin that runs before CloudFormation Validate and rewrites the first stack's queue.
-    name = "rewriter"
-    version = None
-    rule_ids = None
+    @jsii.implements(cdk.IPolicyValidationPluginBeta1)
+    class Rewriter:
+        name = "rewriter"
+        version = None
+        rule_ids = None
 
-    def validate(self, context):
-        path = sorted(context.template_paths)[0]
-        with open(path) as file:
-            template = json.load(file)
-        template["Resources"]["Queue"]["Properties"]["DelaySeconds"] = 5000
-        with open(path, "w") as file:
-            json.dump(template, file)
-        return cdk.PolicyValidationPluginReportBeta1(success=True, violations=[])
+        def validate(self, context: Any) -> Any:
+            path = Path(sorted(context.template_paths)[0])
+            template = json.loads(path.read_text(encoding="utf-8"))
+            template["Resources"]["Queue"]["Properties"]["DelaySeconds"] = 5000
+            path.write_text(json.dumps(template), encoding="utf-8")
+            return cdk.PolicyValidationPluginReportBeta1(success=True, violations=[])
 
-plugins = [Rewriter()] if sys.argv[2:] == ["rewrite"] else []
-context = {"@aws-cdk/core:validateAgainstDefaultRules": True}
-app = cdk.App(outdir=sys.argv[1], context=context, policy_validation_beta1=plugins)
-for index in range(3):
-    where = cdk.Environment(account="111111111111", region="us-east-1")
-    stack = cdk.Stack(app, f"S{index}", env=where)
-    cdk.CfnResource(stack, "Bucket", type="AWS::S3::Bucket",
-                    properties={"Unknown": index, "BucketName": "Not_Valid"})
-    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue",
-                    properties={"DelaySeconds": 900 + index})
-try:
-    app.synth()
-except RuntimeError as error:
-    print(str(error))
-"""
+    context = {"@aws-cdk/core:validateAgainstDefaultRules": True}
+    app = cdk.App(outdir=str(outdir), context=context, policy_validation_beta1=[Rewriter()])
+    if in_kernel_thread:
+        cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
+    for index in range(3):
+        where = cdk.Environment(account="111111111111", region="us-east-1")
+        stack = cdk.Stack(app, f"S{index}", env=where)
+        properties = {"Unknown": index, "BucketName": "Not_Valid"}
+        cdk.CfnResource(stack, "Bucket", type="AWS::S3::Bucket", properties=properties)
+        properties = {"DelaySeconds": 900 + index}
+        cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties=properties)
+    with pytest.raises(RuntimeError) as failure:
+        app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text(encoding="utf-8"))
+    return str(failure.value).replace(str(outdir), "OUT"), report
 
 
 @pytest.mark.slow
-def test_validation_in_threads_reports_what_the_kernels_own_plugin_reports(tmp_path: Path) -> None:
-    """aws-cdk-lib's CloudFormation Validate, run by the launcher's threads (the default), fails
-    the synthesis with the same message and writes the same validation report as the plugin in
-    the kernel's own thread (CHEFS_KISS_CFN_VALIDATE_THREADS=0). The threads started with the
-    kernel (as under `cdk synth`; the suite's own syntheses start them when they first
-    validate), took two templates as their stacks were written; the third was rewritten
-    afterwards (by a plugin that runs first), so it was validated again, as it is on disk."""
-    trace = tmp_path / "trace"
-    outputs = {}
-    for threads in ("0", "2"):
-        env = {**os.environ, kernel.VALIDATE_THREADS: threads, "CDK_VALIDATION": "true"}
-        env["CHEFS_KISS_CFN_VALIDATE_TRACE"] = str(trace)
-        env[kernel.VALIDATE_EARLY] = "1"  # as app.py sets it (the tests' kernels start later)
-        out = tmp_path / f"out{threads}"
-        result = subprocess.run(
-            [sys.executable, "-c", _INVALID_APP, str(out), "rewrite"], cwd=PROJECT_DIR,
-            env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr[-3000:]
-        report = json.loads((out / "validation-report.json").read_text(encoding="utf-8"))
-        outputs[threads] = (result.stdout.replace(str(out), "OUT"), report)
-        if threads == "0":
-            assert not trace.exists()  # the kernel's own plugin: no thread involved
-    assert [json.loads(line) for line in trace.read_text().splitlines()] == [
-        {"threads": 2, "started": "early", "templates": 3, "early": 2}
-    ]
-    assert outputs["2"] == outputs["0"]
-    stdout, report = outputs["2"]
-    assert "ValidationFailed" in stdout
+def test_validation_in_threads_reports_what_the_plugin_in_the_kernels_thread_reports(
+    tmp_path: Path,
+) -> None:
+    """aws-cdk-lib's CloudFormation Validate, run by the launcher's threads (as every synthesis
+    of this session runs it), fails the synthesis with the same message and writes the same
+    report as the plugin's own `validate` in the kernel's thread. The threads took two templates
+    as their stacks were written; the third was rewritten afterwards by a plugin that runs
+    first, so it was validated again, as it is on disk when validation runs (the trace)."""
+    trace = Path(os.environ[kernel.VALIDATE_TRACE])
+    reference = _synthesize_invalid_app(tmp_path / "reference", in_kernel_thread=True)
+    before = trace.read_text(encoding="utf-8") if trace.exists() else ""
+    pooled = _synthesize_invalid_app(tmp_path / "pooled", in_kernel_thread=False)
+    (line,) = trace.read_text(encoding="utf-8")[len(before) :].splitlines()
+    assert json.loads(line) | {"started": "-"} == {
+        "threads": min(2, len(os.sched_getaffinity(0))), "started": "-", "templates": 3,
+        "early": 2,
+    }  # fmt: skip
+    assert pooled == reference
+    message, report = pooled
+    assert "ValidationFailed" in message
     (plugin,) = [r for r in report["pluginReports"] if r["pluginName"] != "rewriter"]
     assert plugin["pluginName"] == "CloudFormation Validate"
     # one violation per rule and message, holding the resources of every template in order
