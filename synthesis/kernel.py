@@ -80,7 +80,8 @@ def as_cdk_synth() -> None:
     """This process synthesizes the app as `cdk synth` does (app.py run as a script, a shard,
     `ops bench`): jsii's Python type checks skipped, and the CloudFormation Validate threads
     started with the kernel, so their engines are ready when Python has built the app. Call it
-    before the first `import aws_cdk`; the tests do not call it."""
+    before the first `import aws_cdk`. The tests skip the type checks too (tests/conftest.py),
+    and start the threads when a synthesis first validates."""
     os.environ.setdefault(VALIDATE_EARLY, "1")
     skip_jsii_type_checks()
 
@@ -91,8 +92,10 @@ def skip_jsii_type_checks() -> bool:
     without `-O`: where Python writes no bytecode (PYTHONDONTWRITEBYTECODE, set on this
     project's machines), `-O` recompiles aws_cdk's modules from source in every process, which
     costs more than the checks. `cdk synth` (app.py run as a script, its shards, `ops bench`)
-    calls this; the tests do not, so a wrong argument type still fails there with typeguard's
-    message. Returns False, changing nothing, if this jsii has no such checks."""
+    and the tests call this. A wrong argument type still fails, in the kernel, which checks
+    every value it receives (SerializationError, naming the parameter), and mypy checks the
+    types before that (`make lint`). Returns False, changing nothing, if this jsii has no such
+    checks."""
     try:
         from jsii import _type_checking as checks
     except ImportError:

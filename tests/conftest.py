@@ -48,11 +48,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from synthesis.kernel import VALIDATE_TRACE, use_direct_kernel
+from synthesis.kernel import VALIDATE_TRACE, skip_jsii_type_checks, use_direct_kernel
 
 # Before any test module imports aws_cdk: every kernel of the session (and of the subprocesses
 # it starts) runs without jsii's relay process, as the app itself does (synthesis/kernel.py).
 use_direct_kernel()
+# The app as `cdk synth` runs it: without jsii's Python type checks (typeguard, a tenth of a
+# synthesis' build); the kernel still refuses a value of the wrong type (synthesis/kernel.py).
+skip_jsii_type_checks()
 # The CloudFormation Validate threads (synthesis/cfn_validate_pool.js) note each validation they
 # do here, for tests/test_synthesis.py; one file per test process (and its subprocesses).
 os.environ.setdefault(
