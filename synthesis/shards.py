@@ -9,11 +9,13 @@ restaurants' stacks reference them) and the tenant and standby stacks of its res
 templates are byte-identical (tests/test_synthesis.py holds that), and the CDK CLI reads it as
 usual.
 
-A shard costs a process, a kernel and its platforms, and two kernels synthesizing at once on a
-2-core machine slow each other (each one's garbage collector runs on both cores): at 100
-restaurants two shards measured no faster than one process, at 1,000 they take 72 s instead of
-122 s (docs/scale.md). So an app is sharded from `RESTAURANTS_PER_SHARD` restaurants per process,
-one process per core at most; a smaller one is synthesized in this process, as before.
+A shard costs a process, a kernel and its platforms. Two kernels synthesizing at once on a
+2-core machine slowed each other while each one's garbage collector ran on both cores; with one
+collector thread and one CloudFormation Validate thread per shard (`_environment`), two shards
+synthesize 100 restaurants in a median 13.8 s against 16.0 s for one process (six pairs), and
+1,000 in well under half the one-process time (docs/scale.md). So an app is sharded from
+`RESTAURANTS_PER_SHARD` restaurants per process, one process per core at most; a smaller one is
+synthesized in this process, as before.
 `CHEFS_KISS_SYNTH_WORKERS=N` sets the number of processes (1: never shard).
 """
 
@@ -39,7 +41,7 @@ from synthesis.merge import MergeError, merge_assemblies
 if TYPE_CHECKING:
     from config.schema import EnvironmentConfig
 
-RESTAURANTS_PER_SHARD = 100
+RESTAURANTS_PER_SHARD = 50
 WORKERS_VARIABLE = "CHEFS_KISS_SYNTH_WORKERS"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -196,6 +196,8 @@ def test_the_number_of_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shards, "_cores", lambda: 2)
     assert shards.shard_count(small) == 1  # below RESTAURANTS_PER_SHARD: no shard pays off
     assert shards.shard_count(big) == 2  # one per core
+    assert shards.shard_count([generated_environment("hundred", 100)]) == 2
+    assert shards.shard_count([generated_environment("fewer", 99)]) == 1
     monkeypatch.setenv(shards.WORKERS_VARIABLE, "4")
     assert shards.shard_count(big) == 4
     assert shards.shard_count(small) == 4
