@@ -131,7 +131,10 @@ def _synthesize_invalid_app(outdir: Path, *, in_kernel_thread: bool) -> tuple[st
     with pytest.raises(RuntimeError) as failure:
         app.synth()
     report = json.loads((outdir / "validation-report.json").read_text(encoding="utf-8"))
-    return str(failure.value).replace(str(outdir), "OUT"), report
+    message = str(failure.value)  # names the report's copy, by absolute or relative path
+    for where in (str(outdir), os.path.relpath(outdir)):
+        message = message.replace(where, "OUT")
+    return message, report
 
 
 @pytest.mark.slow
