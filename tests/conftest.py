@@ -335,6 +335,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if {"example_assembly", "template"} & set(getattr(item, "fixturenames", ()))
     ]
     first = example_modules[0] if example_modules else None
+    # That module's tests run on one worker (xdist hands out ungrouped tests one by one, in
+    # turn, so both workers would start on it and one would wait for the other's synthesis).
+    for item in items:
+        if item.nodeid.split("::", 1)[0] == first and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group("example-first"))
+            grouped_modules.add(first)
 
     def rank(item: pytest.Item) -> tuple[bool, bool, bool, bool]:
         module = item.nodeid.split("::", 1)[0]

@@ -134,6 +134,7 @@ def test_resize_write_into_a_read_only_directory_is_a_message_not_a_traceback(
     assert leftovers(directory) == []
 
 
+@pytest.mark.slow  # `resize` synthesizes the environment before and after (once per module)
 @pytest.mark.parametrize("mode", [0o444, 0o400])
 def test_resize_write_refuses_a_read_only_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int
