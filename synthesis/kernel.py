@@ -122,9 +122,6 @@ class _NoHints:
     def __getitem__(self, _name: str) -> None:
         return None
 
-    def __setitem__(self, _stub: object, _hints: object) -> None:
-        return None
-
 
 def use_direct_kernel() -> Path | None:
     """Set `JSII_RUNTIME` (and `JSII_NODE`) to the direct launcher for this process and its
