@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def copy_assembly(source: Path, target: Path) -> Path:
@@ -89,3 +91,15 @@ class SynthesisCache:
             return app
 
         monkeypatch.setattr(config_change, "synth_environment", synth_once)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def each_environment_synthesized_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SynthesisCache]:
+    """Import into a test module (autouse there): every distinct environment its commands
+    synthesize is synthesized once for the module (SynthesisCache)."""
+    cache = SynthesisCache(tmp_path_factory.mktemp("syntheses"))
+    with pytest.MonkeyPatch.context() as patch:
+        cache.install(patch)
+        yield cache

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from conftest import synth_app
-from lifecycle_helpers import SynthesisCache, copy_assembly, db_props, edit_template
+from lifecycle_helpers import (
+    copy_assembly,
+    db_props,
+    # autouse: the commands here change one small demo environment, several starting from (or
+    # ending in) the same one; each distinct environment is synthesized once for the module
+    each_environment_synthesized_once,  # noqa: F401
+    edit_template,
+)
 
 from config.loader import ENVIRONMENTS_DIR, load_environments
 from config.schema import EnvironmentConfig, Restaurant
@@ -32,21 +39,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promote")]
 
 DB = "AWS::RDS::DBInstance"
 SIZES = ("small", "medium", "large")
-
-
-@pytest.fixture(scope="module")
-def syntheses(tmp_path_factory: pytest.TempPathFactory) -> SynthesisCache:
-    return SynthesisCache(tmp_path_factory.mktemp("syntheses"))
-
-
-@pytest.fixture(autouse=True)
-def _each_environment_synthesized_once(
-    syntheses: SynthesisCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The commands here change one small demo environment, and several start from (or end in)
-    the same one: each distinct environment is synthesized once for the module
-    (tests/lifecycle_helpers.py: SynthesisCache)."""
-    syntheses.install(monkeypatch)
 
 
 def _changes_for(environment: EnvironmentConfig) -> dict[str, dict[str, object]]:

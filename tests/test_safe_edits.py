@@ -10,7 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lifecycle_helpers import SynthesisCache
+
+# autouse: every `resize --write` here judges the same change of the same environment
+from lifecycle_helpers import each_environment_synthesized_once  # noqa: F401
 
 from ops.__main__ import main
 from ops.lifecycle import config_change as cc
@@ -27,20 +29,6 @@ TEXT = (
     "    tier: poc\n"
 )
 NEW = TEXT.replace("tier: poc\n", "tier: poc\n    size: medium\n")
-
-
-@pytest.fixture(scope="module")
-def syntheses(tmp_path_factory: pytest.TempPathFactory) -> SynthesisCache:
-    return SynthesisCache(tmp_path_factory.mktemp("syntheses"))
-
-
-@pytest.fixture(autouse=True)
-def _same_environment_synthesized_once(
-    syntheses: SynthesisCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every `resize --write` here judges the same change of the same environment: its two
-    syntheses are made once for the module (tests/lifecycle_helpers.py: SynthesisCache)."""
-    syntheses.install(monkeypatch)
 
 
 def make(directory: Path, text: str = TEXT, *, crlf: bool = False, mode: int = 0o644) -> Path:
