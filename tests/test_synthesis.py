@@ -168,17 +168,6 @@ def test_validation_in_threads_reports_what_the_plugin_in_the_kernels_thread_rep
     assert [d.split()[1] for d in delays] == ["5000", "901", "902"]  # S0's as rewritten
 
 
-def test_a_bad_validation_threads_setting_is_a_configuration_error(tmp_path: Path) -> None:
-    env = {**os.environ, kernel.VALIDATE_THREADS: "two", "CDK_OUTDIR": str(tmp_path / "out")}
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 2, result.stderr
-    assert "CHEFS_KISS_CFN_VALIDATE_THREADS='two': give a whole number of threads" in result.stderr
-    assert not (tmp_path / "out").exists()
-
-
 # --------------------------------------------------------------------------- shards
 
 
@@ -408,16 +397,23 @@ def test_a_failing_shard_fails_the_synthesis_and_writes_nothing(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == [target]  # the shards' scratch directory is gone too
 
 
-def test_a_bad_workers_setting_is_a_configuration_error_before_anything_runs(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (shards.WORKERS_VARIABLE, "many", "='many': give a whole number of processes"),
+        (kernel.VALIDATE_THREADS, "two", "='two': give a whole number of threads"),
+    ],
+)
+def test_a_bad_setting_is_a_configuration_error_before_anything_runs(
+    tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
-    env = {**os.environ, shards.WORKERS_VARIABLE: "many", "CDK_OUTDIR": str(tmp_path / "out")}
+    env = {**os.environ, variable: value, "CDK_OUTDIR": str(tmp_path / "out")}
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
-    assert "CHEFS_KISS_SYNTH_WORKERS='many': give a whole number of processes" in result.stderr
+    assert variable + message in result.stderr
     assert not (tmp_path / "out").exists()
 
 
