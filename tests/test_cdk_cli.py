@@ -70,15 +70,7 @@ def run_cdk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "PYTHONPATH": str(PROJECT),
         }
     )
-    return subprocess.run(
-        [str(CDK), *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return cdk(*args, cwd=workdir, env=env)
 
 
 def tree(directory: Path) -> dict[str, tuple[str, int]]:
@@ -129,22 +121,26 @@ def synth_outcome(workdir: Path) -> dict[str, object]:
     return outcome
 
 
-def cdk(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+def cdk(
+    *args: str, cwd: Path = PROJECT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The pinned CLI in `cwd`; `env` by default: this one, without AWS credentials."""
     assert CDK.exists(), "run `make install` (npm ci) first: the CLI is pinned in package.json"
-    venv_bin = Path(os.environ.get("VIRTUAL_ENV", PROJECT / ".venv")) / "bin"
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([str(venv_bin), str(NODE22), os.environ.get("PATH", "")]),
-        "CDK_DISABLE_CLI_TELEMETRY": "true",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for secret in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-    ):
-        env.pop(secret, None)
+    if env is None:
+        venv_bin = Path(os.environ.get("VIRTUAL_ENV", PROJECT / ".venv")) / "bin"
+        env = {
+            **os.environ,
+            "PATH": os.pathsep.join([str(venv_bin), str(NODE22), os.environ.get("PATH", "")]),
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for secret in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+        ):
+            env.pop(secret, None)
     return subprocess.run(
         [str(CDK), *args],
         cwd=cwd,
