@@ -350,7 +350,9 @@ function pooledPlugin(Plugin, builtin, pool, perf) {
 function serve() {
   const { root, index, port, finished: buffer } = workerData;
   const finished = new Int32Array(buffer);
-  quietOutput();
+  // The kernel's thread never returns to its event loop while it waits, so this thread's console
+  // output would never be delivered: written as the kernel's is.
+  require(path.join(__dirname, 'hosted_output.js')).forwardConsole();
   let plugin;
   let perf;
   let unavailable;
@@ -379,22 +381,6 @@ function serve() {
     Atomics.add(finished, 0, 1);
     Atomics.notify(finished, 0);
   });
-}
-
-// The kernel's thread never returns to its event loop while it waits, so a thread's console
-// output would never be delivered: written here the way jsii_direct.js writes the kernel's.
-function quietOutput() {
-  for (const key of ['stdout', 'stderr']) {
-    process[key].write = (chunk, encoding, callback) => {
-      const buffer = Buffer.isBuffer(chunk)
-        ? chunk
-        : Buffer.from(String(chunk), typeof encoding === 'string' ? encoding : 'utf8');
-      fs.writeSync(2, `${JSON.stringify({ [key]: buffer.toString('base64') })}\n`);
-      const done = typeof encoding === 'function' ? encoding : callback;
-      if (typeof done === 'function') process.nextTick(done);
-      return true;
-    };
-  }
 }
 
 if (isMainThread) module.exports = { install };

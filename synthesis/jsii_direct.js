@@ -9,6 +9,8 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+// Loaded before fs.writeSync is wrapped below: it keeps fs's own.
+const { wrapped, forwardConsole } = require(path.join(__dirname, 'hosted_output.js'));
 
 const CHANNEL = 3;
 // fd 3 must not be a file some library opens later, or its writes would land on the channel:
@@ -47,24 +49,7 @@ function bytesOf(data, [offsetOrPosition, lengthOrEncoding]) {
   return buffer.subarray(offset, offset + length);
 }
 
-function wrapped(key, buffer) {
-  writeSync.call(fs, 2, `${JSON.stringify({ [key]: buffer.toString('base64') })}\n`);
-  return buffer.length;
-}
-
-function forward(key) {
-  return (chunk, encoding, callback) => {
-    const buffer = Buffer.isBuffer(chunk)
-      ? chunk
-      : Buffer.from(String(chunk), typeof encoding === 'string' ? encoding : 'utf8');
-    wrapped(key, buffer);
-    const done = typeof encoding === 'function' ? encoding : callback;
-    if (typeof done === 'function') process.nextTick(done);
-    return true;
-  };
-}
-process.stdout.write = forward('stdout');
-process.stderr.write = forward('stderr');
+forwardConsole();
 
 // CloudFormation Validate's engines start in worker threads as soon as aws-cdk-lib loads.
 require(path.join(__dirname, 'cfn_validate_pool.js')).install();

@@ -38,8 +38,11 @@ import tempfile
 from pathlib import Path
 
 LAUNCHER = Path(__file__).with_name("jsii_direct.js")
-# Loaded by the launcher: aws-cdk-lib's CloudFormation Validate in worker threads.
+# Loaded by the launcher: aws-cdk-lib's CloudFormation Validate in worker threads, and the
+# wrapping of hosted code's output both use.
 VALIDATE_POOL = Path(__file__).with_name("cfn_validate_pool.js")
+HOSTED_OUTPUT = Path(__file__).with_name("hosted_output.js")
+LAUNCHER_FILES = (LAUNCHER, VALIDATE_POOL, HOSTED_OUTPUT)
 RELAY_SWITCH = "CHEFS_KISS_JSII_RELAY"
 # cfn_validate_pool.js: threads that run aws-cdk-lib's CloudFormation Validate (0: in the kernel),
 # started as soon as aws-cdk-lib loads (1) rather than when an App that validates synthesizes.
@@ -154,9 +157,8 @@ def _extracted_runtime() -> Path:
     import jsii
     import jsii._embedded.jsii as embedded
 
-    launcher = LAUNCHER.read_bytes()
-    pool = VALIDATE_POOL.read_bytes()
-    digest = hashlib.sha256(launcher + pool + NODE_WRAPPER_TEXT.encode()).hexdigest()[:12]
+    ours = {path.name: path.read_bytes() for path in LAUNCHER_FILES}
+    digest = hashlib.sha256(b"".join(ours.values()) + NODE_WRAPPER_TEXT.encode()).hexdigest()[:12]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     root = cache / "chefs-kiss" / f"jsii-runtime-{jsii.__version__}-{digest}"
     if root.is_dir():
@@ -168,8 +170,8 @@ def _extracted_runtime() -> Path:
             target = partial / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(importlib.resources.files(embedded).joinpath(resource).read_bytes())
-        (partial / "bin" / LAUNCHER.name).write_bytes(launcher)
-        (partial / "bin" / VALIDATE_POOL.name).write_bytes(pool)
+        for name, content in ours.items():
+            (partial / "bin" / name).write_bytes(content)
         (partial / "bin" / NODE_WRAPPER).write_text(NODE_WRAPPER_TEXT, encoding="utf-8")
         (partial / "bin" / NODE_WRAPPER).chmod(0o755)
         with contextlib.suppress(OSError):  # another process got there first: use its copy
